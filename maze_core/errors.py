@@ -1,0 +1,27 @@
+"""Exceptions raised by Maze. Every error a user can cause derives from :class:`MazeError`."""
+
+from __future__ import annotations
+
+
+class MazeError(Exception):
+    """Base class of all Maze errors."""
+
+
+class ConfigurationError(MazeError, ValueError):
+    """A value given by the user is invalid (a config field, an override, an argument)."""
+
+
+class UnknownNameError(MazeError, LookupError):
+    """A name (of an env, algorithm, policy, ...) is not registered by any installed plugin."""
+
+
+class PluginError(MazeError):
+    """A plugin failed to load, raised in a hook, or clashes with another plugin."""
+
+
+class EnvWorkerError(MazeError, RuntimeError):
+    """An environment (in-process or in a worker process) raised or died."""
+
+
+class TrainingError(MazeError, RuntimeError):
+    """Training cannot go on (for example a NaN loss)."""

@@ -6,10 +6,10 @@ does not import torch until a torch-based name is used.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 from maze_core.hookspecs import hookimpl
+from maze_core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -44,18 +44,9 @@ _LAZY_NAMES = {
 _LAZY_MODULES = {"run_context", "env", "perception", "distributions", "agent", "training", "plugins"}
 
 __all__ = sorted([*_LAZY_NAMES, *_LAZY_MODULES, "hookimpl", "__version__"])
-
-
-def __getattr__(name: str):
-    if name in _LAZY_NAMES:
-        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
-    if name in _LAZY_MODULES:
-        return importlib.import_module(f"maze_core.{name}")
-    raise AttributeError(f"module 'maze_core' has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(
+    __name__, {**_LAZY_NAMES, **{name: f"maze_core.{name}" for name in _LAZY_MODULES}}
+)
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only

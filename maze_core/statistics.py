@@ -124,6 +124,14 @@ def increment_log_step() -> dict[str, Stats]:
     return stats
 
 
+def log_message(text: str) -> None:
+    """A one-line message for the user (early stopping, new best model); writers may show it."""
+    for writer in list(_hub.writers):
+        show = getattr(writer, "message", None)
+        if show is not None:
+            show(text)
+
+
 def log_step() -> int:
     return _hub.step
 

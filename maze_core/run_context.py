@@ -1,0 +1,348 @@
+"""``RunContext``: train, evaluate and use a policy from plain Python.
+
+Every component is given by a registered name (``algorithm="a2c"``, ``runner="local"``) or as an
+instance; names are checked when the RunContext is built, so a typo fails at once, not ten
+minutes into training. Nothing heavy (envs, networks, worker processes) is built before
+:meth:`RunContext.train`.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import json
+import random
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from maze_core import plugins
+from maze_core.errors import ConfigurationError
+from maze_core.training.config import AlgorithmConfig
+
+CONFIG_FILE = "config.json"
+
+
+class RunMode(enum.Enum):
+    """Kinds of runs (kept from the original API; RunContext runs training)."""
+
+    TRAINING = "conf_train"
+    ROLLOUT = "conf_rollout"
+
+
+class RunContext:
+    """One training run, set up from names or instances.
+
+    :param env: a registered env name, a gymnasium id, or a function that creates a new env.
+    :param algorithm: a registered algorithm name or an ``AlgorithmConfig``.
+    :param policy: None (default networks), a registered policy composer name, or a composer.
+    :param critic: None (default networks), a registered critic composer name, or a composer.
+    :param runner: a registered runner name or a ``Runner``.
+    :param wrappers: wrappers applied to every env the factory creates: classes, ``(class, kwargs)``
+        pairs, or a ``{class: kwargs}`` dict.
+    :param overrides: ``{"algorithm.lr": 1e-3, "runner.n_envs": 8, "policy.<arg>": ...}``.
+    :param run_dir: where the run's files go (default ``outputs/<env>-<algorithm>-<runner>/<time>``).
+    :param seed: seeds envs, torch, numpy and Python; None draws one (it is saved in the config).
+    :param device: overrides ``algorithm.device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
+    :param silent: print nothing.
+    :param resume: continue the run in ``run_dir`` from its last checkpoint.
+    """
+
+    def __init__(
+        self,
+        env=None,
+        algorithm="a2c",
+        policy=None,
+        critic=None,
+        runner="dev",
+        wrappers=None,
+        overrides: dict[str, Any] | None = None,
+        run_dir: str | Path | None = None,
+        seed: int | None = None,
+        device: str | None = None,
+        silent: bool = False,
+        resume: bool = False,
+    ):
+        from maze_core.env.names import resolve_env
+
+        if env is None:
+            raise ConfigurationError("RunContext needs env=: a registered env name, a gymnasium id or an env factory")
+        overrides = _split_overrides(overrides or {})
+        self.env_name = env if isinstance(env, str) else getattr(env, "__name__", type(env).__name__)
+        self.env_factory = _wrapped_factory(resolve_env(env), wrappers)
+        self.algorithm_name, self.algorithm = _algorithm(algorithm, overrides.pop("algorithm", {}), device)
+        self.policy_name, self.policy_composer, self.policy_kwargs = _composer(
+            "policy", policy, "probabilistic", overrides.pop("policy", {})
+        )
+        self.critic_name, self.critic_composer, self.critic_kwargs = _composer(
+            "critic", critic, "step_state", overrides.pop("critic", {})
+        )
+        self.runner_name, self.runner = _runner(runner, overrides.pop("runner", {}))
+        self.seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
+        self.silent = silent
+        self.resume = resume
+        if resume and (run_dir is None or not (Path(run_dir) / "checkpoint.pt").exists()):
+            raise ConfigurationError(f"resume=True needs run_dir= pointing at a run with a checkpoint.pt (got {run_dir!r})")
+        self._run_dir = Path(run_dir) if run_dir is not None else None
+        self._trainer = None
+        self._model = None
+        self._best_policy = None
+
+    # --- training -------------------------------------------------------------------------------
+
+    def train(self, n_epochs: int | None = None) -> None:
+        """Train; repeated calls continue. None trains up to the config's ``n_epochs`` (or that many more)."""
+        from rich.progress import Progress
+
+        from maze_core import statistics
+        from maze_core.training.writers import setup_logging
+
+        if self._trainer is None:
+            self._build()
+        writers = setup_logging(log_dir=self.run_dir, console=not self.silent)
+        self._best_policy = None
+        try:
+            with Progress(disable=self.silent, transient=True) as progress:
+                self._trainer.progress = progress
+                self._trainer.train(n_epochs)
+        finally:
+            self._trainer.progress = None
+            for writer in writers:
+                statistics.remove_writer(writer)
+
+    def _build(self) -> None:
+        import torch
+
+        from maze_core.agent import TorchActorCritic
+        from maze_core.training.devices import resolve_device
+        from maze_core.training.seeding import set_global_seed
+
+        torch_device = resolve_device(self.algorithm.device)
+        set_global_seed(self.seed)
+        probe = self.env_factory()
+        try:
+            spaces = {
+                "action_spaces_dict": probe.action_spaces_dict,
+                "observation_spaces_dict": probe.observation_spaces_dict,
+                "agent_counts_dict": probe.agent_counts_dict,
+            }
+        finally:
+            probe.close()
+        policy_composer = self.policy_composer or plugins.load("policy", self.policy_name)(
+            **spaces, **self.policy_kwargs
+        )
+        critic_composer = self.critic_composer or plugins.load("critic", self.critic_name)(
+            observation_spaces_dict=spaces["observation_spaces_dict"],
+            agent_counts_dict=spaces["agent_counts_dict"],
+            **self.critic_kwargs,
+        )
+        self._model = TorchActorCritic(policy_composer.policy, critic_composer.critic, device=torch_device)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._trainer = self.runner.create_trainer(
+            env_factory=self.env_factory,
+            algorithm=self.algorithm,
+            model=self._model,
+            run_dir=self.run_dir,
+            seed=self.seed,
+        )
+        if self.resume:
+            state = torch.load(self.run_dir / "checkpoint.pt", map_location=torch_device, weights_only=True)
+            self._trainer.load_state_dict(state)
+        self._write_config()
+
+    @property
+    def run_dir(self) -> Path:
+        if self._run_dir is None:
+            stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+            name = f"{_safe(self.env_name)}-{self.algorithm_name}-{self.runner_name}"
+            self._run_dir = Path("outputs") / name / stamp
+        return self._run_dir
+
+    def _write_config(self) -> None:
+        config = {
+            "env": self.env_name,
+            "algorithm": {"name": self.algorithm_name, **self.algorithm.to_dict()},
+            "policy": {"name": self.policy_name, **_plain_dict(self.policy_kwargs)},
+            "critic": {"name": self.critic_name, **_plain_dict(self.critic_kwargs)},
+            "runner": {"name": self.runner_name, **self.runner.settings()},
+            "seed": self.seed,
+            "python": sys.version.split()[0],
+            "plugins": {info.distribution: info.version for info in plugins.plugins()},
+        }
+        (self.run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+
+    # --- using the result -----------------------------------------------------------------------
+
+    @property
+    def policy(self):
+        """The best policy found so far (the last one if nothing was evaluated yet)."""
+        if self._model is None:
+            raise ConfigurationError("RunContext.policy is available after train()")
+        if self._best_policy is None:
+            policy = copy.deepcopy(self._model.policy)
+            best = self._trainer.model_selection.best_state_dict
+            if best is not None:
+                policy.load_state_dict(best["policies"])
+            policy.eval()
+            self._best_policy = policy
+        return self._best_policy
+
+    def compute_action(self, observation, actor_id=None, deterministic: bool = False):
+        """An action of the best policy for ``observation`` (which is not modified)."""
+        return self.policy.compute_action(observation, actor_id=actor_id, deterministic=deterministic)
+
+    def evaluate(self, n_episodes: int | None = None, deterministic: bool = True) -> dict[str, float]:
+        """Evaluate the best policy on ``n_episodes`` fresh episodes; returns their statistics."""
+        from maze_core.env.vector import SequentialVectorEnv
+        from maze_core.training.evaluator import RolloutEvaluator
+
+        n_episodes = n_episodes or self.runner.eval_episodes
+        env = SequentialVectorEnv([self.env_factory] * min(n_episodes, self.runner.n_eval_envs))
+        try:
+            stats = RolloutEvaluator(env, n_episodes=n_episodes, deterministic=deterministic).evaluate(
+                self.policy, seed=self.seed + 1
+            )
+        finally:
+            env.close()
+        if not self.silent:
+            from rich.console import Console
+
+            Console().print(
+                f"[bold]evaluation[/] {int(stats['episode_count'])} episodes: mean return "
+                f"[cyan]{stats['episode_return_mean']:.2f}[/] (min {stats['episode_return_min']:.2f}, "
+                f"max {stats['episode_return_max']:.2f}), mean length {stats['episode_length_mean']:.1f}"
+            )
+        return stats
+
+    def close(self) -> None:
+        """Stop the run's env workers (also done at interpreter exit)."""
+        self.runner.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
+# --- resolving the arguments ------------------------------------------------------------------------
+
+
+def _split_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"algorithm.lr": 1e-3}`` -> ``{"algorithm": {"lr": 1e-3}}``; unknown sections are errors."""
+    sections = ("algorithm", "policy", "critic", "runner")
+    split: dict[str, dict[str, Any]] = {}
+    for path, value in overrides.items():
+        section, _, key = str(path).partition(".")
+        if section not in sections or not key or "." in key:
+            raise ConfigurationError(
+                f"override {path!r}: write it as '<section>.<field>' with section one of {', '.join(sections)}"
+            )
+        split.setdefault(section, {})[key] = value
+    return split
+
+
+def _algorithm(algorithm, changes: dict[str, Any], device: str | None):
+    if isinstance(algorithm, str):
+        name, config = algorithm, plugins.load("algorithm", algorithm)()
+    elif isinstance(algorithm, AlgorithmConfig):
+        config = algorithm
+        name = next(
+            (n for n in plugins.names("algorithm") if plugins.load("algorithm", n) is type(algorithm)),
+            type(algorithm).__name__,
+        )
+    else:
+        raise ConfigurationError(
+            f"algorithm={algorithm!r}: give a registered algorithm name "
+            f"({', '.join(plugins.names('algorithm'))}) or an AlgorithmConfig instance"
+        )
+    if device is not None:
+        changes = {**changes, "device": device}
+    fields = {field.name for field in attrs.fields(type(config))}
+    for key in changes:
+        if key not in fields:
+            raise ConfigurationError(
+                f"override 'algorithm.{key}': {type(config).__name__} has no field {key!r}; "
+                f"fields are {', '.join(sorted(fields))}"
+            )
+    # evolve() builds a new config (validators run again) and leaves the user's instance untouched
+    return name, attrs.evolve(config, **changes) if changes else config
+
+
+def _composer(kind: str, value, default: str, kwargs: dict[str, Any]):
+    """(name, instance or None, constructor kwargs) of a policy or critic composer."""
+    from maze_core.agent import BasePolicyComposer, CriticComposerInterface
+
+    base = BasePolicyComposer if kind == "policy" else CriticComposerInterface
+    if value is None or isinstance(value, str):
+        name = value or default
+        plugins.load(kind, name)  # fail now on an unknown name
+        return name, None, kwargs
+    if isinstance(value, base):
+        if kwargs:
+            raise ConfigurationError(
+                f"overrides {sorted(f'{kind}.{k}' for k in kwargs)} cannot change a {kind} composer instance; "
+                "pass the values to its constructor instead"
+            )
+        return type(value).__name__, value, {}
+    raise ConfigurationError(
+        f"{kind}={value!r}: give a registered {kind} name ({', '.join(plugins.names(kind))}) "
+        f"or a {base.__name__} instance"
+    )
+
+
+def _runner(runner, kwargs: dict[str, Any]):
+    from maze_core.runners import Runner
+
+    if isinstance(runner, str):
+        runner_class = plugins.load("runner", runner)
+        try:
+            return runner, runner_class(**kwargs)
+        except TypeError as error:
+            raise ConfigurationError(f"runner {runner!r} options {kwargs}: {error}") from error
+    if isinstance(runner, Runner):
+        for key, value in kwargs.items():
+            if not hasattr(runner, key):
+                raise ConfigurationError(f"override 'runner.{key}': {type(runner).__name__} has no option {key!r}")
+            setattr(runner, key, value)
+        return type(runner).__name__, runner
+    raise ConfigurationError(
+        f"runner={runner!r}: give a registered runner name ({', '.join(plugins.names('runner'))}) or a Runner"
+    )
+
+
+def _wrapped_factory(factory, wrappers):
+    if not wrappers:
+        return factory
+    if isinstance(wrappers, dict):
+        wrappers = list(wrappers.items())
+    specs = [(w, {}) if not isinstance(w, (tuple, list)) else (w[0], dict(w[1])) for w in wrappers]
+    from maze_core._imports import import_object
+
+    specs = [(import_object(w, "wrapper") if isinstance(w, str) else w, kw) for w, kw in specs]
+    return _WrappedFactory(factory, specs)
+
+
+class _WrappedFactory:
+    """A picklable env factory that applies wrappers (sent to worker processes by the local runner)."""
+
+    def __init__(self, factory, wrappers):
+        self.factory = factory
+        self.wrappers = wrappers
+
+    def __call__(self):
+        env = self.factory()
+        for wrapper, kwargs in self.wrappers:
+            env = wrapper.wrap(env, **kwargs)
+        return env
+
+
+def _plain_dict(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (bool, int, float, str, type(None))) else repr(v) for k, v in values.items()}
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

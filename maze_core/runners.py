@@ -1,0 +1,83 @@
+"""Runners: where the envs of a training run live.
+
+A runner turns (env factory, algorithm config, model) into a trainer. The base class does what
+every runner shares (the trainer, the evaluator); a subclass decides where envs run by building
+the rollout collector. The ``dev`` runner steps its envs in this process, ``local`` in one
+subprocess per env; a distributed runner would return a collector whose workers step envs on
+other machines with a copy of the policy and ship trajectories back.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from maze_core.errors import ConfigurationError
+
+
+class Runner(ABC):
+    """Base runner.
+
+    :param n_envs: training envs stepped together (one rollout covers all of them).
+    :param n_eval_envs: envs of the default evaluator (used when the algorithm config has none).
+    :param eval_episodes: episodes of the default evaluator.
+    :param torch_threads: torch CPU threads for the trainer; 1 is fastest for small models.
+    """
+
+    def __init__(self, n_envs: int = 4, n_eval_envs: int = 4, eval_episodes: int = 8, torch_threads: int = 1):
+        for name, value in (("n_envs", n_envs), ("n_eval_envs", n_eval_envs),
+                            ("eval_episodes", eval_episodes), ("torch_threads", torch_threads)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(f"runner.{name}={value!r} is invalid: it must be an integer >= 1")
+        self.n_envs = n_envs
+        self.n_eval_envs = n_eval_envs
+        self.eval_episodes = eval_episodes
+        self.torch_threads = torch_threads
+        self._owned = []  # envs/collectors this runner created and must close
+
+    @abstractmethod
+    def make_vector_env(self, env_factories, logging_prefix: str):
+        """A vector env over ``env_factories`` (one env per factory)."""
+
+    def make_collector(self, env_factory, device, seed: int | None):
+        from maze_core.training.rollout import VectorEnvCollector
+
+        env = self.make_vector_env([env_factory] * self.n_envs, logging_prefix="train")
+        return VectorEnvCollector(env, device=device, seed=seed)
+
+    def settings(self) -> dict:
+        """The runner's options, for the resolved config."""
+        return {"n_envs": self.n_envs, "n_eval_envs": self.n_eval_envs,
+                "eval_episodes": self.eval_episodes, "torch_threads": self.torch_threads}
+
+    def create_trainer(self, *, env_factory, algorithm, model, run_dir: Path | None, seed: int,
+                       progress=None):
+        """Build the collector, the evaluator and the algorithm's trainer for one run."""
+        from maze_core._imports import import_object
+        from maze_core.training.evaluator import RolloutEvaluator
+        from maze_core.training.seeding import configure_torch_threads, derive_seed
+
+        configure_torch_threads(self.torch_threads)
+        device = next(iter(model.parameters())).device
+        collector = self.make_collector(env_factory, device, derive_seed(seed, "train_envs"))
+        self._owned.append(collector)
+        evaluator = algorithm.rollout_evaluator
+        if evaluator is None:
+            n_eval_envs = min(self.n_eval_envs, self.eval_episodes)
+            eval_env = self.make_vector_env([env_factory] * n_eval_envs, logging_prefix="eval")
+            self._owned.append(eval_env)
+            evaluator = RolloutEvaluator(eval_env, n_episodes=self.eval_episodes, deterministic=True)
+        trainer_class = import_object(algorithm.trainer_class, what="trainer class")
+        return trainer_class(
+            algorithm,
+            model=model,
+            collector=collector,
+            evaluator=evaluator,
+            run_dir=run_dir,
+            eval_seed=derive_seed(seed, "eval_envs"),
+            progress=progress,
+        )
+
+    def close(self) -> None:
+        while self._owned:
+            self._owned.pop().close()

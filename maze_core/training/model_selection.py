@@ -1,0 +1,58 @@
+"""Keeping the best model seen so far, by mean evaluation return."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import torch
+
+
+class BestModelSelection:
+    """Remembers (and optionally writes) the model's weights whenever the reward strictly improves.
+
+    :param dump_file: where to write the best weights (``torch.save`` of the state dict), or None.
+    :param model: anything with ``state_dict()``; None only records rewards.
+    :param dump_interval: also write ``<stem>-epoch_<n><suffix>`` every ``dump_interval`` updates.
+    """
+
+    def __init__(self, dump_file: str | Path | None = None, model=None, dump_interval: int | None = None):
+        self.dump_file = Path(dump_file) if dump_file is not None else None
+        self.model = model
+        self.dump_interval = dump_interval
+        self.best_reward = -math.inf
+        self.best_state_dict = None
+        self.last_improvement = 0
+        self.update_count = 0
+
+    def update(self, reward: float) -> bool:
+        """Record one evaluation; returns whether it is a new best."""
+        improved = reward > self.best_reward
+        self.last_improvement = 0 if improved else self.last_improvement + 1
+        if improved:
+            self.best_reward = float(reward)
+            if self.model is not None:
+                self.best_state_dict = copy.deepcopy(self.model.state_dict())
+                if self.dump_file is not None:
+                    torch.save(self.best_state_dict, self.dump_file)
+        if self.model is not None and self.dump_file is not None and self.dump_interval:
+            if self.update_count % self.dump_interval == 0:
+                path = self.dump_file.with_name(
+                    f"{self.dump_file.stem}-epoch_{self.update_count}{self.dump_file.suffix}"
+                )
+                torch.save(self.model.state_dict(), path)
+        self.update_count += 1
+        return improved
+
+    def state_dict(self) -> dict:
+        return {
+            "best_reward": self.best_reward,
+            "last_improvement": self.last_improvement,
+            "update_count": self.update_count,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best_reward = float(state["best_reward"])
+        self.last_improvement = int(state["last_improvement"])
+        self.update_count = int(state["update_count"])

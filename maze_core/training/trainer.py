@@ -1,0 +1,259 @@
+"""Trainers. The base class owns the epoch loop; an algorithm only defines its update.
+
+``ActorCriticTrainer`` runs epochs of ``epoch_length`` updates, each on a fresh rollout from the
+collector; after every epoch it evaluates the policy, keeps the best weights in ``state_dict.pt``,
+writes a resumable ``checkpoint.pt``, logs statistics and applies early stopping. A2C (plugin
+``maze-a2c``) implements :meth:`ActorCriticTrainer.update`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from maze_core import statistics
+from maze_core.errors import TrainingError
+from maze_core.training.model_selection import BestModelSelection
+from maze_core.training.returns import compute_gae
+from maze_core.training.rollout import Rollout
+
+BEST_MODEL_FILE = "state_dict.pt"
+CHECKPOINT_FILE = "checkpoint.pt"
+
+
+class Trainer(ABC):
+    """What a runner needs from a trainer."""
+
+    @abstractmethod
+    def train(self, n_epochs: int | None = None) -> None:
+        """Train ``n_epochs`` more epochs (None: the config's ``n_epochs``)."""
+
+    @abstractmethod
+    def state_dict(self) -> dict: ...
+
+    @abstractmethod
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+class ActorCriticTrainer(Trainer):
+    """On-policy actor-critic training loop.
+
+    :param config: the algorithm config (``epoch_length``, ``n_rollout_steps``, ``patience``, ...).
+    :param model: a ``TorchActorCritic`` already on the training device.
+    :param collector: rollout source (``collect(policy, n_steps)``, ``epoch_stats()``).
+    :param evaluator: evaluates the policy after each epoch, or None (then the mean training
+        return selects the best model).
+    :param run_dir: where ``state_dict.pt`` and ``checkpoint.pt`` go (None: nowhere).
+    :param eval_seed: seed of the evaluation episodes, the same every epoch so epochs compare fairly.
+    """
+
+    def __init__(self, config, model, collector, evaluator=None, run_dir=None, eval_seed=None,
+                 progress=None):
+        self.config = config
+        self.model = model
+        self.collector = collector
+        self.evaluator = evaluator
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.eval_seed = eval_seed
+        self.progress = progress
+        self.device = next(iter(model.parameters())).device
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.model_selection = BestModelSelection(
+            dump_file=self.run_dir / BEST_MODEL_FILE if self.run_dir else None, model=model
+        )
+        self.epoch = 0
+        self.env_steps = 0
+
+    # --- the algorithm's part -------------------------------------------------------------------
+
+    @abstractmethod
+    def update(self, rollout: Rollout, critic_only: bool) -> dict[str, float]:
+        """One gradient update from ``rollout``; returns statistics (losses, entropy, norms)."""
+
+    # --- shared helpers for algorithms ----------------------------------------------------------
+
+    def evaluate_actions(self, rollout: Rollout):
+        """Log-probs, entropies and values of the rollout's transitions, each ``(T, N)``, with grad."""
+        policy, critic = self.model.policy, self.model.critic
+        if len(rollout.actors) == 1:
+            (actor_id, transitions), = rollout.actors.items()
+            distribution = policy.distribution(transitions.observations, actor_id=actor_id)
+            return (
+                distribution.log_prob(transitions.actions),
+                distribution.entropy(),
+                critic.predict_value(transitions.observations, actor_id=actor_id),
+            )
+        shape = rollout.rewards.shape
+        log_probs, entropies, values = (torch.zeros(shape, device=self.device) for _ in range(3))
+        for actor_id, transitions in rollout.actors.items():
+            distribution = policy.distribution(transitions.observations, actor_id=actor_id)
+            log_probs = log_probs.index_put((transitions.rows,), distribution.log_prob(transitions.actions))
+            entropies = entropies.index_put((transitions.rows,), distribution.entropy())
+            values = values.index_put(
+                (transitions.rows,), critic.predict_value(transitions.observations, actor_id=actor_id)
+            )
+        return log_probs, entropies, values
+
+    @torch.no_grad()
+    def advantages_and_returns(self, rollout: Rollout, values: torch.Tensor):
+        """GAE advantages and returns, bootstrapping after the rollout and at truncations."""
+        critic = self.model.critic
+        values = values.detach()
+        next_values = torch.empty_like(values)
+        next_values[:-1] = values[1:]
+        next_values[-1] = critic.predict_value(rollout.next_observation, actor_id=rollout.next_actor_id)
+        for t, env_index, observation in rollout.final_observations:
+            actor = rollout.actor_ids[t + 1] if t + 1 < rollout.n_steps else rollout.next_actor_id
+            next_values[t, env_index] = critic.predict_value(observation, actor_id=actor)
+        discounts = torch.where(rollout.env_step_ends, self.config.gamma, 1.0).to(values.dtype)
+        return compute_gae(
+            rollout.rewards,
+            values,
+            next_values,
+            rollout.terminated,
+            rollout.terminated | rollout.truncated,
+            discounts,
+            self.config.gae_lambda,
+        )
+
+    def gradient_step(self, loss: torch.Tensor) -> dict[str, float]:
+        """Backward pass, optional clipping (``max_grad_norm`` 0 = none), optimizer step."""
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"the loss became {loss.item()} in epoch {self.epoch}; the model was not updated. "
+                "Lower the learning rate, clip gradients (max_grad_norm) or check the env's rewards "
+                "and observations for NaN/inf."
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        policy_norm = _grad_norm(self.model.policy.parameters())
+        critic_norm = _grad_norm(self.model.critic.parameters())
+        if self.config.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(list(self.model.parameters()), self.config.max_grad_norm)
+        self.optimizer.step()
+        return {"policy_grad_norm": policy_norm, "critic_grad_norm": critic_norm}
+
+    # --- the epoch loop -------------------------------------------------------------------------
+
+    def train(self, n_epochs: int | None = None) -> None:
+        n_epochs = self.config.n_epochs if n_epochs is None else n_epochs
+        last_epoch = self.epoch + n_epochs if n_epochs > 0 else sys.maxsize
+        try:
+            while self.epoch < last_epoch:
+                self._train_epoch()
+                if self.config.patience and self.model_selection.last_improvement >= self.config.patience:
+                    statistics.log_message(
+                        f"No improvement for {self.config.patience} epochs: stopping early."
+                    )
+                    break
+        except KeyboardInterrupt:
+            statistics.log_message("Interrupted: the best model and a resumable checkpoint are kept.")
+            self.save_checkpoint()
+            raise
+        except TrainingError:
+            raise  # the weights may be broken: keep the last good checkpoint on disk
+        except BaseException:
+            self.save_checkpoint()
+            raise
+
+    def _train_epoch(self) -> None:
+        config = self.config
+        critic_only = self.epoch < config.critic_burn_in_epochs
+        update_stats: dict[str, list[float]] = defaultdict(list)
+        start = time.perf_counter()
+        self.model.train()
+        for _ in _progress(self.progress, config.epoch_length, f"epoch {self.epoch + 1}"):
+            rollout = self.collector.collect(self.model.policy, config.n_rollout_steps)
+            self.env_steps += rollout.n_steps * rollout.n_envs
+            for name, value in self.update(rollout, critic_only).items():
+                update_stats[name].append(value)
+        train_time = time.perf_counter() - start
+        n_steps = config.epoch_length * config.n_rollout_steps * rollout.n_envs
+        train_stats = self.collector.epoch_stats()
+        algorithm_stats = {name: float(np.mean(values)) for name, values in update_stats.items()}
+        algorithm_stats.update(
+            learning_rate=config.lr,
+            steps_per_second=n_steps / train_time,
+            epoch_time=train_time,
+            env_steps=float(self.env_steps),
+        )
+        statistics.log_stats("train", train_stats)
+        statistics.log_stats("algorithm", algorithm_stats)
+        if self.evaluator is not None:
+            eval_stats = self.evaluator.evaluate(self.model.policy, seed=self.eval_seed, prefix="eval")
+            reward = eval_stats.get("episode_return_mean", -math.inf)
+        else:
+            reward = train_stats.get("episode_return_mean", -math.inf)
+        if self.model_selection.update(reward):
+            statistics.log_message(f"New best model: mean return {reward:.2f}")
+        self.epoch += 1
+        self.save_checkpoint()
+        statistics.increment_log_step()
+
+    # --- checkpoints ----------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume: weights, optimizer, counters and RNG states (no pickled code)."""
+        numpy_state = np.random.get_state()
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "env_steps": self.env_steps,
+            "model_selection": self.model_selection.state_dict(),
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "numpy": torch.from_numpy(numpy_state[1].astype(np.int64)),
+                "numpy_pos": int(numpy_state[2]),
+                "numpy_gauss": (int(numpy_state[3]), float(numpy_state[4])),
+                "python": random.getstate()[1],
+            },
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        self.env_steps = int(state["env_steps"])
+        self.model_selection.load_state_dict(state["model_selection"])
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        np.random.set_state(("MT19937", rng["numpy"].numpy().astype(np.uint32), rng["numpy_pos"], *rng["numpy_gauss"]))
+        random.setstate((3, tuple(rng["python"]), None))
+        if self.run_dir is not None and (self.run_dir / BEST_MODEL_FILE).exists():
+            self.model_selection.best_state_dict = torch.load(
+                self.run_dir / BEST_MODEL_FILE, map_location=self.device, weights_only=True
+            )
+
+    def save_checkpoint(self) -> None:
+        if self.run_dir is not None:
+            path = self.run_dir / CHECKPOINT_FILE
+            torch.save(self.state_dict(), path.with_suffix(".tmp"))
+            path.with_suffix(".tmp").replace(path)  # atomic: a crash never leaves a half-written file
+
+
+def _grad_norm(parameters) -> float:
+    norms = [p.grad.detach().norm() for p in parameters if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
+
+
+def _progress(progress, total: int, description: str):
+    """Iterate ``range(total)``, advancing ``progress`` (a rich Progress) if one is given."""
+    if progress is None:
+        yield from range(total)
+        return
+    task = progress.add_task(description, total=total)
+    try:
+        for i in range(total):
+            yield i
+            progress.advance(task)
+    finally:
+        progress.remove_task(task)

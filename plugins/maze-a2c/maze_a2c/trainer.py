@@ -1,0 +1,35 @@
+"""The A2C update: the rollouts, epochs, evaluation and checkpoints are the base trainer's."""
+
+from __future__ import annotations
+
+from maze_core.training.trainer import ActorCriticTrainer
+
+
+class A2C(ActorCriticTrainer):
+    """Synchronous advantage actor-critic (Mnih et al., 2016) with GAE."""
+
+    def update(self, rollout, critic_only: bool = False) -> dict[str, float]:
+        config = self.config
+        log_probs, entropies, values = self.evaluate_actions(rollout)
+        advantages, returns = self.advantages_and_returns(rollout, values)
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+
+        policy_loss = -(advantages * log_probs).mean()
+        value_loss = (returns - values).pow(2).mean()
+        entropy = entropies.mean()
+        if critic_only:
+            loss = value_loss
+        else:
+            loss = (
+                config.policy_loss_coef * policy_loss
+                + config.value_loss_coef * value_loss
+                - config.entropy_coef * entropy
+            )
+        stats = self.gradient_step(loss)
+        return {
+            "policy_loss": policy_loss.item(),
+            "value_loss": value_loss.item(),
+            "entropy": entropy.item(),
+            "value": values.mean().item(),
+            **stats,
+        }

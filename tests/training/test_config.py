@@ -1,0 +1,59 @@
+"""A2CAlgorithmConfig: the seed's fields and defaults, validated at construction."""
+
+import attrs
+import pytest
+
+from maze_a2c import A2CAlgorithmConfig
+from maze_core.errors import ConfigurationError
+
+SEED_VALUES = dict(
+    n_epochs=5,
+    epoch_length=25,
+    patience=15,
+    critic_burn_in_epochs=0,
+    n_rollout_steps=100,
+    lr=0.0005,
+    gamma=0.98,
+    gae_lambda=1.0,
+    policy_loss_coef=1.0,
+    value_loss_coef=0.5,
+    entropy_coef=0.00025,
+    max_grad_norm=0.0,
+    device="cpu",
+    rollout_evaluator=None,
+)
+
+
+def test_has_exactly_the_seed_fields():
+    assert {f.name for f in attrs.fields(A2CAlgorithmConfig)} == set(SEED_VALUES)
+    config = A2CAlgorithmConfig(**SEED_VALUES)
+    assert attrs.asdict(config) == SEED_VALUES
+
+
+def test_defaults_are_the_seed_values():
+    defaults = attrs.asdict(A2CAlgorithmConfig())
+    assert {k: v for k, v in defaults.items() if k != "n_epochs"} == {
+        k: v for k, v in SEED_VALUES.items() if k != "n_epochs"
+    }
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("lr", -0.1, "lr=-0.1"),
+        ("gamma", 1.5, "in [0, 1]"),
+        ("gae_lambda", -0.1, "gae_lambda"),
+        ("epoch_length", 0, "epoch_length=0"),
+        ("n_rollout_steps", 2.5, "n_rollout_steps"),
+        ("entropy_coef", -1, "entropy_coef"),
+        ("device", "tpu", "unknown device 'tpu'"),
+        ("rollout_evaluator", "eval", "rollout_evaluator"),
+    ],
+)
+def test_bad_values_name_the_field(field, value, message):
+    with pytest.raises(ConfigurationError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        A2CAlgorithmConfig(**{field: value})
+
+
+def test_cuda_is_a_known_device_name():
+    assert A2CAlgorithmConfig(device="cuda:0").device == "cuda:0"

@@ -1,0 +1,163 @@
+"""Tiny MazeEnvs written directly against :class:`~maze_core.env.MazeEnv`, for tests.
+
+All are deterministic given the reset seed, and their rewards depend on the actions, so a policy
+can learn them:
+
+* :class:`DictEnv` -- Dict observation with two keys of different shapes, Dict action with a
+  Discrete and a Box head; episodes of ``episode_length`` steps.
+* :class:`TwoStepEnv` -- two sub-steps (step keys 0 and 1, different spaces) per env step.
+* :class:`MultiAgentEnv` -- one step key, two agents acting in turn within one env step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+
+from maze_core.env import ActorID, MazeEnv
+
+
+class DictEnv(MazeEnv):
+    """Reward: +1 for choosing the index of the largest ``position`` entry, minus the squared
+    distance of ``force`` to ``position[:2]``. Records the metric ``correct`` (0/1) every step."""
+
+    def __init__(self, episode_length: int = 10):
+        self.episode_length = episode_length
+        self._obs_space = spaces.Dict(
+            position=spaces.Box(-1.0, 1.0, shape=(3,), dtype=np.float32),
+            grid=spaces.Box(0.0, 1.0, shape=(2, 4), dtype=np.float32),
+        )
+        self._action_space = spaces.Dict(
+            choice=spaces.Discrete(3),
+            force=spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32),
+        )
+        self._steps = 0
+        self._obs: dict[str, np.ndarray] = {}
+
+    @property
+    def observation_spaces_dict(self):
+        return {0: self._obs_space}
+
+    @property
+    def action_spaces_dict(self):
+        return {0: self._action_space}
+
+    def _observe(self):
+        self._obs = {
+            "position": self.np_random.uniform(-1, 1, size=3).astype(np.float32),
+            "grid": self.np_random.uniform(0, 1, size=(2, 4)).astype(np.float32),
+        }
+        return self._obs
+
+    def reset(self, seed=None, options=None):
+        self._steps = 0
+        return self._observe(), {}
+
+    def step(self, action):
+        position = self._obs["position"]
+        correct = float(int(action["choice"]) == int(np.argmax(position)))
+        force = np.asarray(action["force"], dtype=np.float32)
+        reward = correct - 0.1 * float(np.sum((force - position[:2]) ** 2))
+        self.record_metric("correct", correct)
+        self._steps += 1
+        return self._observe(), reward, self._steps >= self.episode_length, False, {}
+
+
+class TwoStepEnv(MazeEnv):
+    """Sub-step 0 picks a side (reward +1 if ``pick == (value > 0)``); sub-step 1 sets an amount
+    (reward ``-(amount - value)^2``). Env time advances after sub-step 1; an episode has
+    ``n_env_steps`` env steps. Records the metric ``pick_correct`` once per env step."""
+
+    def __init__(self, n_env_steps: int = 5):
+        self.n_env_steps = n_env_steps
+        self._obs_spaces = {
+            0: spaces.Dict(value=spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)),
+            1: spaces.Dict(
+                value=spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32),
+                picked=spaces.Box(0.0, 1.0, shape=(2,), dtype=np.float32),
+            ),
+        }
+        self._action_spaces = {
+            0: spaces.Dict(pick=spaces.Discrete(2)),
+            1: spaces.Dict(amount=spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)),
+        }
+        self._sub_step = 0
+        self._value = np.zeros(1, dtype=np.float32)
+
+    @property
+    def observation_spaces_dict(self):
+        return self._obs_spaces
+
+    @property
+    def action_spaces_dict(self):
+        return self._action_spaces
+
+    def actor_id(self):
+        return ActorID(self._sub_step, 0)
+
+    def reset(self, seed=None, options=None):
+        self._sub_step = 0
+        self._value = self.np_random.uniform(-1, 1, size=1).astype(np.float32)
+        return {"value": self._value}, {}
+
+    def step(self, action):
+        if self._sub_step == 0:
+            pick = int(action["pick"])
+            correct = float(pick == int(self._value[0] > 0))
+            self.record_metric("pick_correct", correct)
+            self._sub_step = 1
+            picked = np.eye(2, dtype=np.float32)[pick]
+            return {"value": self._value, "picked": picked}, correct, False, False, {}
+
+        amount = float(np.asarray(action["amount"]).reshape(-1)[0])
+        reward = -((amount - float(self._value[0])) ** 2)
+        self.advance_env_time()
+        self._sub_step = 0
+        self._value = self.np_random.uniform(-1, 1, size=1).astype(np.float32)
+        terminated = self.get_env_time() >= self.n_env_steps
+        return {"value": self._value}, reward, terminated, False, {}
+
+
+class MultiAgentEnv(MazeEnv):
+    """Two agents act in turn (agent 0, then agent 1) in one env step; each gets +1 for choosing
+    ``move == 1`` when its entry of ``state`` is positive, else for ``move == 0``. An episode has
+    ``n_env_steps`` env steps (``2 * n_env_steps`` agent steps)."""
+
+    def __init__(self, n_env_steps: int = 5):
+        self.n_env_steps = n_env_steps
+        self._obs_space = spaces.Dict(state=spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32))
+        self._action_space = spaces.Dict(move=spaces.Discrete(2))
+        self._agent = 0
+        self._state = np.zeros(2, dtype=np.float32)
+
+    @property
+    def agent_counts_dict(self):
+        return {0: 2}
+
+    @property
+    def observation_spaces_dict(self):
+        return {0: self._obs_space}
+
+    @property
+    def action_spaces_dict(self):
+        return {0: self._action_space}
+
+    def actor_id(self):
+        return ActorID(0, self._agent)
+
+    def reset(self, seed=None, options=None):
+        self._agent = 0
+        self._state = self.np_random.uniform(-1, 1, size=2).astype(np.float32)
+        return {"state": self._state}, {}
+
+    def step(self, action):
+        reward = float(int(action["move"]) == int(self._state[self._agent] > 0))
+        terminated = False
+        if self._agent == 0:
+            self._agent = 1
+        else:
+            self._agent = 0
+            self.advance_env_time()
+            self._state = self.np_random.uniform(-1, 1, size=2).astype(np.float32)
+            terminated = self.get_env_time() >= self.n_env_steps
+        return {"state": self._state}, reward, terminated, False, {}

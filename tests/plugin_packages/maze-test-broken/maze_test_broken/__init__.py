@@ -1,0 +1,1 @@
+"""A Maze test plugin that cannot be imported."""

@@ -1,0 +1,1 @@
+"""A Maze test plugin that claims a name another test plugin claims too."""

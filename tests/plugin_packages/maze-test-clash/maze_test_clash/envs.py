@@ -1,0 +1,7 @@
+"""The clashing plugin's env factory."""
+
+
+def make_corridor():
+    import gymnasium
+
+    return gymnasium.make("CartPole-v1")

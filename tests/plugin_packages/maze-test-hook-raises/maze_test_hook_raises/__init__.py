@@ -1,0 +1,1 @@
+"""A Maze test plugin with a hook that raises."""

@@ -1,0 +1,13 @@
+"""Hook implementations: names only, so discovering the plugin imports nothing else."""
+
+from maze_core import hookimpl
+
+
+@hookimpl
+def register_envs(register):
+    register("test-corridor", "maze_test_plugin.envs:make_corridor")
+
+
+@hookimpl
+def register_distributions(register):
+    register("test-uniform", "maze_test_plugin.distributions:UniformDistribution")

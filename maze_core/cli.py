@@ -1,0 +1,87 @@
+"""The ``maze`` command line (typer).
+
+Every command is a function on :data:`app` (or on a sub-app such as :data:`plugins_app`). To add a
+command, write an ``@app.command()`` function here, or in a sibling module that does
+``from maze_core.cli import app`` and is imported in :func:`_load_commands`. Import torch-based
+modules inside the command function, never at module level: ``maze --help`` and
+``maze plugins list`` must stay fast and must not import torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated
+
+import typer
+
+import maze_core
+from maze_core import plugins as registry
+
+app = typer.Typer(
+    name="maze",
+    help="Maze: reinforcement learning for PyTorch, built from a small kernel and plugins.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+plugins_app = typer.Typer(help="Inspect the installed Maze plugins.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"maze {maze_core.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version and exit."),
+    ] = False,
+) -> None:
+    """Maze: reinforcement learning for PyTorch, built from a small kernel and plugins."""
+
+
+@plugins_app.command("list")
+def list_plugins(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
+) -> None:
+    """List the installed plugins: what each provides and whether it works."""
+    infos = registry.plugins()
+    if as_json:
+        typer.echo(json.dumps([info.to_dict() for info in infos], indent=2))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Maze plugins", title_justify="left")
+    table.add_column("distribution", no_wrap=True)
+    table.add_column("version", no_wrap=True)
+    table.add_column("provides")
+    table.add_column("status")
+    for info in infos:
+        provides = "\n".join(f"{kind}: {', '.join(names)}" for kind, names in info.provides.items())
+        if info.status == "ok":
+            status = Text("ok", style="green")
+        else:
+            status = Text.assemble(("broken", "bold red"), f": {info.error}")
+        table.add_row(info.distribution, info.version or "-", provides or "-", status)
+    load_filter = os.environ.get(registry.LOAD_PLUGINS_VARIABLE)
+    if load_filter is not None:
+        table.caption = f"Only loading the plugins in {registry.LOAD_PLUGINS_VARIABLE}={load_filter!r}."
+    Console().print(table)
+
+
+def _load_commands() -> None:
+    """Import sibling modules that add commands to :data:`app` (none yet)."""
+
+
+_load_commands()
+
+if __name__ == "__main__":
+    app(prog_name="maze")

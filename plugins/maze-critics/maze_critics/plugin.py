@@ -1,0 +1,12 @@
+"""Hook implementations of the ``maze-critics`` plugin (entry point group ``maze.plugins``).
+
+Targets are import strings, so loading this module imports nothing heavy.
+"""
+
+from maze_core import hookimpl
+
+
+@hookimpl
+def register_critics(register):
+    register("shared_state", "maze_critics.composers:SharedStateCriticComposer")
+    register("step_state", "maze_critics.composers:StepStateCriticComposer")

@@ -7,10 +7,13 @@ can learn them:
   Discrete and a Box head; episodes of ``episode_length`` steps.
 * :class:`TwoStepEnv` -- two sub-steps (step keys 0 and 1, different spaces) per env step.
 * :class:`MultiAgentEnv` -- one step key, two agents acting in turn within one env step.
+
+:class:`SpacesGymEnv` is a *gymnasium* env with arbitrary spaces, for conversion tests.
 """
 
 from __future__ import annotations
 
+import gymnasium
 import numpy as np
 from gymnasium import spaces
 
@@ -161,3 +164,30 @@ class MultiAgentEnv(MazeEnv):
             self._state = self.np_random.uniform(-1, 1, size=2).astype(np.float32)
             terminated = self.get_env_time() >= self.n_env_steps
         return {"state": self._state}, reward, terminated, False, {}
+
+
+class SpacesGymEnv(gymnasium.Env):
+    """A tiny *gymnasium* env with the given spaces, for conversion tests: observations are samples
+    of ``observation_space`` (seeded by ``reset``), the reward is the sum of the flattened action,
+    and episodes last ``episode_length`` steps. The last action is kept in ``last_action``."""
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, episode_length: int = 5):
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.episode_length = episode_length
+        self.last_action = None
+        self._steps = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        if seed is not None:
+            self.observation_space.seed(seed)
+        self._steps = 0
+        return self.observation_space.sample(), {}
+
+    def step(self, action):
+        assert self.action_space.contains(action), f"{action!r} not in {self.action_space}"
+        self.last_action = action
+        self._steps += 1
+        reward = float(np.sum(spaces.flatten(self.action_space, action)))
+        return self.observation_space.sample(), reward, False, self._steps >= self.episode_length, {}

@@ -1,0 +1,166 @@
+"""GymMazeEnv: any gymnasium env as a Maze env (one step key, one agent, dict spaces)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium
+import numpy as np
+from gymnasium import spaces
+
+from maze_core.env.spaces import SUPPORTED_SPACES, check_dict_space, float32_space
+from maze_core.env.structured_env import MazeEnv
+from maze_core.errors import ConfigurationError
+
+
+class GymMazeEnv(MazeEnv):
+    """Wrap a gymnasium env (an instance, or an id for :func:`gymnasium.make`) as a :class:`MazeEnv`.
+
+    Conversions, decided once from the gymnasium env's spaces:
+
+    * A non-Dict observation space ``S`` becomes ``Dict(observation=S')`` and every observation
+      ``{"observation": float32 array}``; ``S'`` is the float32 Box of ``S``'s values (same shape
+      and bounds; e.g. ``Discrete(3)`` becomes ``Box(0, 2, shape=(), dtype=float32)``).
+    * A Dict observation space passes through, except that float64 Box entries become float32
+      (space and values): networks run in float32 and a silent float64 would double memory.
+    * A non-Dict action space ``A`` becomes ``Dict(action=A)``; a Dict action space passes through.
+      Actions are handed to the gymnasium env as a Python int (Discrete) or an array of the space's
+      dtype.
+
+    Supported spaces are Box, Discrete, MultiDiscrete and MultiBinary, at the top level or as
+    entries of a flat Dict. Seeding goes through ``reset(seed=...)``; :meth:`seed` stores a seed
+    for the next reset. The gymnasium env is available as :attr:`env` (alias :attr:`gym_env`).
+    """
+
+    _advances_env_time_itself = True  # one env step per step(), counted below (saves a wrapper call)
+
+    def __init__(self, env: gymnasium.Env | str, render_mode: str | None = None):
+        if isinstance(env, str):
+            env = gymnasium.make(env, render_mode=render_mode)
+        elif not isinstance(env, gymnasium.Env):
+            raise ConfigurationError(
+                f"GymMazeEnv needs a gymnasium.Env or a gymnasium id, got {type(env).__name__}. "
+                "A Maze env does not need GymMazeEnv; write it as a MazeEnv subclass."
+            )
+        elif render_mode is not None and env.render_mode != render_mode:
+            raise ConfigurationError(
+                f"render_mode={render_mode!r} only applies when GymMazeEnv creates the env from an id; "
+                f"this env instance was created with render_mode={env.render_mode!r}. Pass it to "
+                "gymnasium.make(id, render_mode=...) instead."
+            )
+        self.env = env
+        _check_supported(env.observation_space, "observation")
+        _check_supported(env.action_space, "action")
+
+        # conversions are decided here once; plain data (no closures) keeps the env picklable
+        gym_observation_space, gym_action_space = env.observation_space, env.action_space
+        self._wrap_observation = not isinstance(gym_observation_space, spaces.Dict)
+        if self._wrap_observation:
+            self._observation_space = spaces.Dict(observation=float32_space(gym_observation_space))
+            self._float64_keys: frozenset[str] = frozenset()
+        else:
+            check_dict_space(gym_observation_space, "GymMazeEnv observation space")
+            self._float64_keys = frozenset(
+                key
+                for key, sub in gym_observation_space.spaces.items()
+                if isinstance(sub, spaces.Box) and sub.dtype == np.float64
+            )
+            self._observation_space = spaces.Dict(
+                {
+                    key: float32_space(sub) if key in self._float64_keys else sub
+                    for key, sub in gym_observation_space.spaces.items()
+                }
+            )
+
+        self._wrap_action = not isinstance(gym_action_space, spaces.Dict)
+        self._action_space = spaces.Dict(action=gym_action_space) if self._wrap_action else gym_action_space
+        check_dict_space(self._action_space, "GymMazeEnv action space")
+        # per action head: the dtype to hand to the gym env, None for a Python int (Discrete)
+        self._action_dtypes = {
+            key: None if isinstance(sub, spaces.Discrete) else sub.dtype
+            for key, sub in self._action_space.spaces.items()
+        }
+
+    @property
+    def gym_env(self) -> gymnasium.Env:
+        """The wrapped gymnasium env (same as :attr:`env`)."""
+        return self.env
+
+    @property
+    def observation_spaces_dict(self) -> dict[int, spaces.Dict]:
+        return {0: self._observation_space}
+
+    @property
+    def action_spaces_dict(self) -> dict[int, spaces.Dict]:
+        return {0: self._action_space}
+
+    @property
+    def agent_counts_dict(self) -> dict[int, int]:
+        return {0: 1}
+
+    @property
+    def observation_space(self) -> spaces.Dict:
+        return self._observation_space
+
+    @property
+    def action_space(self) -> spaces.Dict:
+        return self._action_space
+
+    @property
+    def render_mode(self) -> str | None:
+        return self.env.render_mode
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.env.metadata
+
+    @property
+    def spec(self):
+        return self.env.spec
+
+    def reset(self, seed: int | None = None, options: dict | None = None):
+        observation, info = self.env.reset(seed=seed, options=options)
+        return self._maze_observation(observation), info
+
+    def step(self, action):
+        observation, reward, terminated, truncated, info = self.env.step(self._gym_action(action))
+        self._env_time += 1
+        return self._maze_observation(observation), float(reward), bool(terminated), bool(truncated), info
+
+    def _maze_observation(self, observation) -> dict[str, np.ndarray]:
+        if self._wrap_observation:
+            return {"observation": np.asarray(observation, dtype=np.float32)}
+        float64_keys = self._float64_keys
+        return {
+            key: np.asarray(value, dtype=np.float32) if key in float64_keys else np.asarray(value)
+            for key, value in observation.items()
+        }
+
+    def _gym_action(self, action):
+        dtypes = self._action_dtypes
+        if self._wrap_action:
+            dtype = dtypes["action"]
+            value = action["action"]
+            return int(value) if dtype is None else np.asarray(value, dtype=dtype)
+        return {
+            key: int(value) if dtypes[key] is None else np.asarray(value, dtype=dtypes[key])
+            for key, value in action.items()
+        }
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
+
+    def __repr__(self) -> str:
+        return f"GymMazeEnv({self.env})"
+
+
+def _check_supported(space: spaces.Space, what: str) -> None:
+    if not isinstance(space, (*SUPPORTED_SPACES, spaces.Dict)):
+        raise ConfigurationError(
+            f"GymMazeEnv does not support the {what} space {space!r}. Supported: Box, Discrete, "
+            "MultiDiscrete, MultiBinary, or a flat Dict of them. Flatten it first, e.g. with "
+            "gymnasium.wrappers.FlattenObservation."
+        )

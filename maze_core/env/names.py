@@ -1,0 +1,98 @@
+"""Env names and factories: turn what the user passed as ``env`` into a zero-argument env factory."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+
+import gymnasium
+
+from maze_core.env.structured_env import StructuredEnv
+from maze_core.errors import ConfigurationError, UnknownNameError
+
+EnvFactory = Callable[[], StructuredEnv]
+
+
+def check_env_factory(factory, what: str = "env") -> EnvFactory:
+    """Reject env instances and non-callables where a factory is needed, with what to do instead.
+
+    A factory must create a *new* env on every call (vector envs call it once per sub-env,
+    evaluation once more), so an env instance is refused, whether a Maze env or a gymnasium env.
+    """
+    if isinstance(factory, (StructuredEnv, gymnasium.Env)):
+        raise ConfigurationError(
+            f"{what} is an env instance ({type(factory).__name__}); pass a function that creates a new "
+            f"env instead, e.g. `lambda: {type(factory).__name__}(...)` or the class itself (not "
+            "`lambda: env`, which returns the same env every time). Every parallel env and the "
+            "evaluation need their own env."
+        )
+    if not callable(factory):
+        raise ConfigurationError(
+            f"{what} must be an env name or a function that creates a new env, got {factory!r}."
+        )
+    return factory
+
+
+def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
+    """A zero-argument factory creating a Maze env, from a name or a factory.
+
+    Names are looked up as plugin-registered env names first, then as gymnasium ids (wrapped in
+    :class:`~maze_core.env.gym_env.GymMazeEnv`). A registered factory may return a gymnasium env;
+    the returned factory wraps it. Unknown names raise :class:`UnknownNameError` with close matches.
+    """
+    if not isinstance(name_or_factory, str):
+        return check_env_factory(name_or_factory)
+    name = name_or_factory
+
+    from maze_core import plugins
+
+    registered = plugins.names("env")
+    if name in registered:
+        return _MazeEnvFactory(plugins.load("env", name))
+    if name in gymnasium.registry:
+        return _GymIdFactory(name)
+
+    candidates = [*registered, *gymnasium.registry]
+    matches = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    if not matches:  # ids differ in case more often than in spelling ("cartpole-v1")
+        by_lower = {candidate.lower(): candidate for candidate in candidates}
+        matches = [by_lower[m] for m in difflib.get_close_matches(name.lower(), list(by_lower), n=3)]
+    suggestion = f" Did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
+    raise UnknownNameError(
+        f"Unknown env {name!r}: it is neither registered by a plugin nor a gymnasium id.{suggestion} "
+        "Registered env names: `maze plugins list`; gymnasium ids: `gymnasium.pprint_registry()`. "
+        "You can also pass a function that creates the env."
+    )
+
+
+class _MazeEnvFactory:
+    """Calls a registered factory and wraps a gymnasium env it returns in GymMazeEnv (picklable)."""
+
+    def __init__(self, factory: Callable):
+        self.factory = factory
+
+    def __call__(self) -> StructuredEnv:
+        env = self.factory()
+        if isinstance(env, gymnasium.Env):
+            from maze_core.env.gym_env import GymMazeEnv
+
+            env = GymMazeEnv(env)
+        return env
+
+    def __repr__(self) -> str:
+        return f"<env factory {getattr(self.factory, '__qualname__', self.factory)!r}>"
+
+
+class _GymIdFactory:
+    """Creates ``GymMazeEnv(gym_id)`` (a class rather than a lambda, so it pickles and prints well)."""
+
+    def __init__(self, gym_id: str):
+        self.gym_id = gym_id
+
+    def __call__(self) -> StructuredEnv:
+        from maze_core.env.gym_env import GymMazeEnv
+
+        return GymMazeEnv(self.gym_id)
+
+    def __repr__(self) -> str:
+        return f"<GymMazeEnv factory {self.gym_id!r}>"

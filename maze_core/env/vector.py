@@ -1,0 +1,580 @@
+"""Vector envs: step several envs at once, in-process or in worker processes.
+
+Both vector envs share this behaviour (see :class:`VectorEnv`):
+
+* observations are stacked per key, ``{key: array[n_envs, ...]}``; rewards come back as a float32
+  array, ``terminated``/``truncated`` as bool arrays, infos as a list of dicts;
+* an env whose episode ends is reset inside :meth:`~VectorEnv.step`: its entry of the returned
+  observation is the first observation of the new episode, and its info is the reset info plus
+  ``final_observation`` and ``final_info`` (the finished episode's last observation and step info,
+  needed to bootstrap truncated episodes);
+* epoch statistics of all sub-envs are gathered in the vector env (it is a
+  :class:`~maze_core.env.log_stats.LogStatsEnv`), so sub-envs need no LogStatsWrapper;
+* an env that raises, or a worker that dies, raises :class:`~maze_core.errors.EnvWorkerError`
+  naming the env index and carrying the env's traceback.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import multiprocessing
+import sys
+import signal
+import time
+import traceback
+import weakref
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import cloudpickle
+import numpy as np
+from gymnasium import spaces
+
+from maze_core.env._worker import (
+    RemoteError,
+    ResetRecord,
+    StepRecord,
+    call_env,
+    make_env,
+    reset_env,
+    step_env,
+    worker_main,
+)
+from maze_core.env.log_stats import LogStatsEnv
+from maze_core.env.names import EnvFactory, check_env_factory
+from maze_core.env.structured_env import ActorID, StepKey, StructuredEnv, is_single_actor
+from maze_core.errors import ConfigurationError, EnvWorkerError, MazeError
+from maze_core.statistics import EpisodeRecorder
+
+Seeds = int | Sequence[int | None] | None
+
+
+class VectorEnv(LogStatsEnv, abc.ABC):
+    """Common base of the vector envs: stacking, auto-reset bookkeeping, seeding and statistics.
+
+    Subclasses only move per-env records (:class:`~maze_core.env._worker.StepRecord`) between the
+    envs and this class. The spaces are those of one env (not stacked). All envs must ask for the
+    same actor at the same time (structured envs are stepped in lock step).
+    """
+
+    def __init__(
+        self,
+        n_envs: int,
+        observation_spaces_dict: dict[StepKey, spaces.Dict],
+        action_spaces_dict: dict[StepKey, spaces.Dict],
+        agent_counts_dict: dict[StepKey, int],
+        logging_prefix: str | None = None,
+    ):
+        self.n_envs = n_envs
+        self.logging_prefix = logging_prefix
+        self.episode_recorder = EpisodeRecorder()
+        self._observation_spaces_dict = observation_spaces_dict
+        self._action_spaces_dict = action_spaces_dict
+        self._agent_counts_dict = agent_counts_dict
+        # single-actor envs (the common case) skip all per-step actor bookkeeping
+        self._track_actors = not is_single_actor(agent_counts_dict)
+        self._actor_id = ActorID(next(iter(action_spaces_dict)), 0)
+        self._actor_dones = np.zeros(n_envs, dtype=bool)
+        self._env_times = np.zeros(n_envs, dtype=np.int64)
+        self._episode_returns = np.zeros(n_envs, dtype=np.float64)
+        self._closed = False
+
+    # -- what subclasses implement ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _step_envs(self, actions: dict[str, np.ndarray]) -> list[StepRecord]:
+        """Step every env with its row of ``actions`` (auto-resetting finished ones)."""
+
+    @abc.abstractmethod
+    def _reset_envs(self, seeds: list[int | None], options: dict | None) -> list[ResetRecord]:
+        """Reset every env."""
+
+    @abc.abstractmethod
+    def _seed_envs(self, seeds: list[int | None]) -> None:
+        """Store a seed in every env for its next reset."""
+
+    @abc.abstractmethod
+    def call(self, name: str, *args, **kwargs) -> list[Any]:
+        """Call method ``name`` on every env (or read the attribute if it is not callable)."""
+
+    @abc.abstractmethod
+    def _close_envs(self) -> None:
+        """Release the envs (called once)."""
+
+    # -- the vector env interface ----------------------------------------------------------------
+
+    def reset(
+        self, seed: Seeds = None, options: dict | None = None
+    ) -> tuple[dict[str, np.ndarray], list[dict]]:
+        """Reset all envs; an int ``seed`` seeds env ``i`` with ``seed + i``, a list one seed per env.
+
+        Episodes in progress are abandoned and do not count in the statistics.
+        """
+        self._check_open()
+        records = self._reset_envs(self._per_env_seeds(seed), options)
+        observations, infos, env_times, actor_ids = zip(*records, strict=True)
+        if self._track_actors:
+            self._update_actor(actor_ids)
+            self._actor_dones = np.zeros(self.n_envs, dtype=bool)
+        self._env_times = np.array(env_times, dtype=np.int64)
+        self._episode_returns[:] = 0.0
+        return self._stack(observations), list(infos)
+
+    def step(self, actions: dict[str, np.ndarray]):
+        """Step all envs with ``actions`` (``{key: array[n_envs, ...]}``) for the current actor.
+
+        Returns ``(observations, rewards[float32], terminated[bool], truncated[bool], infos)``.
+        """
+        self._check_open()
+        records = self._step_envs(actions)
+        (
+            observations,
+            rewards,
+            terminated,
+            truncated,
+            infos,
+            metrics,
+            lengths,
+            env_times,
+            actor_ids,
+            dones,
+        ) = zip(*records, strict=True)
+        if self._track_actors:
+            self._update_actor(actor_ids)
+            self._actor_dones = np.array(dones, dtype=bool)
+        rewards = np.array(rewards, dtype=np.float32)
+        self._env_times = np.array(env_times, dtype=np.int64)
+
+        recorder = self.episode_recorder
+        for env_metrics in metrics:
+            if env_metrics:
+                for name, value in env_metrics:
+                    recorder.add_metric(name, value)
+        returns = self._episode_returns
+        returns += rewards
+        for index, length in enumerate(lengths):
+            if length >= 0:  # an episode ended in this env
+                recorder.add_episode(returns[index], length)
+                returns[index] = 0.0
+
+        return (
+            self._stack(observations),
+            rewards,
+            np.array(terminated, dtype=bool),
+            np.array(truncated, dtype=bool),
+            list(infos),
+        )
+
+    def seed(self, seeds: Seeds) -> None:
+        """Store seeds for the envs' next reset (an int ``s`` gives env ``i`` the seed ``s + i``)."""
+        self._check_open()
+        self._seed_envs(self._per_env_seeds(seeds))
+
+    def close(self) -> None:
+        """Close all envs; calling it again does nothing."""
+        if not self._closed:
+            self._closed = True
+            self._close_envs()
+
+    def actor_id(self) -> ActorID:
+        """The actor all envs wait for."""
+        return self._actor_id
+
+    def is_actor_done(self) -> np.ndarray:
+        """Per env: whether the actor that just stepped is done (``array[n_envs]`` of bool)."""
+        return self._actor_dones
+
+    def get_env_time(self) -> np.ndarray:
+        """Per env: completed env steps of its current episode (``array[n_envs]`` of int64)."""
+        return self._env_times
+
+    @property
+    def agent_counts_dict(self) -> dict[StepKey, int]:
+        return self._agent_counts_dict
+
+    @property
+    def observation_spaces_dict(self) -> dict[StepKey, spaces.Dict]:
+        return self._observation_spaces_dict
+
+    @property
+    def action_spaces_dict(self) -> dict[StepKey, spaces.Dict]:
+        return self._action_spaces_dict
+
+    @property
+    def observation_space(self) -> spaces.Dict:
+        """The observation space (of one env) of the current step key."""
+        return self._observation_spaces_dict[self._actor_id.step_key]
+
+    @property
+    def action_space(self) -> spaces.Dict:
+        """The action space (of one env) of the current step key."""
+        return self._action_spaces_dict[self._actor_id.step_key]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_envs={getattr(self, 'n_envs', '?')})"
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise MazeError(f"this {type(self).__name__} is closed; create a new one.")
+
+    def _per_env_seeds(self, seed: Seeds) -> list[int | None]:
+        if seed is None:
+            return [None] * self.n_envs
+        if isinstance(seed, (int, np.integer)):
+            return [int(seed) + index for index in range(self.n_envs)]
+        seeds = list(seed)
+        if len(seeds) != self.n_envs:
+            raise ConfigurationError(
+                f"got {len(seeds)} seeds for {self.n_envs} envs; pass one seed per env, or an int "
+                "(env i then gets seed + i)."
+            )
+        return seeds
+
+    def _update_actor(self, actor_ids: Sequence[ActorID]) -> None:
+        first = actor_ids[0]
+        for index, actor_id in enumerate(actor_ids):
+            if actor_id != first:
+                raise MazeError(
+                    f"the envs of this vector env wait for different actors (env 0: {first}, env {index}: "
+                    f"{actor_id}). Vector envs step all envs in lock step, so every env must ask for "
+                    "the same actor (step key and agent) at the same time."
+                )
+        self._actor_id = ActorID(*first)
+
+    def _split_actions(self, actions: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+        """``{key: array[n_envs, ...]}`` -> one action dict per env (iterating in C, not indexing)."""
+        for key, value in actions.items():
+            if len(value) != self.n_envs:
+                raise ConfigurationError(
+                    f"actions[{key!r}] has {len(value)} rows for {self.n_envs} envs; pass one row per env."
+                )
+        if len(actions) == 1:
+            ((key, value),) = actions.items()
+            return [{key: row} for row in value]
+        keys = tuple(actions)
+        return [dict(zip(keys, rows, strict=True)) for rows in zip(*actions.values(), strict=True)]
+
+    def _stack(self, observations: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        # np.array on a list of equally shaped arrays is the fastest stacking numpy offers
+        return {key: np.array([observation[key] for observation in observations]) for key in observations[0]}
+
+
+def _check_factories(env_factories) -> list[EnvFactory]:
+    if callable(env_factories) or isinstance(env_factories, StructuredEnv):
+        raise ConfigurationError(
+            "env_factories must be a list of functions that each create a new env, e.g. "
+            "[make_env] * 4, got a single " + type(env_factories).__name__ + "."
+        )
+    factories = list(env_factories)
+    if not factories:
+        raise ConfigurationError("env_factories is empty; a vector env needs at least one env factory.")
+    return [check_env_factory(factory, f"env_factories[{index}]") for index, factory in enumerate(factories)]
+
+
+def _check_same_spaces(index: int, description: tuple, reference: tuple) -> None:
+    if description != reference:
+        raise ConfigurationError(
+            f"env {index} has other spaces or agent counts than env 0 (observation spaces, action "
+            f"spaces, agent counts):\n  env 0: {reference}\n  env {index}: {description}\n"
+            "All envs of a vector env must be alike."
+        )
+
+
+def _env_error(index: int, during: str, detail: str, env_traceback: str | None) -> EnvWorkerError:
+    """An EnvWorkerError naming the env, with the env's traceback in ``env_traceback``."""
+    error = EnvWorkerError(f"env {index} failed in {during}: {detail}")
+    error.worker_index = index
+    error.env_traceback = env_traceback
+    return error
+
+
+def _spaces_of(env: StructuredEnv) -> tuple:
+    return env.observation_spaces_dict, env.action_spaces_dict, env.agent_counts_dict
+
+
+class SequentialVectorEnv(VectorEnv):
+    """Steps its envs one after the other in this process (no copying, no processes: the fastest
+    choice for cheap envs, and the easiest to debug)."""
+
+    def __init__(self, env_factories: Sequence[EnvFactory], logging_prefix: str | None = None):
+        factories = _check_factories(env_factories)
+        self.envs: list[StructuredEnv] = []
+        try:
+            for index, factory in enumerate(factories):
+                try:
+                    env = make_env(factory, index)
+                except MazeError:
+                    raise
+                except Exception as exc:
+                    raise _env_error(
+                        index, "the env factory", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                    ) from exc
+                if any(env is other for other in self.envs):
+                    raise ConfigurationError(
+                        f"env factory {index} returned an env that an earlier factory returned already; "
+                        "pass functions that each create a new env (not `lambda: env`)."
+                    )
+                self.envs.append(env)
+            reference = _spaces_of(self.envs[0])
+            for index, env in enumerate(self.envs[1:], start=1):
+                _check_same_spaces(index, _spaces_of(env), reference)
+        except BaseException:
+            for env in self.envs:
+                env.close()
+            raise
+        super().__init__(len(self.envs), *reference, logging_prefix=logging_prefix)
+
+    def _step_envs(self, actions):
+        track_actors = self._track_actors
+        records = []
+        for index, env in enumerate(self.envs):
+            try:
+                records.append(
+                    step_env(env, {key: value[index] for key, value in actions.items()}, track_actors)
+                )
+            except Exception as exc:
+                raise _env_error(
+                    index, "step", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                ) from exc
+        return records
+
+    def _reset_envs(self, seeds, options):
+        records = []
+        for index, (env, seed) in enumerate(zip(self.envs, seeds, strict=True)):
+            try:
+                records.append(reset_env(env, seed, options, self._track_actors))
+            except Exception as exc:
+                raise _env_error(
+                    index, "reset", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                ) from exc
+        return records
+
+    def _seed_envs(self, seeds):
+        for env, seed in zip(self.envs, seeds, strict=True):
+            env.seed(seed)
+
+    def call(self, name: str, *args, **kwargs) -> list[Any]:
+        return [call_env(env, name, args, kwargs) for env in self.envs]
+
+    def _close_envs(self) -> None:
+        for env in self.envs:
+            env.close()
+
+
+@contextlib.contextmanager
+def _main_module_not_reimported():
+    """Start a worker without re-running the user's main script in it.
+
+    spawn and forkserver children normally re-import ``__main__`` so that functions defined there
+    can be unpickled; a training script imports torch, so that costs each worker about a second.
+    Our workers receive everything by cloudpickle (which ships ``__main__`` functions and classes
+    by value), so they never need the main module: hiding its file while the process starts keeps
+    multiprocessing from scheduling the re-import.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    if path is None:
+        yield
+        return
+    del main.__file__
+    main.__spec__ = None
+    try:
+        yield
+    finally:
+        main.__file__ = path
+        main.__spec__ = spec
+
+
+def default_start_method() -> str:
+    """``forkserver`` where available (fast, and safe with threads and torch), else ``spawn``."""
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+#: how often a waiting parent checks that the worker it waits for is still alive (seconds)
+_LIVENESS_INTERVAL = 0.2
+
+
+class SubprocVectorEnv(VectorEnv):
+    """Runs each env in its own worker process (for envs whose step is expensive).
+
+    Factories are shipped to the workers with cloudpickle, so lambdas, closures and functions
+    defined in ``__main__`` work. With the default start method (``forkserver``, else ``spawn``)
+    the workers import your main module, so a script must create the vector env under
+    ``if __name__ == "__main__":``. Per step each worker gets one message (its action) and sends
+    one back (a compact record with numpy arrays).
+
+    If an env raises (in its factory, ``reset`` or ``step``) or a worker dies, the parent raises
+    :class:`~maze_core.errors.EnvWorkerError` naming the worker (``error.worker_index``) with the
+    env's traceback (in the message and ``error.env_traceback``), and shuts all workers down.
+    Workers ignore Ctrl-C (the parent handles it) and run torch with one thread.
+    """
+
+    def __init__(
+        self,
+        env_factories: Sequence[EnvFactory],
+        logging_prefix: str | None = None,
+        start_method: str | None = None,
+    ):
+        factories = _check_factories(env_factories)
+        payloads = []
+        for index, factory in enumerate(factories):
+            try:
+                payloads.append(cloudpickle.dumps(factory))
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"env factory {index} ({factory!r}) cannot be pickled, so it cannot be sent to a worker "
+                    f"process: {type(exc).__name__}: {exc}. Create unpicklable resources inside the factory."
+                ) from exc
+        context = multiprocessing.get_context(start_method or default_start_method())
+
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._connections: list[Connection] = []
+        self._closed = False
+        # shuts the workers down on close(), on garbage collection and at interpreter exit
+        self._finalizer = weakref.finalize(self, _shutdown_workers, self._processes, self._connections)
+        for index, payload in enumerate(payloads):
+            connection, worker_connection = context.Pipe()
+            process = context.Process(
+                target=worker_main,
+                args=(worker_connection, index, payload),
+                name=f"maze-env-worker-{index}",
+                daemon=True,
+            )
+            with _main_module_not_reimported():
+                process.start()
+            worker_connection.close()  # so that a dead worker shows up as EOF here
+            self._processes.append(process)
+            self._connections.append(connection)
+
+        descriptions = self._receive_all("the env factory")
+        try:
+            for index, description in enumerate(descriptions[1:], start=1):
+                _check_same_spaces(index, description, descriptions[0])
+        except ConfigurationError:
+            self._close_envs()
+            raise
+        super().__init__(len(payloads), *descriptions[0], logging_prefix=logging_prefix)
+
+    @property
+    def processes(self) -> list[multiprocessing.process.BaseProcess]:
+        """The worker processes, one per env."""
+        return list(self._processes)
+
+    def _step_envs(self, actions):
+        for index, action in enumerate(self._split_actions(actions)):
+            self._send(index, "step", action)
+        return self._receive_all("step")
+
+    def _reset_envs(self, seeds, options):
+        for index, seed in enumerate(seeds):
+            self._send(index, "reset", (seed, options))
+        return self._receive_all("reset")
+
+    def _seed_envs(self, seeds):
+        for index, seed in enumerate(seeds):
+            self._send(index, "seed", seed)
+        self._receive_all("seed")
+
+    def call(self, name: str, *args, **kwargs) -> list[Any]:
+        self._check_open()
+        for index in range(self.n_envs):
+            self._send(index, "call", (name, args, kwargs))
+        return self._receive_all(f"call {name!r}")
+
+    def _close_envs(self) -> None:
+        self._closed = True
+        self._finalizer()
+
+    def _send(self, index: int, command: str, payload: Any) -> None:
+        try:
+            self._connections[index].send((command, payload))
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            raise self._failure(index, command, None) from None
+
+    def _receive_all(self, during: str) -> list[Any]:
+        """One message from every worker, in worker order; raises EnvWorkerError if one failed or died.
+
+        Waits on all pipes at once and, while nothing arrives, checks every ``_LIVENESS_INTERVAL``
+        that the workers still waited for are alive (a dead worker normally shows up as EOF at once).
+        """
+        messages: list[Any] = [None] * len(self._connections)
+        waiting = {connection: index for index, connection in enumerate(self._connections)}
+        while waiting:
+            ready = wait(list(waiting), timeout=_LIVENESS_INTERVAL)
+            if not ready:
+                for connection, index in waiting.items():
+                    if not self._processes[index].is_alive() and not connection.poll():
+                        raise self._failure(index, during, None)
+            for connection in ready:
+                index = waiting.pop(connection)
+                try:
+                    message = connection.recv()
+                except (EOFError, OSError):
+                    raise self._failure(index, during, None) from None
+                if type(message) is RemoteError:
+                    raise self._failure(index, message.during, message.traceback)
+                messages[index] = message
+        return messages
+
+    def _failure(self, index: int, during: str, env_traceback: str | None) -> EnvWorkerError:
+        """Shut all workers down and describe what happened to worker ``index``."""
+        process = self._processes[index]
+        if env_traceback is None:
+            process.join(timeout=1.0)
+            detail = f"the worker process died ({_describe_exit(process.exitcode)})"
+            if during == "the env factory":
+                detail += (
+                    " before it could build its env; its own error output is above. If this runs a "
+                    'script, create the SubprocVectorEnv under `if __name__ == "__main__":` (workers '
+                    "import your main module)."
+                )
+        else:
+            last_line = env_traceback.strip().splitlines()[-1]
+            detail = f"{last_line}\n\nTraceback in env worker {index}:\n{env_traceback.rstrip()}"
+        self._close_envs()
+        error = _env_error(index, during, detail, env_traceback)
+        error.args = (f"{error.args[0]}\n(all env workers of this SubprocVectorEnv have been shut down)",)
+        return error
+
+
+def _describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "it stopped responding"
+    if exitcode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+def _shutdown_workers(processes: list, connections: list[Connection], grace_period: float = 2.0) -> None:
+    """Ask every worker to close its env, then terminate whatever is still running."""
+    for connection in connections:
+        try:
+            connection.send(("close", None))
+        except Exception:  # noqa: BLE001 - a dead worker needs no message
+            pass
+    deadline = time.monotonic() + grace_period
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+            process.join(timeout=1.0)
+        if process.is_alive():
+            process.kill()
+            process.join()
+    for connection in connections:
+        connection.close()

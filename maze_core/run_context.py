@@ -81,6 +81,9 @@ class RunContext:
             "critic", critic, "step_state", overrides.pop("critic", {})
         )
         self.runner_name, self.runner = _runner(runner, overrides.pop("runner", {}))
+        from maze_core.training.devices import resolve_device
+
+        self.torch_device = resolve_device(self.algorithm.device)  # an unavailable GPU fails here
         self.seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
         self.silent = silent
         self.resume = resume
@@ -94,7 +97,10 @@ class RunContext:
     # --- training -------------------------------------------------------------------------------
 
     def train(self, n_epochs: int | None = None) -> None:
-        """Train; repeated calls continue. None trains up to the config's ``n_epochs`` (or that many more)."""
+        """Train ``n_epochs`` more epochs (0: until early stopping or Ctrl-C); repeated calls continue.
+
+        None means the config's ``n_epochs``; a resumed run then trains the epochs it had left.
+        """
         from rich.progress import Progress
 
         from maze_core import statistics
@@ -102,6 +108,10 @@ class RunContext:
 
         if self._trainer is None:
             self._build()
+            if self.resume and n_epochs is None and self.algorithm.n_epochs > 0:
+                n_epochs = max(self.algorithm.n_epochs - self._trainer.epoch, 0)
+                if n_epochs == 0:
+                    return
         writers = setup_logging(log_dir=self.run_dir, console=not self.silent)
         self._best_policy = None
         try:
@@ -117,10 +127,9 @@ class RunContext:
         import torch
 
         from maze_core.agent import TorchActorCritic
-        from maze_core.training.devices import resolve_device
         from maze_core.training.seeding import set_global_seed
 
-        torch_device = resolve_device(self.algorithm.device)
+        torch_device = self.torch_device
         set_global_seed(self.seed)
         probe = self.env_factory()
         try:
@@ -250,10 +259,7 @@ def _algorithm(algorithm, changes: dict[str, Any], device: str | None):
         name, config = algorithm, plugins.load("algorithm", algorithm)()
     elif isinstance(algorithm, AlgorithmConfig):
         config = algorithm
-        name = next(
-            (n for n in plugins.names("algorithm") if plugins.load("algorithm", n) is type(algorithm)),
-            type(algorithm).__name__,
-        )
+        name = _registered_name("algorithm", type(algorithm))
     else:
         raise ConfigurationError(
             f"algorithm={algorithm!r}: give a registered algorithm name "
@@ -272,6 +278,19 @@ def _algorithm(algorithm, changes: dict[str, Any], device: str | None):
     return name, attrs.evolve(config, **changes) if changes else config
 
 
+def _registered_name(kind: str, cls) -> str:
+    """The name ``cls`` is registered under (for run directories and the config), else its class name."""
+    from maze_core.errors import MazeError
+
+    for name in plugins.names(kind):
+        try:
+            if plugins.load(kind, name) is cls:
+                return name
+        except MazeError:  # a broken or clashing plugin's name cannot be ours
+            continue
+    return cls.__name__
+
+
 def _composer(kind: str, value, default: str, kwargs: dict[str, Any]):
     """(name, instance or None, constructor kwargs) of a policy or critic composer."""
     from maze_core.agent import BasePolicyComposer, CriticComposerInterface
@@ -287,7 +306,7 @@ def _composer(kind: str, value, default: str, kwargs: dict[str, Any]):
                 f"overrides {sorted(f'{kind}.{k}' for k in kwargs)} cannot change a {kind} composer instance; "
                 "pass the values to its constructor instead"
             )
-        return type(value).__name__, value, {}
+        return _registered_name(kind, type(value)), value, {}
     raise ConfigurationError(
         f"{kind}={value!r}: give a registered {kind} name ({', '.join(plugins.names(kind))}) "
         f"or a {base.__name__} instance"
@@ -308,7 +327,7 @@ def _runner(runner, kwargs: dict[str, Any]):
             if not hasattr(runner, key):
                 raise ConfigurationError(f"override 'runner.{key}': {type(runner).__name__} has no option {key!r}")
             setattr(runner, key, value)
-        return type(runner).__name__, runner
+        return _registered_name("runner", type(runner)), runner
     raise ConfigurationError(
         f"runner={runner!r}: give a registered runner name ({', '.join(plugins.names('runner'))}) or a Runner"
     )

@@ -115,8 +115,14 @@ def log_stats(prefix: str, stats: Stats) -> None:
     _hub.pending.setdefault(prefix, {}).update(stats)
 
 
-def increment_log_step() -> dict[str, Stats]:
-    """Send the queued statistics to every writer and start the next log step."""
+def increment_log_step(step: int | None = None) -> dict[str, Stats]:
+    """Send the queued statistics to every writer and start the next log step.
+
+    ``step`` labels this log step (a trainer passes its epoch number, so a resumed run or a second
+    run in the same process is numbered by its own epochs); by default the hub counts.
+    """
+    if step is not None:
+        _hub.step = step
     stats, _hub.pending = _hub.pending, {}
     for writer in list(_hub.writers):
         writer.write(_hub.step, stats)

@@ -196,7 +196,7 @@ class ActorCriticTrainer(Trainer):
             statistics.log_message(f"New best model: mean return {reward:.2f}")
         self.epoch += 1
         self.save_checkpoint()
-        statistics.increment_log_step()
+        statistics.increment_log_step(step=self.epoch)
 
     # --- checkpoints ----------------------------------------------------------------------------
 

@@ -143,6 +143,9 @@ class _CrashingEnvFactory:
 
 
 def test_worker_crash_in_local_runner_ends_training_with_a_clear_error_and_keeps_the_best_model(tmp_path):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # test modules are not importable by workers
     # each epoch is 4 updates x 16 steps per env: the crash comes in the third epoch
     rc = RunContext(env=_CrashingEnvFactory(crash_after=150), runner="local", overrides=QUICK,
                     run_dir=tmp_path, seed=0, silent=True)
@@ -159,7 +162,8 @@ def test_worker_crash_in_local_runner_ends_training_with_a_clear_error_and_keeps
 def test_ctrl_c_stops_cleanly_and_keeps_both_checkpoints(tmp_path):
     script = textwrap.dedent(f"""
         from maze_core import RunContext
-        rc = RunContext(env="CartPole-v1", overrides={QUICK!r}, run_dir={str(tmp_path)!r}, seed=0, silent=True)
+        overrides = {{**{QUICK!r}, "algorithm.patience": 0}}
+        rc = RunContext(env="CartPole-v1", overrides=overrides, run_dir={str(tmp_path)!r}, seed=0, silent=True)
         rc.train(n_epochs=1)
         print("first epoch done", flush=True)
         rc.train(n_epochs=0)  # forever

@@ -96,10 +96,11 @@ class RunContext:
 
     # --- training -------------------------------------------------------------------------------
 
-    def train(self, n_epochs: int | None = None) -> None:
+    def train(self, n_epochs: int | None = None, target_return: float | None = None) -> None:
         """Train ``n_epochs`` more epochs (0: until early stopping or Ctrl-C); repeated calls continue.
 
         None means the config's ``n_epochs``; a resumed run then trains the epochs it had left.
+        With ``target_return``, training stops once the mean evaluation return reaches it.
         """
         from rich.progress import Progress
 
@@ -117,7 +118,7 @@ class RunContext:
         try:
             with Progress(disable=self.silent, transient=True) as progress:
                 self._trainer.progress = progress
-                self._trainer.train(n_epochs)
+                self._trainer.train(n_epochs, target_return=target_return)
         finally:
             self._trainer.progress = None
             for writer in writers:

@@ -33,8 +33,9 @@ class Trainer(ABC):
     """What a runner needs from a trainer."""
 
     @abstractmethod
-    def train(self, n_epochs: int | None = None) -> None:
-        """Train ``n_epochs`` more epochs (None: the config's ``n_epochs``)."""
+    def train(self, n_epochs: int | None = None, target_return: float | None = None) -> None:
+        """Train ``n_epochs`` more epochs (None: the config's ``n_epochs``), optionally until the mean
+        evaluation return reaches ``target_return``."""
 
     @abstractmethod
     def state_dict(self) -> dict: ...
@@ -143,12 +144,17 @@ class ActorCriticTrainer(Trainer):
 
     # --- the epoch loop -------------------------------------------------------------------------
 
-    def train(self, n_epochs: int | None = None) -> None:
+    def train(self, n_epochs: int | None = None, target_return: float | None = None) -> None:
+        """Train ``n_epochs`` more epochs (0: no limit); stop early after ``patience`` epochs without
+        improvement or once the mean evaluation return reaches ``target_return``."""
         n_epochs = self.config.n_epochs if n_epochs is None else n_epochs
         last_epoch = self.epoch + n_epochs if n_epochs > 0 else sys.maxsize
         try:
             while self.epoch < last_epoch:
-                self._train_epoch()
+                reward = self._train_epoch()
+                if target_return is not None and reward >= target_return:
+                    statistics.log_message(f"Mean return {reward:.2f} reached the target {target_return}: done.")
+                    break
                 if self.config.patience and self.model_selection.last_improvement >= self.config.patience:
                     statistics.log_message(
                         f"No improvement for {self.config.patience} epochs: stopping early."
@@ -164,7 +170,8 @@ class ActorCriticTrainer(Trainer):
             self.save_checkpoint()
             raise
 
-    def _train_epoch(self) -> None:
+    def _train_epoch(self) -> float:
+        """One epoch; returns the mean return that selects the best model."""
         config = self.config
         critic_only = self.epoch < config.critic_burn_in_epochs
         update_stats: dict[str, list[float]] = defaultdict(list)
@@ -197,6 +204,7 @@ class ActorCriticTrainer(Trainer):
         self.epoch += 1
         self.save_checkpoint()
         statistics.increment_log_step(step=self.epoch)
+        return reward
 
     # --- checkpoints ----------------------------------------------------------------------------
 

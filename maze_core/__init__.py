@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from maze_core.hookspecs import hookimpl
+from maze_core.hookspecs import hookimpl  # noqa: F401  (re-exported for plugins)
 from maze_core.lazy import lazy_exports
 
 __version__ = "0.1.0"

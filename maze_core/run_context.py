@@ -69,7 +69,9 @@ class RunContext:
         from maze_core.env.names import resolve_env
 
         if env is None:
-            raise ConfigurationError("RunContext needs env=: a registered env name, a gymnasium id or an env factory")
+            raise ConfigurationError(
+                "RunContext needs env=: a registered env name, a gymnasium id or an env factory"
+            )
         overrides = _split_overrides(overrides or {})
         self.env_name = env if isinstance(env, str) else getattr(env, "__name__", type(env).__name__)
         self.env_factory = _wrapped_factory(resolve_env(env), wrappers)
@@ -88,7 +90,9 @@ class RunContext:
         self.silent = silent
         self.resume = resume
         if resume and (run_dir is None or not (Path(run_dir) / "checkpoint.pt").exists()):
-            raise ConfigurationError(f"resume=True needs run_dir= pointing at a run with a checkpoint.pt (got {run_dir!r})")
+            raise ConfigurationError(
+                f"resume=True needs run_dir= pointing at a run with a checkpoint.pt (got {run_dir!r})"
+            )
         self._run_dir = Path(run_dir) if run_dir is not None else None
         self._trainer = None
         self._model = None
@@ -207,7 +211,7 @@ class RunContext:
     def evaluate(self, n_episodes: int | None = None, deterministic: bool = True) -> dict[str, float]:
         """Evaluate the best policy on ``n_episodes`` fresh episodes; returns their statistics."""
         from maze_core.env.vector import SequentialVectorEnv
-        from maze_core.training.evaluator import RolloutEvaluator
+        from maze_core.training.evaluator import RolloutEvaluator, summary
 
         n_episodes = n_episodes or self.runner.eval_episodes
         env = SequentialVectorEnv([self.env_factory] * min(n_episodes, self.runner.n_eval_envs))
@@ -220,11 +224,7 @@ class RunContext:
         if not self.silent:
             from rich.console import Console
 
-            Console().print(
-                f"[bold]evaluation[/] {int(stats['episode_count'])} episodes: mean return "
-                f"[cyan]{stats['episode_return_mean']:.2f}[/] (min {stats['episode_return_min']:.2f}, "
-                f"max {stats['episode_return_max']:.2f}), mean length {stats['episode_length_mean']:.1f}"
-            )
+            Console().print(summary("evaluation", stats))
         return stats
 
     def close(self) -> None:
@@ -249,7 +249,8 @@ def _split_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
         section, _, key = str(path).partition(".")
         if section not in sections or not key or "." in key:
             raise ConfigurationError(
-                f"override {path!r}: write it as '<section>.<field>' with section one of {', '.join(sections)}"
+                f"override {path!r}: write it as '<section>.<field>', "
+                f"with section one of {', '.join(sections)}"
             )
         split.setdefault(section, {})[key] = value
     return split
@@ -304,8 +305,8 @@ def _composer(kind: str, value, default: str, kwargs: dict[str, Any]):
     if isinstance(value, base):
         if kwargs:
             raise ConfigurationError(
-                f"overrides {sorted(f'{kind}.{k}' for k in kwargs)} cannot change a {kind} composer instance; "
-                "pass the values to its constructor instead"
+                f"overrides {sorted(f'{kind}.{k}' for k in kwargs)} cannot change a {kind} composer "
+                "instance; pass the values to its constructor instead"
             )
         return _registered_name(kind, type(value)), value, {}
     raise ConfigurationError(
@@ -326,7 +327,9 @@ def _runner(runner, kwargs: dict[str, Any]):
     if isinstance(runner, Runner):
         for key, value in kwargs.items():
             if not hasattr(runner, key):
-                raise ConfigurationError(f"override 'runner.{key}': {type(runner).__name__} has no option {key!r}")
+                raise ConfigurationError(
+                    f"override 'runner.{key}': {type(runner).__name__} has no option {key!r}"
+                )
             setattr(runner, key, value)
         return _registered_name("runner", type(runner)), runner
     raise ConfigurationError(
@@ -361,7 +364,9 @@ class _WrappedFactory:
 
 
 def _plain_dict(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, (bool, int, float, str, type(None))) else repr(v) for k, v in values.items()}
+    return {
+        k: v if isinstance(v, (bool, int, float, str, type(None))) else repr(v) for k, v in values.items()
+    }
 
 
 def _safe(name: str) -> str:

@@ -25,8 +25,12 @@ class Runner(ABC):
     """
 
     def __init__(self, n_envs: int = 4, n_eval_envs: int = 4, eval_episodes: int = 8, torch_threads: int = 1):
-        for name, value in (("n_envs", n_envs), ("n_eval_envs", n_eval_envs),
-                            ("eval_episodes", eval_episodes), ("torch_threads", torch_threads)):
+        for name, value in (
+            ("n_envs", n_envs),
+            ("n_eval_envs", n_eval_envs),
+            ("eval_episodes", eval_episodes),
+            ("torch_threads", torch_threads),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigurationError(f"runner.{name}={value!r} is invalid: it must be an integer >= 1")
         self.n_envs = n_envs
@@ -47,11 +51,16 @@ class Runner(ABC):
 
     def settings(self) -> dict:
         """The runner's options, for the resolved config."""
-        return {"n_envs": self.n_envs, "n_eval_envs": self.n_eval_envs,
-                "eval_episodes": self.eval_episodes, "torch_threads": self.torch_threads}
+        return {
+            "n_envs": self.n_envs,
+            "n_eval_envs": self.n_eval_envs,
+            "eval_episodes": self.eval_episodes,
+            "torch_threads": self.torch_threads,
+        }
 
-    def create_trainer(self, *, env_factory, algorithm, model, run_dir: Path | None, seed: int,
-                       progress=None):
+    def create_trainer(
+        self, *, env_factory, algorithm, model, run_dir: Path | None, seed: int, progress=None
+    ):
         """Build the collector, the evaluator and the algorithm's trainer for one run."""
         from maze_core._imports import import_object
         from maze_core.training.evaluator import RolloutEvaluator

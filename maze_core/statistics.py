@@ -39,14 +39,6 @@ class EpisodeRecorder:
     def add_metric(self, name: str, value: float) -> None:
         self.metrics[name].append(float(value))
 
-    def merge(self, other: EpisodeRecorder) -> None:
-        """Take over the episodes ``other`` collected (used to gather sub-env statistics)."""
-        for ret, length in zip(other.returns, other.lengths):
-            self.add_episode(ret, length)
-        for name, values in other.metrics.items():
-            self.metrics[name].extend(values)
-        other.clear()
-
     def clear(self) -> None:
         self.returns.clear()
         self.lengths.clear()
@@ -108,6 +100,11 @@ def remove_writer(writer: StatsWriter) -> None:
     if writer in _hub.writers:
         _hub.writers.remove(writer)
         writer.close()
+
+
+def has_writers() -> bool:
+    """Whether a run is logging (outside a run, statistics are printed by whoever produced them)."""
+    return bool(_hub.writers)
 
 
 def log_stats(prefix: str, stats: Stats) -> None:

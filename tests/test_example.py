@@ -8,8 +8,9 @@ EXAMPLE = Path(__file__).parents[1] / "examples" / "plain_python_training.py"
 
 
 def test_plain_python_training_example_runs(tmp_path):
-    result = subprocess.run([sys.executable, str(EXAMPLE)], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=240)
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE)], cwd=tmp_path, capture_output=True, text=True, timeout=240
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     runs = list((tmp_path / "outputs").glob("*/*/stats.jsonl"))

@@ -19,8 +19,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import multiprocessing
-import sys
 import signal
+import sys
 import time
 import traceback
 import weakref

@@ -78,9 +78,7 @@ class AlgorithmConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the resolved config file (objects shown by their repr)."""
-        return {
-            field.name: _plain(getattr(self, field.name)) for field in attrs.fields(type(self))
-        }
+        return {field.name: _plain(getattr(self, field.name)) for field in attrs.fields(type(self))}
 
 
 def _plain(value: Any) -> Any:

@@ -50,8 +50,12 @@ class RolloutEvaluator:
         if self.model_selection is not None:
             self.model_selection.update(stats["episode_return_mean"])
         prefix = prefix or getattr(self.eval_env, "logging_prefix", None)
-        if prefix:
+        if prefix and statistics.has_writers():
             statistics.log_stats(prefix, stats)
+        elif prefix:  # used on its own, as in the tutorial: show the result now
+            from rich.console import Console
+
+            Console().print(summary(prefix, stats))
         return stats
 
     def _act(self, policy, obs):
@@ -106,3 +110,12 @@ class RolloutEvaluator:
 def _single_substep(env) -> bool:
     counts = env.agent_counts_dict
     return len(counts) == 1 and next(iter(counts.values())) == 1
+
+
+def summary(title: str, stats: dict[str, float]) -> str:
+    """One line with the main evaluation statistics (rich markup)."""
+    return (
+        f"[bold]{title}[/] {int(stats['episode_count'])} episodes: mean return "
+        f"[cyan]{stats['episode_return_mean']:.2f}[/] (min {stats['episode_return_min']:.2f}, "
+        f"max {stats['episode_return_max']:.2f}), mean length {stats['episode_length_mean']:.1f}"
+    )

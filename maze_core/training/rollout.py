@@ -146,17 +146,27 @@ class VectorEnvCollector:
                     for i in np.flatnonzero(truncated[t] & ~terminated[t]):
                         final = infos[i]["final_observation"]
                         final_observations.append(
-                            (t, int(i), {k: torch.as_tensor(np.asarray(v)).to(self.device) for k, v in final.items()})
+                            (
+                                t,
+                                int(i),
+                                {k: torch.as_tensor(np.asarray(v)).to(self.device) for k, v in final.items()},
+                            )
                         )
         self._observation = observation
         return Rollout(
-            actors={actor_id: buf.to_transitions(self.device) for actor_id, buf in self._buffers.items() if buf.rows},
+            actors={
+                actor_id: buf.to_transitions(self.device)
+                for actor_id, buf in self._buffers.items()
+                if buf.rows
+            },
             actor_ids=actor_ids,
             rewards=torch.from_numpy(rewards).to(self.device),
             terminated=torch.from_numpy(terminated).to(self.device),
             truncated=torch.from_numpy(truncated).to(self.device),
             env_step_ends=torch.from_numpy(env_step_ends).to(self.device),
-            next_observation={k: torch.as_tensor(np.array(v)).to(self.device) for k, v in observation.items()},
+            next_observation={
+                k: torch.as_tensor(np.array(v)).to(self.device) for k, v in observation.items()
+            },
             next_actor_id=actor,
             final_observations=final_observations,
         )

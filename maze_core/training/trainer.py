@@ -56,8 +56,7 @@ class ActorCriticTrainer(Trainer):
     :param eval_seed: seed of the evaluation episodes, the same every epoch so epochs compare fairly.
     """
 
-    def __init__(self, config, model, collector, evaluator=None, run_dir=None, eval_seed=None,
-                 progress=None):
+    def __init__(self, config, model, collector, evaluator=None, run_dir=None, eval_seed=None, progress=None):
         self.config = config
         self.model = model
         self.collector = collector
@@ -85,7 +84,7 @@ class ActorCriticTrainer(Trainer):
         """Log-probs, entropies and values of the rollout's transitions, each ``(T, N)``, with grad."""
         policy, critic = self.model.policy, self.model.critic
         if len(rollout.actors) == 1:
-            (actor_id, transitions), = rollout.actors.items()
+            ((actor_id, transitions),) = rollout.actors.items()
             distribution = policy.distribution(transitions.observations, actor_id=actor_id)
             return (
                 distribution.log_prob(transitions.actions),
@@ -153,7 +152,9 @@ class ActorCriticTrainer(Trainer):
             while self.epoch < last_epoch:
                 reward = self._train_epoch()
                 if target_return is not None and reward >= target_return:
-                    statistics.log_message(f"Mean return {reward:.2f} reached the target {target_return}: done.")
+                    statistics.log_message(
+                        f"Mean return {reward:.2f} reached the target {target_return}: done."
+                    )
                     break
                 if self.config.patience and self.model_selection.last_improvement >= self.config.patience:
                     statistics.log_message(
@@ -234,7 +235,9 @@ class ActorCriticTrainer(Trainer):
         self.model_selection.load_state_dict(state["model_selection"])
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
-        np.random.set_state(("MT19937", rng["numpy"].numpy().astype(np.uint32), rng["numpy_pos"], *rng["numpy_gauss"]))
+        np.random.set_state(
+            ("MT19937", rng["numpy"].numpy().astype(np.uint32), rng["numpy_pos"], *rng["numpy_gauss"])
+        )
         random.setstate((3, tuple(rng["python"]), None))
         if self.run_dir is not None and (self.run_dir / BEST_MODEL_FILE).exists():
             self.model_selection.best_state_dict = torch.load(

@@ -2,8 +2,8 @@
 
 import attrs
 import pytest
-
 from maze_a2c import A2CAlgorithmConfig
+
 from maze_core.errors import ConfigurationError
 
 SEED_VALUES = dict(

@@ -6,8 +6,12 @@ import torch
 from maze_core import RunContext
 from maze_core.errors import ConfigurationError
 
-QUICK = {"algorithm.epoch_length": 2, "algorithm.n_rollout_steps": 8, "runner.n_envs": 2,
-         "runner.eval_episodes": 2}
+QUICK = {
+    "algorithm.epoch_length": 2,
+    "algorithm.n_rollout_steps": 8,
+    "runner.n_envs": 2,
+    "runner.eval_episodes": 2,
+}
 needs_gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs an NVIDIA GPU")
 
 
@@ -34,5 +38,10 @@ def test_training_on_the_gpu_keeps_model_buffers_and_losses_there(tmp_path):
 @needs_gpu
 def test_an_index_beyond_the_visible_gpus_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigurationError, match="GPU"):
-        RunContext(env="CartPole-v1", device=f"cuda:{torch.cuda.device_count()}", overrides=QUICK,
-                   run_dir=tmp_path, silent=True)
+        RunContext(
+            env="CartPole-v1",
+            device=f"cuda:{torch.cuda.device_count()}",
+            overrides=QUICK,
+            run_dir=tmp_path,
+            silent=True,
+        )

@@ -15,7 +15,13 @@ def _gae(rewards, values, next_values, terminated=None, truncated=None, discount
     truncated = torch.tensor(truncated or [False] * n).unsqueeze(1)
     discounts = column(discounts or [gamma] * n)
     advantages, returns = compute_gae(
-        column(rewards), column(values), column(next_values), terminated, terminated | truncated, discounts, lam
+        column(rewards),
+        column(values),
+        column(next_values),
+        terminated,
+        terminated | truncated,
+        discounts,
+        lam,
     )
     return advantages[:, 0].tolist(), returns[:, 0].tolist()
 

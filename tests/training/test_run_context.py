@@ -14,8 +14,13 @@ from maze_core import RunContext
 from maze_core.errors import ConfigurationError, EnvWorkerError, UnknownNameError
 
 # a small, fast configuration for runs that only need to work, not to learn
-QUICK = {"algorithm.epoch_length": 4, "algorithm.n_rollout_steps": 16, "runner.n_envs": 2,
-         "runner.eval_episodes": 2, "runner.n_eval_envs": 2}
+QUICK = {
+    "algorithm.epoch_length": 4,
+    "algorithm.n_rollout_steps": 16,
+    "runner.n_envs": 2,
+    "runner.eval_episodes": 2,
+    "runner.n_eval_envs": 2,
+}
 
 
 def _stats_lines(run_dir):
@@ -24,8 +29,13 @@ def _stats_lines(run_dir):
 
 def _without_timings(stats):
     drop = {"steps_per_second", "epoch_time"}
-    return [{k: {n: v for n, v in s.items() if n not in drop} if isinstance(s, dict) else s
-             for k, s in line.items()} for line in stats]
+    return [
+        {
+            k: {n: v for n, v in s.items() if n not in drop} if isinstance(s, dict) else s
+            for k, s in line.items()
+        }
+        for line in stats
+    ]
 
 
 def test_run_dir_holds_best_model_checkpoint_config_stats_and_tensorboard(tmp_path):
@@ -72,7 +82,9 @@ def test_repeated_train_continues_and_resume_picks_up_the_checkpoint(tmp_path):
     assert [line["epoch"] for line in _stats_lines(run_dir)] == [1, 2]
     steps_before = _stats_lines(run_dir)[-1]["algorithm"]["env_steps"]
 
-    resumed = RunContext(env="CartPole-v1", overrides=QUICK, run_dir=run_dir, seed=3, silent=True, resume=True)
+    resumed = RunContext(
+        env="CartPole-v1", overrides=QUICK, run_dir=run_dir, seed=3, silent=True, resume=True
+    )
     resumed.train(n_epochs=1)
     resumed.close()
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 3
@@ -109,8 +121,11 @@ def test_local_runner_trains(tmp_path):
 def test_other_action_spaces_and_structured_envs_train_with_default_models(env, tmp_path):
     import dummy_envs
 
-    factories = {"dict": dummy_envs.DictEnv, "two_step": dummy_envs.TwoStepEnv,
-                 "multi_agent": dummy_envs.MultiAgentEnv}
+    factories = {
+        "dict": dummy_envs.DictEnv,
+        "two_step": dummy_envs.TwoStepEnv,
+        "multi_agent": dummy_envs.MultiAgentEnv,
+    }
     rc = RunContext(env=factories.get(env, env), overrides=QUICK, run_dir=tmp_path, seed=0, silent=True)
     rc.train(n_epochs=2)
     rc.close()
@@ -147,8 +162,14 @@ def test_worker_crash_in_local_runner_ends_training_with_a_clear_error_and_keeps
 
     cloudpickle.register_pickle_by_value(sys.modules[__name__])  # test modules are not importable by workers
     # each epoch is 4 updates x 16 steps per env: the crash comes in the third epoch
-    rc = RunContext(env=_CrashingEnvFactory(crash_after=150), runner="local", overrides=QUICK,
-                    run_dir=tmp_path, seed=0, silent=True)
+    rc = RunContext(
+        env=_CrashingEnvFactory(crash_after=150),
+        runner="local",
+        overrides=QUICK,
+        run_dir=tmp_path,
+        seed=0,
+        silent=True,
+    )
     start = time.monotonic()
     with pytest.raises(EnvWorkerError, match="simulator exploded") as error:
         rc.train(n_epochs=5)
@@ -163,13 +184,15 @@ def test_ctrl_c_stops_cleanly_and_keeps_both_checkpoints(tmp_path):
     script = textwrap.dedent(f"""
         from maze_core import RunContext
         overrides = {{**{QUICK!r}, "algorithm.patience": 0}}
-        rc = RunContext(env="CartPole-v1", overrides=overrides, run_dir={str(tmp_path)!r}, seed=0, silent=True)
+        rc = RunContext(env="CartPole-v1", overrides=overrides, run_dir={str(tmp_path)!r}, seed=0,
+                        silent=True)
         rc.train(n_epochs=1)
         print("first epoch done", flush=True)
         rc.train(n_epochs=0)  # forever
     """)
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         assert process.stdout.readline().strip() == "first epoch done"
         time.sleep(2)
@@ -226,8 +249,15 @@ def test_console_shows_one_table_per_epoch(tmp_path, capfd):
 
 def test_cartpole_learns_well_above_random(tmp_path):
     """A budget that takes well under a minute on 2 CPU cores (random play returns about 22)."""
-    rc = RunContext(env="CartPole-v1", algorithm="a2c", runner="dev", run_dir=tmp_path, seed=0, silent=True,
-                    overrides={"algorithm.patience": 0})
+    rc = RunContext(
+        env="CartPole-v1",
+        algorithm="a2c",
+        runner="dev",
+        run_dir=tmp_path,
+        seed=0,
+        silent=True,
+        overrides={"algorithm.patience": 0},
+    )
     rc.train(n_epochs=8)
     rc.close()
     stats = rc.evaluate(n_episodes=8)

@@ -1,0 +1,62 @@
+"""A policy and a critic trained together."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from maze_core.agent.critics import TorchStateCritic
+from maze_core.agent.policy import TorchPolicy
+from maze_core.errors import ConfigurationError
+
+
+class TorchActorCritic:
+    """A :class:`TorchPolicy` and a :class:`TorchStateCritic` handled as one model (parameters,
+    device, train/eval mode, and a state dict ``{"policies": ..., "critics": ...}``)."""
+
+    def __init__(self, policy: TorchPolicy, critic: TorchStateCritic, device: str | torch.device = "cpu"):
+        if not isinstance(policy, TorchPolicy):
+            raise ConfigurationError(f"TorchActorCritic needs a TorchPolicy, got {type(policy).__name__}")
+        if not isinstance(critic, TorchStateCritic):
+            raise ConfigurationError(
+                f"TorchActorCritic needs a TorchStateCritic, got {type(critic).__name__}"
+            )
+        self.policy = policy
+        self.critic = critic
+        self.device = torch.device(device)
+        self.to(device)
+
+    def parameters(self) -> Iterator[nn.Parameter]:
+        """Policy and critic parameters, each once (the two may share networks)."""
+        seen = set()
+        for parameter in (*self.policy.parameters(), *self.critic.parameters()):
+            if id(parameter) not in seen:
+                seen.add(id(parameter))
+                yield parameter
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**self.policy.state_dict(), **self.critic.state_dict()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        self.policy.load_state_dict(state_dict)
+        self.critic.load_state_dict(state_dict)
+
+    def to(self, device: str | torch.device) -> TorchActorCritic:
+        self.device = torch.device(device)
+        self.policy.to(self.device)
+        self.critic.to(self.device)
+        return self
+
+    def train(self, mode: bool = True) -> TorchActorCritic:
+        self.policy.train(mode)
+        self.critic.train(mode)
+        return self
+
+    def eval(self) -> TorchActorCritic:
+        return self.train(False)
+
+    def __repr__(self) -> str:
+        return f"TorchActorCritic(policy={self.policy!r}, critic={self.critic!r}, device={self.device})"

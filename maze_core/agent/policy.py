@@ -1,0 +1,83 @@
+"""The policy: networks producing logits, and a distribution mapper turning them into actions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from maze_core.agent.observations import flatten_batch, restore_batch, to_tensor_dict
+from maze_core.agent.torch_model import TorchModel
+from maze_core.distributions import DictProbabilityDistribution, DistributionMapper
+
+
+class TorchPolicy(TorchModel):
+    """A stochastic policy over dict observations and dict actions.
+
+    :param networks: ``{step_key: network}``, plus ``{(step_key, agent_id): network}`` for the
+        step keys in ``substeps_with_separate_agent_nets``. Each network maps an observation dict
+        to ``{action_head: logits}`` (other output keys are ignored).
+    :param distribution_mapper: turns the logits into a distribution per action head.
+    :param obs_spaces_dict: optional ``{step_key: Dict space}``; with it, networks always get inputs
+        with exactly one batch dim (see :class:`~maze_core.agent.torch_model.TorchModel`).
+
+    ``state_dict()`` is ``{"policies": {network key: state dict}}``.
+    """
+
+    state_dict_key = "policies"
+
+    def __init__(
+        self,
+        networks: Mapping[Any, nn.Module],
+        distribution_mapper: DistributionMapper,
+        device: str | torch.device = "cpu",
+        substeps_with_separate_agent_nets=(),
+        obs_spaces_dict: Mapping[Any, gym.spaces.Dict] | None = None,
+    ):
+        super().__init__(networks, device, substeps_with_separate_agent_nets, obs_spaces_dict)
+        self.distribution_mapper = distribution_mapper
+        self._action_heads = frozenset(distribution_mapper.action_heads)
+
+    def compute_action(
+        self, observation: Mapping[str, Any], actor_id=None, deterministic: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Actions ``{head: array}`` for an observation dict of numpy arrays or tensors.
+
+        The observation may be a single one, a batch or a (time, envs) batch; the actions have the
+        same batch shape. The observation dict is not modified. ``deterministic`` takes each
+        distribution's mode instead of sampling.
+        """
+        with torch.inference_mode():
+            distribution = self.distribution(observation, actor_id)
+            actions = distribution.deterministic_sample() if deterministic else distribution.sample()
+            if self.device.type != "cpu":
+                actions = {head: action.cpu() for head, action in actions.items()}
+            return {head: action.numpy() for head, action in actions.items()}
+
+    def distribution(
+        self, obs_tensors: Mapping[str, Any], actor_id=None, temperature: float = 1.0
+    ) -> DictProbabilityDistribution:
+        """The action distribution for observations of any batch shape, with gradients (for losses)."""
+        return self.distribution_mapper.logits_dict_to_distribution(
+            self.compute_logits(obs_tensors, actor_id), temperature
+        )
+
+    def compute_logits(self, observation: Mapping[str, Any], actor_id=None) -> dict[str, torch.Tensor]:
+        """The network's logits ``{head: tensor}`` (with gradients), with the observation's batch shape."""
+        network_key, step_key = self._route(actor_id)
+        observation = to_tensor_dict(observation, self.device)
+        observation, batch_shape = flatten_batch(observation, self._feature_ranks.get(step_key))
+        heads = self._action_heads
+        return {
+            head: restore_batch(logits, batch_shape)
+            for head, logits in self._networks[network_key](observation).items()
+            if head in heads
+        }
+
+    def __repr__(self) -> str:
+        networks = ", ".join(f"{key!r}: {type(net).__name__}" for key, net in self._networks.items())
+        return f"TorchPolicy(networks={{{networks}}}, device={self.device})"

@@ -1,0 +1,114 @@
+"""The default networks: every observation flattened and concatenated, then one MLP.
+
+They run on every rollout step, so they are written as plain modules (one ``nn.Sequential`` and
+linear heads) rather than a graph of perception blocks. They accept any number of leading batch
+dims (none, ``(batch,)`` or ``(time, envs)``), so they need no shape normalisation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import torch
+from torch import nn
+
+from maze_core.perception.blocks import mlp
+from maze_core.perception.weight_init import normc_
+
+HIDDEN_STD = 1.0
+OUTPUT_STD = 0.01
+
+
+class FlattenConcatBaseNet(nn.Module):
+    """Flattens and concatenates the observations (in ``obs_shapes`` order) into an MLP latent."""
+
+    def __init__(
+        self,
+        obs_shapes: Mapping[str, Sequence[int]],
+        hidden_units: Sequence[int] = (256, 256),
+        non_lin=nn.Tanh,
+    ):
+        super().__init__()
+        self.obs_shapes = {key: tuple(int(d) for d in shape) for key, shape in obs_shapes.items()}
+        self.hidden_units = [int(u) for u in hidden_units]
+        # (key, number of trailing feature dims) per observation
+        self._inputs = tuple((key, len(shape)) for key, shape in self.obs_shapes.items())
+        in_features = sum(math.prod(shape) for shape in self.obs_shapes.values())
+        self.latent_net = mlp(in_features, self.hidden_units, non_lin)
+        for layer in self.latent_net:
+            if isinstance(layer, nn.Linear):
+                normc_(layer, HIDDEN_STD)
+        self.latent_dim = self.hidden_units[-1] if self.hidden_units else in_features
+
+    def latent(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if len(self._inputs) == 1 and self._inputs[0][1] == 1:
+            x = obs[self._inputs[0][0]]
+        else:
+            x = torch.cat([_flatten(obs[key], n_dims) for key, n_dims in self._inputs], dim=-1)
+        if not x.is_floating_point():
+            x = x.float()
+        return self.latent_net(x)
+
+
+def _flatten(x: torch.Tensor, n_dims: int) -> torch.Tensor:
+    """Flatten the trailing ``n_dims`` dims of ``x`` into one (a scalar feature gets a dim of 1)."""
+    if n_dims == 1:
+        return x
+    if n_dims == 0:
+        return x.unsqueeze(-1)
+    return x.flatten(start_dim=x.dim() - n_dims)
+
+
+class _LinearHeads(nn.Module):
+    """One linear layer per output key, reshaping each output to its declared shape."""
+
+    def __init__(self, in_features: int, out_shapes: Mapping[str, Sequence[int]], std: float):
+        super().__init__()
+        self.keys = tuple(out_shapes)
+        self.shapes = tuple(tuple(int(d) for d in shape) for shape in out_shapes.values())
+        self.layers = nn.ModuleList(normc_(nn.Linear(in_features, math.prod(s)), std) for s in self.shapes)
+
+    def forward(self, latent: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        for key, shape, layer in zip(self.keys, self.shapes, self.layers, strict=True):
+            y = layer(latent)
+            out[key] = y if len(shape) == 1 else y.reshape((*latent.shape[:-1], *shape))
+        return out
+
+
+class FlattenConcatPolicyNet(FlattenConcatBaseNet):
+    """Default policy network: flatten-concat MLP with one linear logits head per action head.
+
+    Hidden layers use normc init with std 1.0, heads std 0.01 (near-uniform initial policy), as the
+    original Maze did.
+    """
+
+    def __init__(
+        self,
+        obs_shapes: Mapping[str, Sequence[int]],
+        action_logits_shapes: Mapping[str, Sequence[int]],
+        hidden_units: Sequence[int] = (256, 256),
+        non_lin=nn.Tanh,
+    ):
+        super().__init__(obs_shapes, hidden_units, non_lin)
+        self.heads = _LinearHeads(self.latent_dim, action_logits_shapes, OUTPUT_STD)
+
+    def forward(self, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return self.heads(self.latent(obs))
+
+
+class FlattenConcatStateValueNet(FlattenConcatBaseNet):
+    """Default value network: flatten-concat MLP with a linear head returning ``{"value": (..., 1)}``."""
+
+    def __init__(
+        self,
+        obs_shapes: Mapping[str, Sequence[int]],
+        hidden_units: Sequence[int] = (256, 256),
+        non_lin=nn.Tanh,
+    ):
+        super().__init__(obs_shapes, hidden_units, non_lin)
+        self.value_head = normc_(nn.Linear(self.latent_dim, 1), OUTPUT_STD)
+
+    def forward(self, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"value": self.value_head(self.latent(obs))}

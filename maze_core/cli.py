@@ -78,7 +78,8 @@ def list_plugins(
 
 
 def _load_commands() -> None:
-    """Import sibling modules that add commands to :data:`app` (none yet)."""
+    """Import sibling modules that add commands to :data:`app`."""
+    import maze_core.cli_train  # noqa: F401  (maze train, maze evaluate)
 
 
 _load_commands()

@@ -24,6 +24,11 @@ from maze_core.errors import ConfigurationError
 from maze_core.training.config import AlgorithmConfig
 
 CONFIG_FILE = "config.json"
+DEFAULT_ALGORITHM = "a2c"
+DEFAULT_POLICY = "probabilistic"
+DEFAULT_CRITIC = "step_state"
+DEFAULT_RUNNER = "dev"
+OVERRIDE_SECTIONS = ("algorithm", "policy", "critic", "runner")
 
 
 class RunMode(enum.Enum):
@@ -54,10 +59,10 @@ class RunContext:
     def __init__(
         self,
         env=None,
-        algorithm="a2c",
+        algorithm=DEFAULT_ALGORITHM,
         policy=None,
         critic=None,
-        runner="dev",
+        runner=DEFAULT_RUNNER,
         wrappers=None,
         overrides: dict[str, Any] | None = None,
         run_dir: str | Path | None = None,
@@ -72,15 +77,26 @@ class RunContext:
             raise ConfigurationError(
                 "RunContext needs env=: a registered env name, a gymnasium id or an env factory"
             )
+        # as given, for config.json: a run set up from names and plain values can be rebuilt from it
+        self._arguments = {
+            "env": env,
+            "algorithm": algorithm,
+            "policy": policy,
+            "critic": critic,
+            "runner": runner,
+            "wrappers": wrappers,
+            "overrides": dict(overrides or {}),
+            "device": device,
+        }
         overrides = _split_overrides(overrides or {})
         self.env_name = env if isinstance(env, str) else getattr(env, "__name__", type(env).__name__)
         self.env_factory = _wrapped_factory(resolve_env(env), wrappers)
         self.algorithm_name, self.algorithm = _algorithm(algorithm, overrides.pop("algorithm", {}), device)
         self.policy_name, self.policy_composer, self.policy_kwargs = _composer(
-            "policy", policy, "probabilistic", overrides.pop("policy", {})
+            "policy", policy, DEFAULT_POLICY, overrides.pop("policy", {})
         )
         self.critic_name, self.critic_composer, self.critic_kwargs = _composer(
-            "critic", critic, "step_state", overrides.pop("critic", {})
+            "critic", critic, DEFAULT_CRITIC, overrides.pop("critic", {})
         )
         self.runner_name, self.runner = _runner(runner, overrides.pop("runner", {}))
         from maze_core.training.devices import resolve_device
@@ -98,6 +114,47 @@ class RunContext:
         self._model = None
         self._best_policy = None
 
+    @classmethod
+    def from_run_dir(
+        cls,
+        run_dir: str | Path,
+        overrides: dict[str, Any] | None = None,
+        device: str | None = None,
+        silent: bool = False,
+    ) -> RunContext:
+        """The RunContext of an earlier run, rebuilt from its ``config.json``.
+
+        :meth:`train` continues the run from its last checkpoint; :attr:`policy`, :meth:`evaluate`
+        and :meth:`compute_action` use its best model right away. Weights are read with
+        ``torch.load(weights_only=True)``, so loading a run never runs code from it. Only runs set
+        up from names and plain values (as ``maze train`` does) can be rebuilt.
+
+        :param overrides: changes to the recorded overrides, e.g. ``{"algorithm.n_epochs": 20}``
+            to train up to epoch 20.
+        :param device: where the model goes (default: the run's device).
+        :param silent: print nothing.
+        """
+        run_dir = Path(run_dir)
+        config = load_run_config(run_dir)
+        arguments = config.get("arguments")
+        if not isinstance(arguments, dict):
+            raise ConfigurationError(
+                f"{run_dir / CONFIG_FILE} does not record the run's arguments (an older Maze wrote it)"
+            )
+        objects = _objects(arguments)
+        if objects:
+            raise ConfigurationError(
+                f"the run in {run_dir} was set up with Python objects ({', '.join(objects)}), which "
+                f"{CONFIG_FILE} cannot rebuild; create its RunContext in Python again, with "
+                f"run_dir={str(run_dir)!r} and resume=True"
+            )
+        if not (run_dir / "checkpoint.pt").exists():
+            raise ConfigurationError(f"the run in {run_dir} has not finished an epoch yet (no checkpoint.pt)")
+        arguments["overrides"] = {**(arguments.get("overrides") or {}), **(overrides or {})}
+        if device is not None:
+            arguments["device"] = device
+        return cls(**arguments, run_dir=run_dir, seed=config["seed"], silent=silent, resume=True)
+
     # --- training -------------------------------------------------------------------------------
 
     def train(self, n_epochs: int | None = None, target_return: float | None = None) -> None:
@@ -113,6 +170,7 @@ class RunContext:
 
         if self._trainer is None:
             self._build()
+            self._write_config(target_return)
             if self.resume and n_epochs is None and self.algorithm.n_epochs > 0:
                 n_epochs = max(self.algorithm.n_epochs - self._trainer.epoch, 0)
                 if n_epochs == 0:
@@ -131,11 +189,30 @@ class RunContext:
     def _build(self) -> None:
         import torch
 
-        from maze_core.agent import TorchActorCritic
         from maze_core.training.seeding import set_global_seed
 
-        torch_device = self.torch_device
         set_global_seed(self.seed)
+        self._build_model()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._trainer = self.runner.create_trainer(
+            env_factory=self.env_factory,
+            algorithm=self.algorithm,
+            model=self._model,
+            run_dir=self.run_dir,
+            seed=self.seed,
+        )
+        if self.resume:
+            state = torch.load(
+                self.run_dir / "checkpoint.pt", map_location=self.torch_device, weights_only=True
+            )
+            self._trainer.load_state_dict(state)
+
+    def _build_model(self) -> None:
+        """The actor-critic, from the composers and one probe env's spaces (once)."""
+        from maze_core.agent import TorchActorCritic
+
+        if self._model is not None:
+            return
         probe = self.env_factory()
         try:
             spaces = {
@@ -153,19 +230,9 @@ class RunContext:
             agent_counts_dict=spaces["agent_counts_dict"],
             **self.critic_kwargs,
         )
-        self._model = TorchActorCritic(policy_composer.policy, critic_composer.critic, device=torch_device)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._trainer = self.runner.create_trainer(
-            env_factory=self.env_factory,
-            algorithm=self.algorithm,
-            model=self._model,
-            run_dir=self.run_dir,
-            seed=self.seed,
+        self._model = TorchActorCritic(
+            policy_composer.policy, critic_composer.critic, device=self.torch_device
         )
-        if self.resume:
-            state = torch.load(self.run_dir / "checkpoint.pt", map_location=torch_device, weights_only=True)
-            self._trainer.load_state_dict(state)
-        self._write_config()
 
     @property
     def run_dir(self) -> Path:
@@ -175,7 +242,7 @@ class RunContext:
             self._run_dir = Path("outputs") / name / stamp
         return self._run_dir
 
-    def _write_config(self) -> None:
+    def _write_config(self, target_return: float | None) -> None:
         config = {
             "env": self.env_name,
             "algorithm": {"name": self.algorithm_name, **self.algorithm.to_dict()},
@@ -185,6 +252,8 @@ class RunContext:
             "seed": self.seed,
             "python": sys.version.split()[0],
             "plugins": {info.distribution: info.version for info in plugins.plugins()},
+            "arguments": _recorded(self._arguments),
+            "target_return": target_return,
         }
         (self.run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
 
@@ -192,17 +261,37 @@ class RunContext:
 
     @property
     def policy(self):
-        """The best policy found so far (the last one if nothing was evaluated yet)."""
-        if self._model is None:
-            raise ConfigurationError("RunContext.policy is available after train()")
+        """The best policy found so far (the last one if nothing was evaluated yet).
+
+        A resumed run (``resume=True``, :meth:`from_run_dir`) has one before :meth:`train`: the best
+        model in its ``state_dict.pt``.
+        """
         if self._best_policy is None:
+            best = self._best_state_dict()
             policy = copy.deepcopy(self._model.policy)
-            best = self._trainer.model_selection.best_state_dict
             if best is not None:
                 policy.load_state_dict(best["policies"])
             policy.eval()
             self._best_policy = policy
         return self._best_policy
+
+    def _best_state_dict(self) -> dict | None:
+        if self._trainer is not None:
+            return self._trainer.model_selection.best_state_dict
+        if not self.resume:
+            raise ConfigurationError(
+                "RunContext.policy is available after train(), or for a run loaded with "
+                "RunContext.from_run_dir()"
+            )
+        import torch
+
+        from maze_core.training.trainer import BEST_MODEL_FILE
+
+        path = self.run_dir / BEST_MODEL_FILE
+        if not path.exists():
+            raise ConfigurationError(f"{path} does not exist: the run has not saved a best model yet")
+        self._build_model()
+        return torch.load(path, map_location=self.torch_device, weights_only=True)
 
     def compute_action(self, observation, actor_id=None, deterministic: bool = False):
         """An action of the best policy for ``observation`` (which is not modified)."""
@@ -238,19 +327,35 @@ class RunContext:
         self.close()
 
 
+def load_run_config(run_dir: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of the run in ``run_dir``, with a clear error when there is none."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ConfigurationError(f"run directory {str(run_dir)!r} does not exist")
+    path = run_dir / CONFIG_FILE
+    if not path.is_file():
+        raise ConfigurationError(f"{str(run_dir)!r} is not a Maze run directory: it has no {CONFIG_FILE}")
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigurationError(f"cannot read {path}: {error}") from error
+    if not isinstance(config, dict):
+        raise ConfigurationError(f"{path} does not hold a run configuration (a JSON object)")
+    return config
+
+
 # --- resolving the arguments ------------------------------------------------------------------------
 
 
 def _split_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """``{"algorithm.lr": 1e-3}`` -> ``{"algorithm": {"lr": 1e-3}}``; unknown sections are errors."""
-    sections = ("algorithm", "policy", "critic", "runner")
     split: dict[str, dict[str, Any]] = {}
     for path, value in overrides.items():
         section, _, key = str(path).partition(".")
-        if section not in sections or not key or "." in key:
+        if section not in OVERRIDE_SECTIONS or not key or "." in key:
             raise ConfigurationError(
                 f"override {path!r}: write it as '<section>.<field>', "
-                f"with section one of {', '.join(sections)}"
+                f"with section one of {', '.join(OVERRIDE_SECTIONS)}"
             )
         split.setdefault(section, {})[key] = value
     return split
@@ -361,6 +466,34 @@ class _WrappedFactory:
         for wrapper, kwargs in self.wrappers:
             env = wrapper.wrap(env, **kwargs)
         return env
+
+
+_OBJECT = "__object__"
+
+
+def _recorded(value: Any) -> Any:
+    """``value`` for config.json: plain values as they are, anything else as ``{"__object__": name}``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_recorded(item) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {key: _recorded(item) for key, item in value.items()}
+    described = value if hasattr(value, "__qualname__") else type(value)
+    return {_OBJECT: f"{described.__module__}.{described.__qualname__}"}
+
+
+def _objects(recorded: Any, path: str = "") -> list[str]:
+    """``path=name`` of every object :func:`_recorded` could not write as plain values."""
+    if isinstance(recorded, dict):
+        if set(recorded) == {_OBJECT}:
+            return [f"{path}={recorded[_OBJECT]}"]
+        return [
+            found for key, item in recorded.items() for found in _objects(item, f"{path}.{key}".lstrip("."))
+        ]
+    if isinstance(recorded, list):
+        return [found for index, item in enumerate(recorded) for found in _objects(item, f"{path}[{index}]")]
+    return []
 
 
 def _plain_dict(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,278 @@
+"""``maze train`` and ``maze evaluate``: a :class:`~maze_core.run_context.RunContext` from the shell.
+
+Importing this module adds the commands to :data:`maze_core.cli.app`. ``maze --help`` imports it,
+so it must stay light: torch-based modules are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from maze_core.cli import app
+from maze_core.run_context import (
+    CONFIG_FILE,
+    DEFAULT_ALGORITHM,
+    DEFAULT_CRITIC,
+    DEFAULT_POLICY,
+    DEFAULT_RUNNER,
+    OVERRIDE_SECTIONS,
+)
+
+#: what ``--resume`` may change; everything else is the run's own configuration
+RESUME_OPTIONS = ("resume", "epochs", "target_return", "device")
+#: what a fresh run leaves in its run directory (``--overwrite`` removes exactly these)
+RUN_FILES = (CONFIG_FILE, "state_dict.pt", "checkpoint.pt", "stats.jsonl", "events.out.tfevents.*")
+
+EXIT_USER_ERROR = 1
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
+
+
+@app.command(no_args_is_help=True)
+def train(
+    ctx: typer.Context,
+    env: Annotated[
+        str | None, typer.Option(help="Env: a name registered by a plugin, or a gymnasium id.")
+    ] = None,
+    algorithm: Annotated[str, typer.Option(help="Registered algorithm name.")] = DEFAULT_ALGORITHM,
+    runner: Annotated[str, typer.Option(help="Registered runner name: where the envs run.")] = DEFAULT_RUNNER,
+    policy: Annotated[str, typer.Option(help="Registered policy composer name.")] = DEFAULT_POLICY,
+    critic: Annotated[str, typer.Option(help="Registered critic composer name.")] = DEFAULT_CRITIC,
+    device: Annotated[
+        str | None,
+        typer.Option(help="Training device, e.g. cpu, cuda, cuda:1.", show_default="the algorithm's"),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Epochs in total (0: until early stopping, the target return or Ctrl-C).",
+            show_default="the algorithm's n_epochs",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the run.", show_default="drawn and saved")] = None,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the run's files go.", show_default="outputs/<env>-<algorithm>-<runner>/<time>"
+        ),
+    ] = None,
+    overrides: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="SECTION.FIELD=VALUE",
+            help=f"Override a field, e.g. algorithm.lr=0.001 or runner.n_envs=8; repeatable. "
+            f"Sections: {', '.join(OVERRIDE_SECTIONS)}.",
+        ),
+    ] = None,
+    target_return: Annotated[
+        float | None, typer.Option(help="Stop once the mean evaluation return reaches this.")
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="RUN_DIR",
+            help="Continue the interrupted run in RUN_DIR, configured as it was. Only --epochs, "
+            "--target-return and --device may be given with it.",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace a run already in --run-dir.")
+    ] = False,
+) -> None:
+    """Train an agent; the best model, a resumable checkpoint and the statistics go to a run directory."""
+    with _user_errors():
+        from maze_core.run_context import RunContext
+
+        if resume is not None:
+            _refuse_with_resume(ctx)
+            context, target_return = _resumed_context(resume, epochs, target_return, device)
+        else:
+            _check_run_dir(run_dir, overwrite)
+            names = {"algorithm": algorithm, "policy": policy, "critic": critic, "runner": runner}
+            context = RunContext(
+                env=_required_env(env),
+                **names,
+                overrides=_typed_overrides(overrides or [], names, epochs),
+                run_dir=run_dir,
+                seed=seed,
+                device=device,
+            )
+            if overwrite and run_dir is not None:
+                _remove_run(run_dir)
+        epochs_before = _trained_epochs(context.run_dir)
+        try:
+            context.train(target_return=target_return)
+        except KeyboardInterrupt:
+            _console(stderr=True).print(
+                f"Interrupted. Continue with: [bold]maze train --resume {escape(str(context.run_dir))}[/]"
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            context.close()
+    _print_summary(context.run_dir, trained=_trained_epochs(context.run_dir) > epochs_before)
+
+
+@app.command(no_args_is_help=True)
+def evaluate(
+    run_dir: Annotated[
+        Path,
+        typer.Argument(metavar="RUN_DIR", help="The run directory (holds config.json and state_dict.pt)."),
+    ],
+    episodes: Annotated[
+        int | None, typer.Option(min=1, help="Episodes to run.", show_default="the run's eval_episodes")
+    ] = None,
+    stochastic: Annotated[
+        bool, typer.Option("--stochastic", help="Sample actions instead of taking the most likely ones.")
+    ] = False,
+    device: Annotated[
+        str | None, typer.Option(help="Device of the policy.", show_default="the run's")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+) -> None:
+    """Evaluate the best model of a finished or interrupted run on fresh episodes."""
+    with _user_errors():
+        from maze_core.run_context import RunContext
+
+        context = RunContext.from_run_dir(run_dir, device=device, silent=True)
+        try:
+            stats = context.evaluate(n_episodes=episodes, deterministic=not stochastic)
+        finally:
+            context.close()
+    if as_json:
+        typer.echo(json.dumps(stats, indent=2))
+        return
+    mode = "stochastic" if stochastic else "deterministic"
+    table = Table(title=f"Evaluation of {run_dir} ({mode})", title_justify="left")
+    table.add_column("statistic")
+    table.add_column("value", justify="right")
+    for name, value in stats.items():
+        table.add_row(name, f"{value:g}")
+    _console().print(table)
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """A Maze error is the user's to fix: one line, no traceback, a non-zero exit status."""
+    from maze_core.errors import MazeError
+
+    try:
+        yield
+    except MazeError as error:
+        _console(stderr=True).print(Text.assemble(("Error: ", "bold red"), str(error)))
+        raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, soft_wrap=True, highlight=False)
+
+
+def _refuse_with_resume(ctx: typer.Context) -> None:
+    from maze_core.errors import ConfigurationError
+
+    def given(name: str) -> bool:
+        source = ctx.get_parameter_source(name)  # click's ParameterSource (typer bundles its own click)
+        return source is not None and source.name != "DEFAULT"
+
+    refused = [p.opts[0] for p in ctx.command.params if p.name not in RESUME_OPTIONS and given(p.name)]
+    if refused:
+        allowed = ", ".join("--" + name.replace("_", "-") for name in RESUME_OPTIONS[1:])
+        raise ConfigurationError(
+            f"--resume continues a run as it was configured, so {', '.join(refused)} cannot be given "
+            f"with it (only {allowed})"
+        )
+
+
+def _resumed_context(run_dir: Path, epochs: int | None, target_return: float | None, device: str | None):
+    """The run in ``run_dir``; ``--epochs`` sets its total, ``--target-return`` replaces its target."""
+    from maze_core.run_context import RunContext, load_run_config
+
+    recorded_target = load_run_config(run_dir).get("target_return")
+    changes = {"algorithm.n_epochs": epochs} if epochs is not None else {}
+    context = RunContext.from_run_dir(run_dir, overrides=changes, device=device)
+    return context, recorded_target if target_return is None else target_return
+
+
+def _required_env(env: str | None) -> str:
+    from maze_core.errors import ConfigurationError
+
+    if env is None:
+        raise ConfigurationError(
+            "--env is missing: give an env name registered by a plugin (see `maze plugins list`) "
+            "or a gymnasium id"
+        )
+    return env
+
+
+def _typed_overrides(assignments: list[str], names: dict[str, str], epochs: int | None) -> dict:
+    """``--set`` values converted to the types of the fields they set; ``--epochs`` sets ``n_epochs``."""
+    from maze_core.errors import ConfigurationError
+    from maze_core.overrides import parse_overrides
+
+    overrides = parse_overrides(assignments, names)
+    if epochs is not None:
+        if "algorithm.n_epochs" in overrides:
+            raise ConfigurationError("give the number of epochs once: --epochs or --set algorithm.n_epochs")
+        overrides["algorithm.n_epochs"] = epochs
+    return overrides
+
+
+def _check_run_dir(run_dir: Path | None, overwrite: bool) -> None:
+    """Refuse to mix two runs in one directory, unless the old one is to be replaced."""
+    from maze_core.errors import ConfigurationError
+
+    if run_dir is not None and (run_dir / CONFIG_FILE).exists() and not overwrite:
+        raise ConfigurationError(
+            f"{run_dir} holds a run already: continue it with --resume {run_dir}, replace it with "
+            "--overwrite, or choose another --run-dir"
+        )
+
+
+def _remove_run(run_dir: Path) -> None:
+    """Delete the files a run writes (and nothing else that may be in the directory)."""
+    for pattern in RUN_FILES:
+        for path in run_dir.glob(pattern):
+            path.unlink()
+
+
+def _trained_epochs(run_dir: Path) -> int:
+    """The epochs recorded in the run's ``stats.jsonl`` (0 before the first one)."""
+    lines = _stats(run_dir)
+    return int(lines[-1]["epoch"]) if lines else 0
+
+
+def _stats(run_dir: Path) -> list[dict]:
+    path = run_dir / "stats.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
+
+
+def _print_summary(run_dir: Path, trained: bool) -> None:
+    lines = _stats(run_dir)
+    console = _console()
+    if not trained:
+        console.print(
+            f"Nothing to train: the run in {escape(str(run_dir))} has trained its "
+            f"{_trained_epochs(run_dir)} epochs; give --epochs N to train until epoch N."
+        )
+        return
+    returns = [(line["eval"]["episode_return_mean"], line["epoch"]) for line in lines if "eval" in line]
+    if returns:
+        best, epoch = max(returns, key=lambda item: item[0])  # the first best, as model selection keeps it
+        console.print(
+            f"Best mean evaluation return [bold]{best:.2f}[/] (epoch {epoch} of {lines[-1]['epoch']})."
+        )
+    directory = escape(str(run_dir))
+    console.print(f"Run directory: {directory}\nEvaluate it with: [bold]maze evaluate {directory}[/]")

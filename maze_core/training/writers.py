@@ -111,6 +111,8 @@ def setup_logging(job_config=None, log_dir: str | Path = ".", console: bool = Tr
 
 
 def _format(value: float) -> str:
-    if float(value).is_integer() and abs(value) < 1e6:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if float(value).is_integer():
         return f"{int(value)}"
-    return f"{value:.3g}" if abs(value) < 1e-2 or abs(value) >= 1e4 else f"{value:.2f}"
+    return f"{value:.3g}" if abs(value) < 1e-2 else f"{value:.2f}"

@@ -262,3 +262,43 @@ def test_cartpole_learns_well_above_random(tmp_path):
     rc.close()
     stats = rc.evaluate(n_episodes=8)
     assert stats["episode_return_mean"] > 150
+
+
+def test_tensorboard_events_hold_the_epoch_statistics(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    rc = RunContext(env="CartPole-v1", overrides=QUICK, run_dir=tmp_path, seed=0, silent=True)
+    rc.train(n_epochs=2)
+    rc.close()
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert {"train/episode_return_mean", "eval/episode_return_mean", "algorithm/policy_loss"} <= tags
+    assert [event.step for event in events.Scalars("eval/episode_return_mean")] == [1, 2]
+    expected = [line["eval"]["episode_return_mean"] for line in _stats_lines(tmp_path)]
+    assert [event.value for event in events.Scalars("eval/episode_return_mean")] == pytest.approx(expected)
+
+
+def test_a_nan_loss_stops_training_with_a_clear_error_and_keeps_the_last_good_models(tmp_path):
+    from maze_core import GymMazeEnv
+    from maze_core.errors import TrainingError
+
+    class NaNRewardAfter150Steps(GymMazeEnv):
+        def __init__(self):
+            super().__init__("CartPole-v1")
+            self.steps = 0
+
+        def step(self, action):
+            obs, reward, terminated, truncated, info = super().step(action)
+            self.steps += 1
+            return obs, float("nan") if self.steps > 150 else reward, terminated, truncated, info
+
+    # an epoch is 4 updates x 16 steps per env, so the NaN arrives in epoch 3
+    rc = RunContext(env=NaNRewardAfter150Steps, overrides=QUICK, run_dir=tmp_path, seed=0, silent=True)
+    with pytest.raises(TrainingError, match="loss became nan in epoch 2"):
+        rc.train(n_epochs=5)
+    rc.close()
+    checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert checkpoint["epoch"] == 2
+    assert all(torch.isfinite(t).all() for t in checkpoint["model"]["policies"][0].values())
+    assert torch.load(tmp_path / "state_dict.pt", weights_only=True)

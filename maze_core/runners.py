@@ -20,19 +20,22 @@ class Runner(ABC):
 
     :param n_envs: training envs stepped together (one rollout covers all of them).
     :param n_eval_envs: envs of the default evaluator (used when the algorithm config has none).
-    :param eval_episodes: episodes of the default evaluator.
+    :param eval_episodes: episodes of the default evaluator; 0 evaluates nothing (the best model
+        is then selected by the mean training return).
     :param torch_threads: torch CPU threads for the trainer; 1 is fastest for small models.
     """
 
     def __init__(self, n_envs: int = 4, n_eval_envs: int = 4, eval_episodes: int = 8, torch_threads: int = 1):
-        for name, value in (
-            ("n_envs", n_envs),
-            ("n_eval_envs", n_eval_envs),
-            ("eval_episodes", eval_episodes),
-            ("torch_threads", torch_threads),
+        for name, value, minimum in (
+            ("n_envs", n_envs, 1),
+            ("n_eval_envs", n_eval_envs, 1),
+            ("eval_episodes", eval_episodes, 0),
+            ("torch_threads", torch_threads, 1),
         ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigurationError(f"runner.{name}={value!r} is invalid: it must be an integer >= 1")
+            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+                raise ConfigurationError(
+                    f"runner.{name}={value!r} is invalid: it must be an integer >= {minimum}"
+                )
         self.n_envs = n_envs
         self.n_eval_envs = n_eval_envs
         self.eval_episodes = eval_episodes
@@ -71,7 +74,7 @@ class Runner(ABC):
         collector = self.make_collector(env_factory, device, derive_seed(seed, "train_envs"))
         self._owned.append(collector)
         evaluator = algorithm.rollout_evaluator
-        if evaluator is None:
+        if evaluator is None and self.eval_episodes > 0:
             n_eval_envs = min(self.n_eval_envs, self.eval_episodes)
             eval_env = self.make_vector_env([env_factory] * n_eval_envs, logging_prefix="eval")
             self._owned.append(eval_env)

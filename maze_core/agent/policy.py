@@ -51,12 +51,14 @@ class TorchPolicy(TorchModel):
         same batch shape. The observation dict is not modified. ``deterministic`` takes each
         distribution's mode instead of sampling.
         """
-        with torch.inference_mode():
-            distribution = self.distribution(observation, actor_id)
-            actions = distribution.deterministic_sample() if deterministic else distribution.sample()
-            if self.device.type != "cpu":
-                actions = {head: action.cpu() for head, action in actions.items()}
-            return {head: action.numpy() for head, action in actions.items()}
+        if not torch.is_inference_mode_enabled():  # a rollout collector has enabled it already
+            with torch.inference_mode():
+                return self.compute_action(observation, actor_id, deterministic)
+        distribution = self.distribution(observation, actor_id)
+        actions = distribution.deterministic_sample() if deterministic else distribution.sample()
+        if self.device.type != "cpu":
+            actions = {head: action.cpu() for head, action in actions.items()}
+        return {head: action.numpy() for head, action in actions.items()}
 
     def distribution(
         self, obs_tensors: Mapping[str, Any], actor_id=None, temperature: float = 1.0

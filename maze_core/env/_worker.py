@@ -8,14 +8,18 @@ same per-env records. This module stays light (no torch) because every worker im
 
 from __future__ import annotations
 
+import math
+import mmap
 import os
 import signal
 import sys
+import tempfile
 import traceback
 from typing import Any, NamedTuple
 
 import cloudpickle
 import gymnasium
+import numpy as np
 
 from maze_core.env.gym_env import GymMazeEnv
 from maze_core.env.structured_env import StructuredEnv, is_single_actor
@@ -42,10 +46,11 @@ class ResetRecord(NamedTuple):
 
 
 class RemoteError(NamedTuple):
-    """An exception in a worker: what it was doing and the formatted traceback."""
+    """An exception in a worker: what it was doing, the formatted traceback and the env's index."""
 
     during: str
     traceback: str
+    index: int = -1
 
 
 def make_env(factory, index: int) -> StructuredEnv:
@@ -102,6 +107,116 @@ def call_env(env: StructuredEnv, name: str, args: tuple, kwargs: dict) -> Any:
     return attribute(*args, **kwargs) if callable(attribute) else attribute
 
 
+# --- shared memory for observations and actions ---------------------------------------------------
+
+#: (kind, key, shape, dtype string, byte offset) of one array in a SharedArrays block
+ArraySpec = tuple[str, str, tuple[int, ...], str, int]
+_ALIGNMENT = 64
+
+
+def shared_layout(observation_space, action_space, n_envs: int) -> tuple[list[ArraySpec], int] | None:
+    """Where each observation and action array of ``n_envs`` envs lies in a shared block, and the
+    block's size; None when a space has no fixed shape and plain dtype (then nothing is shared)."""
+    layout, offset = [], 0
+    for kind, space in (("observation", observation_space), ("action", action_space)):
+        for key, sub_space in space.spaces.items():
+            if sub_space.shape is None or sub_space.dtype is None or np.dtype(sub_space.dtype).hasobject:
+                return None
+            dtype = np.dtype(sub_space.dtype)
+            shape = (n_envs, *(int(d) for d in sub_space.shape))
+            layout.append((kind, key, shape, dtype.str, offset))
+            offset += -(-math.prod(shape) * dtype.itemsize // _ALIGNMENT) * _ALIGNMENT
+    return layout, max(offset, _ALIGNMENT)
+
+
+class SharedArrays:
+    """The observations and actions of all envs of a SubprocVectorEnv, in one block of shared memory.
+
+    The parent creates the block (:meth:`create`, a file in ``/dev/shm`` where there is one); each
+    worker maps it once and the parent then removes the file, so the memory goes away with the last
+    process using it, even after a crash. Per step the parent writes all actions with one copy per
+    action head and each worker writes its observation into its row: no arrays are pickled.
+    """
+
+    def __init__(self, path: str, layout: list[ArraySpec], size: int):
+        fd = os.open(path, os.O_RDWR)
+        try:
+            self._mmap = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        self.observations: dict[str, np.ndarray] = {}
+        self.actions: dict[str, np.ndarray] = {}
+        for kind, key, shape, dtype, offset in layout:
+            array = np.ndarray(shape, dtype=np.dtype(dtype), buffer=self._mmap, offset=offset)
+            (self.observations if kind == "observation" else self.actions)[key] = array
+
+    @classmethod
+    def create(cls, layout: list[ArraySpec], size: int) -> tuple[SharedArrays, str]:
+        """A new zeroed block and the path of its file (which the caller removes once workers mapped it)."""
+        directory = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        fd, path = tempfile.mkstemp(prefix="maze-vector-env-", dir=directory)
+        try:
+            try:
+                # reserve the memory now: writing to a sparse file on a full tmpfs would crash (SIGBUS)
+                os.posix_fallocate(fd, 0, size)
+            except AttributeError:  # no posix_fallocate (macOS): a plain file of the right size
+                os.ftruncate(fd, size)
+            os.close(fd)
+            return cls(path, layout, size), path
+        except BaseException:
+            os.unlink(path)
+            raise
+
+    def rows(self, index: int) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Views of env ``index``'s observation and action rows (``[index, ...]``: a scalar row is a
+        0-d view, not a copy of the current value)."""
+        return (
+            {key: array[index, ...] for key, array in self.observations.items()},
+            {key: array[index, ...] for key, array in self.actions.items()},
+        )
+
+    def write_actions(self, actions: dict[str, np.ndarray]) -> bool:
+        """Copy the stacked actions in, if each is an array of exactly the shape and dtype of the
+        action space (stacked); returns False (and writes nothing) otherwise."""
+        buffers = self.actions
+        if actions.keys() != buffers.keys():
+            return False
+        for key, buffer in buffers.items():
+            value = actions[key]
+            if type(value) is not np.ndarray or value.shape != buffer.shape or value.dtype != buffer.dtype:
+                return False
+        for key, buffer in buffers.items():
+            buffer[...] = actions[key]
+        return True
+
+    def close(self) -> None:
+        self.observations, self.actions = {}, {}
+        try:
+            self._mmap.close()
+        except BufferError:  # a view is still referenced somewhere: the memory goes with it
+            pass
+
+
+def _action_from_rows(rows: dict[str, np.ndarray]) -> dict[str, Any]:
+    """An env's action read from its shared rows, as the per-env split of a stacked action would give
+    it: a numpy scalar for a scalar head, else an array of its own (the row is overwritten next step)."""
+    return {key: row[()] if row.ndim == 0 else row.copy() for key, row in rows.items()}
+
+
+def _put_observation(rows: dict[str, np.ndarray], observation) -> bool:
+    """Write an observation into the env's shared rows if it matches them exactly (keys, shapes and
+    dtypes); otherwise leave it to be pickled, so that the parent sees exactly what the env returned."""
+    if not isinstance(observation, dict) or observation.keys() != rows.keys():
+        return False
+    for key, row in rows.items():
+        value = observation[key]
+        if type(value) is not np.ndarray or value.shape != row.shape or value.dtype != row.dtype:
+            return False
+    for key, row in rows.items():
+        row[...] = observation[key]
+    return True
+
+
 def _limit_torch_threads() -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
@@ -119,50 +234,88 @@ def _load_factory(factory_bytes: bytes):
         ) from exc
 
 
-def worker_main(conn, index: int, factory_bytes: bytes) -> None:
-    """Build one env from a cloudpickled factory and serve commands from the parent over ``conn``.
+def worker_main(conn, indices: list[int], factory_payloads: list[bytes]) -> None:
+    """Build the envs ``indices`` from cloudpickled factories and serve commands from the parent over
+    ``conn``; each command applies to all of this worker's envs, in order.
 
-    Replies: the spaces after construction, one record per command; on any exception a
-    :class:`RemoteError`, after which the worker exits (the parent then shuts all workers down).
+    Replies: the spaces of every env after construction, then one list per command (a record per
+    env); on any exception a :class:`RemoteError` naming the env, after which the worker exits (the
+    parent then shuts all workers down).
     """
     # Ctrl-C reaches the whole process group: the parent handles it and closes the workers.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")  # one env per process: no thread pools per worker
+        os.environ.setdefault(variable, "1")  # envs in a worker run one at a time: no thread pools
     _limit_torch_threads()
 
-    during = "the env factory"
+    during, current = "the env factory", indices[0]
+    envs: list[StructuredEnv] = []
+    shared = None
+    observation_rows = action_rows = None  # per env: its rows in shared memory, once attached
     try:
-        env = make_env(_load_factory(factory_bytes), index)
+        for current, payload in zip(indices, factory_payloads, strict=True):
+            envs.append(make_env(_load_factory(payload), current))
         _limit_torch_threads()
-        agent_counts_dict = env.agent_counts_dict
-        conn.send((env.observation_spaces_dict, env.action_spaces_dict, agent_counts_dict))
-        track_actors = not is_single_actor(agent_counts_dict)
+        conn.send(
+            [(env.observation_spaces_dict, env.action_spaces_dict, env.agent_counts_dict) for env in envs]
+        )
+        track_actors = not is_single_actor(envs[0].agent_counts_dict)
         while True:
             try:
                 command, payload = conn.recv()
             except EOFError:
                 return  # the parent is gone
             during = command
-            if command == "step":
-                conn.send(step_env(env, payload, track_actors))
+            replies = []
+            if command == "step":  # payload None: the actions are in shared memory
+                for position, env in enumerate(envs):
+                    current = indices[position]
+                    action = (
+                        _action_from_rows(action_rows[position]) if payload is None else payload[position]
+                    )
+                    record = step_env(env, action, track_actors)
+                    if observation_rows is not None and _put_observation(
+                        observation_rows[position], record[0]
+                    ):
+                        record = (None, *record[1:])  # the observation went to shared memory
+                    replies.append(record)
             elif command == "reset":
-                conn.send(reset_env(env, *payload, track_actors))
+                seeds, options = payload
+                for position, env in enumerate(envs):
+                    current = indices[position]
+                    record = reset_env(env, seeds[position], options, track_actors)
+                    if observation_rows is not None and _put_observation(
+                        observation_rows[position], record.observation
+                    ):
+                        record = record._replace(observation=None)
+                    replies.append(record)
+            elif command == "attach":
+                shared = SharedArrays(*payload)
+                observation_rows, action_rows = zip(*(shared.rows(index) for index in indices), strict=True)
             elif command == "seed":
-                env.seed(payload)
-                conn.send(None)
+                for position, env in enumerate(envs):
+                    current = indices[position]
+                    env.seed(payload[position])
             elif command == "call":
-                conn.send(call_env(env, *payload))
+                for position, env in enumerate(envs):
+                    current = indices[position]
+                    replies.append(call_env(env, *payload))
             elif command == "close":
-                env.close()
-                conn.send(None)
+                for position, env in enumerate(envs):
+                    current = indices[position]
+                    env.close()
+                conn.send(replies)
                 return
             else:  # pragma: no cover - a bug in the parent
                 raise ValueError(f"unknown command {command!r}")
+            conn.send(replies)
     except BaseException:  # noqa: BLE001 - everything goes back to the parent
         try:
-            conn.send(RemoteError(during, traceback.format_exc()))
+            conn.send(RemoteError(during, traceback.format_exc(), current))
         except Exception:  # noqa: BLE001 - the parent may be gone already
             pass
     finally:
+        observation_rows = action_rows = None  # views into the shared block: release them first
+        if shared is not None:
+            shared.close()
         conn.close()

@@ -19,6 +19,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import multiprocessing
+import os
+import select
 import signal
 import sys
 import time
@@ -35,10 +37,12 @@ from gymnasium import spaces
 from maze_core.env._worker import (
     RemoteError,
     ResetRecord,
+    SharedArrays,
     StepRecord,
     call_env,
     make_env,
     reset_env,
+    shared_layout,
     step_env,
     worker_main,
 )
@@ -404,20 +408,28 @@ def default_start_method() -> str:
 #: how often a waiting parent checks that the worker it waits for is still alive (seconds)
 _LIVENESS_INTERVAL = 0.2
 
+#: the step command when the actions are in shared memory, pickled once (``recv`` unpickles it)
+_STEP_FROM_SHARED_MEMORY = cloudpickle.dumps(("step", None))
+
 
 class SubprocVectorEnv(VectorEnv):
-    """Runs each env in its own worker process (for envs whose step is expensive).
+    """Runs its envs in worker processes (for envs whose step is expensive): by default one worker
+    per env; with ``n_workers`` the envs are split into that many contiguous groups, each stepped
+    one env after the other by its worker (fewer processes, and one message per worker per step).
 
     Factories are shipped to the workers with cloudpickle, so lambdas, closures and functions
     defined in ``__main__`` work. With the default start method (``forkserver``, else ``spawn``)
     the workers import your main module, so a script must create the vector env under
-    ``if __name__ == "__main__":``. Per step each worker gets one message (its action) and sends
-    one back (a compact record with numpy arrays).
+    ``if __name__ == "__main__":``. Per step each worker gets one short message and sends one
+    back (a compact record per env). For single-actor envs, observations and actions travel through
+    shared memory (one block for all envs) instead of being pickled; an action or observation that
+    does not match its space's shape and dtype exactly is pickled as usual.
 
     If an env raises (in its factory, ``reset`` or ``step``) or a worker dies, the parent raises
-    :class:`~maze_core.errors.EnvWorkerError` naming the worker (``error.worker_index``) with the
-    env's traceback (in the message and ``error.env_traceback``), and shuts all workers down.
-    Workers ignore Ctrl-C (the parent handles it) and run torch with one thread.
+    :class:`~maze_core.errors.EnvWorkerError` naming the env (``error.worker_index``; for a worker
+    that died, its first env) with the env's traceback (in the message and
+    ``error.env_traceback``), and shuts all workers down. Workers ignore Ctrl-C (the parent handles
+    it) and run torch with one thread.
     """
 
     def __init__(
@@ -425,8 +437,15 @@ class SubprocVectorEnv(VectorEnv):
         env_factories: Sequence[EnvFactory],
         logging_prefix: str | None = None,
         start_method: str | None = None,
+        n_workers: int | None = None,
     ):
         factories = _check_factories(env_factories)
+        if n_workers is not None and (
+            not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1
+        ):
+            raise ConfigurationError(
+                f"n_workers={n_workers!r} is invalid: it must be an integer >= 1 or None"
+            )
         payloads = []
         for index, factory in enumerate(factories):
             try:
@@ -438,17 +457,20 @@ class SubprocVectorEnv(VectorEnv):
                 ) from exc
         context = multiprocessing.get_context(start_method or default_start_method())
 
+        #: env indices of each worker (contiguous, sizes differing by at most one)
+        self._groups = _split_evenly(len(payloads), min(n_workers or len(payloads), len(payloads)))
         self._processes: list[multiprocessing.process.BaseProcess] = []
         self._connections: list[Connection] = []
+        self._shared: SharedArrays | None = None
         self._closed = False
         # shuts the workers down on close(), on garbage collection and at interpreter exit
         self._finalizer = weakref.finalize(self, _shutdown_workers, self._processes, self._connections)
-        for index, payload in enumerate(payloads):
+        for worker, group in enumerate(self._groups):
             connection, worker_connection = context.Pipe()
             process = context.Process(
                 target=worker_main,
-                args=(worker_connection, index, payload),
-                name=f"maze-env-worker-{index}",
+                args=(worker_connection, group, [payloads[index] for index in group]),
+                name=f"maze-env-worker-{worker}",
                 daemon=True,
             )
             with _main_module_not_reimported():
@@ -457,7 +479,7 @@ class SubprocVectorEnv(VectorEnv):
             self._processes.append(process)
             self._connections.append(connection)
 
-        descriptions = self._receive_all("the env factory")
+        descriptions = self._receive_all_envs("the env factory")
         try:
             for index, description in enumerate(descriptions[1:], start=1):
                 _check_same_spaces(index, description, descriptions[0])
@@ -465,42 +487,104 @@ class SubprocVectorEnv(VectorEnv):
             self._close_envs()
             raise
         super().__init__(len(payloads), *descriptions[0], logging_prefix=logging_prefix)
+        if not self._track_actors:
+            self._shared = self._share_memory()
+
+    def _share_memory(self) -> SharedArrays | None:
+        """Set up shared memory for observations and actions; None if the spaces do not allow it or
+        the system has none to give (then everything is pickled)."""
+        layout = shared_layout(self.observation_space, self.action_space, self.n_envs)
+        if layout is None:
+            return None
+        try:
+            shared, path = SharedArrays.create(*layout)
+        except OSError:
+            return None
+        try:
+            for worker in range(len(self._groups)):
+                self._send(worker, "attach", (path, *layout))
+            self._receive_all("attach")
+        except BaseException:
+            shared.close()
+            raise
+        finally:
+            # every worker has mapped it: the memory lives as long as the mappings
+            with contextlib.suppress(OSError):  # (Windows cannot remove a mapped file)
+                os.unlink(path)
+        return shared
 
     @property
     def processes(self) -> list[multiprocessing.process.BaseProcess]:
-        """The worker processes, one per env."""
+        """The worker processes (one per env unless ``n_workers`` was given)."""
         return list(self._processes)
 
+    @property
+    def n_workers(self) -> int:
+        return len(self._processes)
+
     def _step_envs(self, actions):
-        for index, action in enumerate(self._split_actions(actions)):
-            self._send(index, "step", action)
-        return self._receive_all("step")
+        if self._shared is not None and self._shared.write_actions(actions):
+            for worker in range(len(self._groups)):
+                self._send_bytes(worker, "step", _STEP_FROM_SHARED_MEMORY)
+        else:
+            per_env = self._split_actions(actions)
+            for worker, group in enumerate(self._groups):
+                self._send(worker, "step", [per_env[index] for index in group])
+        return self._receive_all_envs("step")
+
+    def _stack(self, observations):
+        shared = self._shared
+        if shared is None:
+            return super()._stack(observations)
+        # a worker sends None when it wrote its observation into shared memory; copy them out, as
+        # the next step overwrites them
+        if observations.count(None) == len(observations):
+            return {key: array.copy() for key, array in shared.observations.items()}
+        return super()._stack(
+            [
+                {key: array[index] for key, array in shared.observations.items()} if obs is None else obs
+                for index, obs in enumerate(observations)
+            ]
+        )
 
     def _reset_envs(self, seeds, options):
-        for index, seed in enumerate(seeds):
-            self._send(index, "reset", (seed, options))
-        return self._receive_all("reset")
+        for worker, group in enumerate(self._groups):
+            self._send(worker, "reset", ([seeds[index] for index in group], options))
+        return self._receive_all_envs("reset")
 
     def _seed_envs(self, seeds):
-        for index, seed in enumerate(seeds):
-            self._send(index, "seed", seed)
+        for worker, group in enumerate(self._groups):
+            self._send(worker, "seed", [seeds[index] for index in group])
         self._receive_all("seed")
 
     def call(self, name: str, *args, **kwargs) -> list[Any]:
         self._check_open()
-        for index in range(self.n_envs):
-            self._send(index, "call", (name, args, kwargs))
-        return self._receive_all(f"call {name!r}")
+        for worker in range(len(self._groups)):
+            self._send(worker, "call", (name, args, kwargs))
+        return self._receive_all_envs(f"call {name!r}")
 
     def _close_envs(self) -> None:
         self._closed = True
         self._finalizer()
+        if self._shared is not None:
+            self._shared.close()
 
-    def _send(self, index: int, command: str, payload: Any) -> None:
+    def _send(self, worker: int, command: str, payload: Any) -> None:
         try:
-            self._connections[index].send((command, payload))
+            self._connections[worker].send((command, payload))
         except (BrokenPipeError, ConnectionResetError, EOFError):
-            raise self._failure(index, command, None) from None
+            raise self._failure(worker, command, None) from None
+
+    def _send_bytes(self, worker: int, command: str, message: bytes) -> None:
+        """Send a message pickled beforehand (the worker's ``recv`` unpickles it)."""
+        try:
+            self._connections[worker].send_bytes(message)
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            raise self._failure(worker, command, None) from None
+
+    def _receive_all_envs(self, during: str) -> list[Any]:
+        """One reply per env, in env order (each worker replies with a list for its envs)."""
+        return [reply for replies in self._receive_all(during) for reply in replies]
 
     def _receive_all(self, during: str) -> list[Any]:
         """One message from every worker, in worker order; raises EnvWorkerError if one failed or died.
@@ -508,31 +592,65 @@ class SubprocVectorEnv(VectorEnv):
         Waits on all pipes at once and, while nothing arrives, checks every ``_LIVENESS_INTERVAL``
         that the workers still waited for are alive (a dead worker normally shows up as EOF at once).
         """
+        if not hasattr(select, "poll"):  # pragma: no cover - Windows
+            return self._receive_all_portable(during)
+        connections = self._connections
+        messages: list[Any] = [None] * len(connections)
+        # select.poll directly: multiprocessing.connection.wait builds a selector on every call,
+        # which costs more than the pipe I/O itself
+        poller = select.poll()
+        waiting = {}
+        for worker, connection in enumerate(connections):
+            waiting[connection.fileno()] = worker
+            poller.register(connection, select.POLLIN)
+        while waiting:
+            ready = poller.poll(_LIVENESS_INTERVAL * 1000)
+            if not ready:
+                for worker in waiting.values():
+                    if not self._processes[worker].is_alive() and not connections[worker].poll():
+                        raise self._failure(worker, during, None)
+            for fd, _ in ready:
+                worker = waiting.pop(fd)
+                poller.unregister(fd)
+                messages[worker] = self._receive(worker, during)
+        return messages
+
+    def _receive_all_portable(self, during: str) -> list[Any]:
         messages: list[Any] = [None] * len(self._connections)
-        waiting = {connection: index for index, connection in enumerate(self._connections)}
+        waiting = {connection: worker for worker, connection in enumerate(self._connections)}
         while waiting:
             ready = wait(list(waiting), timeout=_LIVENESS_INTERVAL)
             if not ready:
-                for connection, index in waiting.items():
-                    if not self._processes[index].is_alive() and not connection.poll():
-                        raise self._failure(index, during, None)
+                for connection, worker in waiting.items():
+                    if not self._processes[worker].is_alive() and not connection.poll():
+                        raise self._failure(worker, during, None)
             for connection in ready:
-                index = waiting.pop(connection)
-                try:
-                    message = connection.recv()
-                except (EOFError, OSError):
-                    raise self._failure(index, during, None) from None
-                if type(message) is RemoteError:
-                    raise self._failure(index, message.during, message.traceback)
-                messages[index] = message
+                worker = waiting.pop(connection)
+                messages[worker] = self._receive(worker, during)
         return messages
 
-    def _failure(self, index: int, during: str, env_traceback: str | None) -> EnvWorkerError:
-        """Shut all workers down and describe what happened to worker ``index``."""
-        process = self._processes[index]
+    def _receive(self, worker: int, during: str) -> Any:
+        try:
+            message = self._connections[worker].recv()
+        except (EOFError, OSError):
+            raise self._failure(worker, during, None) from None
+        if type(message) is RemoteError:
+            raise self._failure(worker, message.during, message.traceback, message.index)
+        return message
+
+    def _failure(
+        self, worker: int, during: str, env_traceback: str | None, index: int = -1
+    ) -> EnvWorkerError:
+        """Shut all workers down and describe what happened to env ``index`` of ``worker`` (its
+        first env when the whole worker died)."""
+        process = self._processes[worker]
+        group = self._groups[worker]
+        if index < 0:
+            index = group[0]
         if env_traceback is None:
             process.join(timeout=1.0)
-            detail = f"the worker process died ({_describe_exit(process.exitcode)})"
+            whose = f" of envs {group[0]}-{group[-1]}" if len(group) > 1 else ""
+            detail = f"the worker process{whose} died ({_describe_exit(process.exitcode)})"
             if during == "the env factory":
                 detail += (
                     " before it could build its env; its own error output is above. If this runs a "
@@ -546,6 +664,17 @@ class SubprocVectorEnv(VectorEnv):
         error = _env_error(index, during, detail, env_traceback)
         error.args = (f"{error.args[0]}\n(all env workers of this SubprocVectorEnv have been shut down)",)
         return error
+
+
+def _split_evenly(n_envs: int, n_workers: int) -> list[list[int]]:
+    """Env indices ``0..n_envs-1`` in ``n_workers`` contiguous groups whose sizes differ by at most one."""
+    size, extra = divmod(n_envs, n_workers)
+    groups, start = [], 0
+    for worker in range(n_workers):
+        end = start + size + (worker < extra)
+        groups.append(list(range(start, end)))
+        start = end
+    return groups
 
 
 def _describe_exit(exitcode: int | None) -> str:

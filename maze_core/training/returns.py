@@ -25,12 +25,16 @@ def compute_gae(
     gae_lambda: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(advantages, returns)``; with ``gae_lambda == 1`` returns are plain discounted returns."""
-    not_terminated = 1.0 - terminated.float()
-    continues = 1.0 - episode_ends.float()
-    deltas = rewards + discounts * not_terminated * next_values - values
-    advantages = torch.zeros_like(rewards)
-    running = torch.zeros_like(rewards[0])
-    for t in range(rewards.shape[0] - 1, -1, -1):
-        running = deltas[t] + discounts[t] * gae_lambda * continues[t] * running
-        advantages[t] = running
+    deltas = rewards + discounts * next_values.masked_fill(terminated.bool(), 0.0) - values
+    # how much of the next step's advantage flows back into each step (none across an episode end)
+    decays = (discounts * gae_lambda).masked_fill(episode_ends.bool(), 0.0)
+    # the backward recursion is inherently sequential: one fused multiply-add per time step
+    deltas_t, decays_t = deltas.unbind(0), decays.unbind(0)
+    running = deltas_t[-1]
+    advantages = [running]
+    for t in range(rewards.shape[0] - 2, -1, -1):
+        running = torch.addcmul(deltas_t[t], decays_t[t], running)
+        advantages.append(running)
+    advantages.reverse()
+    advantages = torch.stack(advantages)
     return advantages, advantages + values

@@ -65,15 +65,19 @@ class _ActorBuffer:
             key: np.zeros((capacity, n_envs, *space.shape), dtype=_dtype(space))
             for key, space in action_space.spaces.items()
         }
-        # torch views sharing memory with the numpy buffers: handed to the policy without copies
+        # torch views sharing memory with the numpy buffers: handed to the policy without copies;
+        # one view per row, made here once (indexing a tensor costs microseconds, on every step)
         self.observation_views = {key: torch.from_numpy(buf) for key, buf in self.observations.items()}
+        self._row_views = [
+            {key: view[index] for key, view in self.observation_views.items()} for index in range(capacity)
+        ]
         self.rows: list[int] = []
 
     def store_observation(self, observation: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         index = len(self.rows)
         for key, buf in self.observations.items():
             buf[index] = observation[key]
-        return {key: view[index] for key, view in self.observation_views.items()}
+        return dict(self._row_views[index])  # a new dict: the policy may do what it likes with it
 
     def store_action(self, action: dict[str, np.ndarray]) -> None:
         index = len(self.rows)

@@ -11,8 +11,9 @@ import gymnasium
 import numpy as np
 import pytest
 from dummy_envs import DictEnv, MultiAgentEnv, TwoStepEnv
+from gymnasium import spaces
 
-from maze_core.env import GymMazeEnv, SequentialVectorEnv, SubprocVectorEnv
+from maze_core.env import GymMazeEnv, MazeEnv, SequentialVectorEnv, SubprocVectorEnv
 from maze_core.errors import ConfigurationError, EnvWorkerError, MazeError
 
 # Workers cannot import this module (pytest imports it under a path-derived name), so cloudpickle
@@ -368,3 +369,108 @@ def test_unpicklable_factory_is_a_clear_error():
     lock = threading.Lock()
     with pytest.raises(ConfigurationError, match="cannot be pickled"):
         SubprocVectorEnv([lambda: lock and DictEnv()])
+
+
+# -- several envs per worker, shared memory -------------------------------------------------------
+
+
+class LooseEnv(MazeEnv):
+    """Declares float32 observations and a float32 action but returns float64 observations every
+    other step and records the action dtype it got: nothing may be cast on the way."""
+
+    def __init__(self):
+        self._obs_space = spaces.Dict(x=spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32))
+        self._action_space = spaces.Dict(a=spaces.Box(-1.0, 1.0, shape=(), dtype=np.float32))
+        self._steps = 0
+        self.action_dtypes = []
+
+    @property
+    def observation_spaces_dict(self):
+        return {0: self._obs_space}
+
+    @property
+    def action_spaces_dict(self):
+        return {0: self._action_space}
+
+    def _observe(self):
+        dtype = np.float64 if self._steps % 2 else np.float32
+        return {"x": np.full(2, self._steps, dtype=dtype)}
+
+    def reset(self, seed=None, options=None):
+        self._steps = 0
+        return self._observe(), {}
+
+    def step(self, action):
+        self.action_dtypes.append(str(np.asarray(action["a"]).dtype))
+        self._steps += 1
+        return self._observe(), float(action["a"]), self._steps >= 5, False, {}
+
+
+@pytest.mark.parametrize("n_workers", [1, 2, 3])
+@pytest.mark.parametrize("make_env", [cartpole, DictEnv, MultiAgentEnv])
+def test_groups_of_envs_per_worker_give_the_sequential_trajectories(make_env, n_workers):
+    expected = rollout(SequentialVectorEnv([make_env] * 5), 30, seed=3)
+    with SubprocVectorEnv([make_env] * 5, n_workers=n_workers) as env:
+        assert env.n_workers == n_workers and len(env.processes) == n_workers
+        assert_same_trace(rollout(env, 30, seed=3), expected)
+        assert env.call("seed", 1) == [None] * 5
+
+
+def test_more_workers_than_envs_means_one_per_env():
+    with SubprocVectorEnv([DictEnv] * 2, n_workers=8) as env:
+        assert env.n_workers == 2
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, True])
+def test_bad_n_workers(value):
+    with pytest.raises(ConfigurationError, match="n_workers"):
+        SubprocVectorEnv([DictEnv] * 2, n_workers=value)
+
+
+def test_observations_and_actions_that_do_not_match_their_spaces_are_passed_unchanged():
+    with SubprocVectorEnv([LooseEnv] * 2, n_workers=1) as subproc:
+        sequential = SequentialVectorEnv([LooseEnv] * 2)
+        for env in (subproc, sequential):
+            observations, _ = env.reset(seed=0)
+            assert observations["x"].dtype == np.float32
+            seen = []
+            for action in (np.zeros(2, np.float32), np.zeros(2, np.float64), np.zeros(2, np.float32)):
+                observations, *_ = env.step({"a": action})
+                seen.append(observations["x"].dtype)
+            assert seen == [np.float64, np.float32, np.float64]
+        assert subproc.call("action_dtypes") == sequential.call("action_dtypes")
+        assert subproc.call("action_dtypes")[0] == ["float32", "float64", "float32"]
+
+
+def test_returned_observations_are_not_overwritten_by_later_steps():
+    with SubprocVectorEnv([cartpole] * 2) as env:
+        first, _ = env.reset(seed=0)
+        kept = first["observation"].copy()
+        env.step({"action": np.ones(2, np.int64)})
+        np.testing.assert_array_equal(first["observation"], kept)
+
+
+def test_an_env_failing_in_a_shared_worker_is_named():
+    env = SubprocVectorEnv(crashing_env_factory("raise", index_to_crash=1), n_workers=1)
+    error, _ = step_until_error(env)
+    assert error.worker_index == 1
+    assert "env 1 failed in step" in str(error) and "the env broke down" in str(error)
+    assert not any(process.is_alive() for process in env.processes)
+
+
+def test_a_dead_worker_with_several_envs_names_its_envs():
+    env = SubprocVectorEnv([DictEnv] * 4, n_workers=2)
+    env.reset(seed=0)
+    os.kill(env.processes[1].pid, signal.SIGKILL)
+    start = time.monotonic()
+    with pytest.raises(EnvWorkerError, match="env 2 .*worker process of envs 2-3 died .*SIGKILL"):
+        env.step({"choice": np.zeros(4, np.int64), "force": np.zeros((4, 2), np.float32)})
+    assert time.monotonic() - start < 10
+
+
+def test_the_shared_memory_file_is_removed_once_the_workers_have_it():
+    before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    with SubprocVectorEnv([functools.partial(DictEnv, episode_length=3)] * 2) as env:
+        env.reset(seed=0)
+        if os.path.isdir("/dev/shm"):
+            assert not {name for name in os.listdir("/dev/shm") if name.startswith("maze-")} - before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from maze_core.training.trainer import ActorCriticTrainer
 
 
@@ -12,7 +14,8 @@ class A2C(ActorCriticTrainer):
         config = self.config
         log_probs, entropies, values = self.evaluate_actions(rollout)
         advantages, returns = self.advantages_and_returns(rollout, values)
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        std, mean = torch.std_mean(advantages)
+        advantages = (advantages - mean) / (std + 1e-8)
 
         policy_loss = -(advantages * log_probs).mean()
         value_loss = (returns - values).pow(2).mean()
@@ -20,11 +23,9 @@ class A2C(ActorCriticTrainer):
         if critic_only:
             loss = value_loss
         else:
-            loss = (
-                config.policy_loss_coef * policy_loss
-                + config.value_loss_coef * value_loss
-                - config.entropy_coef * entropy
-            )
+            loss = config.policy_loss_coef * policy_loss + config.value_loss_coef * value_loss
+            if config.entropy_coef:  # a zero term would still cost a backward pass through the entropy
+                loss = loss - config.entropy_coef * entropy
         stats = self.gradient_step(loss)
         return {
             "policy_loss": policy_loss.item(),

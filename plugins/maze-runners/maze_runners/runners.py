@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from maze_core.env.vector import SequentialVectorEnv, SubprocVectorEnv
+from maze_core.errors import ConfigurationError
 from maze_core.runners import Runner
 
 
@@ -14,17 +15,35 @@ class DevRunner(Runner):
 
 
 class LocalRunner(Runner):
-    """Steps each env in its own worker process: for envs whose step costs real CPU time.
+    """Steps the envs in worker processes: for envs whose step costs real CPU time.
 
     :param start_method: multiprocessing start method (default: forkserver where available).
+    :param n_workers: worker processes per vector env; None gives each env its own worker. With
+        fewer workers than envs, each worker steps a contiguous group of envs one after the other,
+        which costs one message per worker instead of one per env (use about one worker per core).
     """
 
-    def __init__(self, n_envs: int = 4, start_method: str | None = None, **kwargs):
+    def __init__(
+        self, n_envs: int = 4, start_method: str | None = None, n_workers: int | None = None, **kwargs
+    ):
         super().__init__(n_envs=n_envs, **kwargs)
+        if n_workers is not None and (
+            not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1
+        ):
+            raise ConfigurationError(
+                f"runner.n_workers={n_workers!r} is invalid: it must be an integer >= 1, or None for "
+                "one worker per env"
+            )
         self.start_method = start_method
+        self.n_workers = n_workers
 
     def make_vector_env(self, env_factories, logging_prefix: str):
-        return SubprocVectorEnv(env_factories, logging_prefix=logging_prefix, start_method=self.start_method)
+        return SubprocVectorEnv(
+            env_factories,
+            logging_prefix=logging_prefix,
+            start_method=self.start_method,
+            n_workers=self.n_workers,
+        )
 
     def settings(self) -> dict:
-        return {**super().settings(), "start_method": self.start_method}
+        return {**super().settings(), "start_method": self.start_method, "n_workers": self.n_workers}

@@ -1,0 +1,189 @@
+"""Maze's benchmark suite: B1-B6 in one process session, contenders alternating, medians of 3.
+
+    benchmarks/run.sh [--only B1,B4] [--quick] [--repetitions 3] [--output docs/benchmarks.md]
+                      [--json results.json] [--render results.json]
+
+(``run.sh`` installs the benchmark-only dependencies first, then runs ``python -m benchmarks.run``.)
+A full run rewrites ``docs/benchmarks.md``; a partial or ``--quick`` one prints its results and
+writes a report only where ``--output`` says.
+
+* B1 throughput, A2C on CartPole-v1: ours (dev runner) vs Stable-Baselines3 vs a minimal loop
+* B2 the seed tutorial's configuration on the dev and local runners
+* B3 time to a mean evaluation return of 475: ours vs Stable-Baselines3 (rl-zoo settings), 3 seeds
+* B4 the local runner with 2 workers vs the dev runner, on an env with ~1 ms of CPU work per step
+* B5 start-up: ``maze --help``, ``maze plugins list``; peak memory of the tutorial
+* B6 the tutorial script's wall time
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.common import ROOT, alternate, machine
+
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6")
+
+
+def _log(text: str) -> None:
+    print(text, flush=True)
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else []
+
+
+def run_b1(repetitions: int, quick: bool) -> dict:
+    from benchmarks import throughput
+
+    steps = 8_000 if quick else 40_000
+    _log(f"B1: A2C throughput on CartPole-v1, {steps} env steps per run")
+    results = alternate(
+        {
+            "maze": lambda i: throughput.maze_a2c(steps, seed=i),
+            "sb3": lambda i: throughput.sb3_a2c(steps, seed=i),
+            "sb3_1_thread": lambda i: throughput.sb3_a2c(steps, seed=i, threads=1),
+            "minimal": lambda i: throughput.minimal_a2c(steps, seed=i),
+        },
+        repetitions,
+        _log,
+    )
+    return {"steps": steps, "config": throughput.B1, "runs": report.stopwatches(results)}
+
+
+def run_b2(repetitions: int, quick: bool) -> dict:
+    from benchmarks import throughput
+
+    steps = 10_000 if quick else 30_000
+    _log(f"B2: the tutorial's configuration, {steps} env steps per run")
+    results = alternate(
+        {
+            "dev": lambda i: throughput.maze_tutorial_config("dev", steps, seed=i),
+            "local": lambda i: throughput.maze_tutorial_config("local", steps, seed=i),
+        },
+        repetitions,
+        _log,
+    )
+    return {"steps": steps, "runs": report.stopwatches(results)}
+
+
+def run_b3(repetitions: int, quick: bool) -> dict:
+    from benchmarks import time_to_solve
+
+    _log("B3: time to a mean evaluation return of 475 (one seed per repetition)")
+    # untimed warm-up of both (imports, first-use initialisation), so seed 0 is not penalised
+    time_to_solve.maze_a2c(seed=1000)
+    time_to_solve.sb3_a2c(seed=1000)
+    results = alternate(
+        {"maze": time_to_solve.maze_a2c, "sb3": time_to_solve.sb3_a2c},
+        repetitions,
+        _log,
+    )
+    return {
+        "ours": time_to_solve.OURS,
+        "sb3": time_to_solve.SB3_ZOO,
+        "sb3_threads": time_to_solve.SB3_THREADS,
+        "max_steps": time_to_solve.MAX_STEPS,
+        "runs": {
+            name: [
+                {"solved": r.solved, "steps": r.steps, "wall": r.watch.wall, "final_return": r.final_return}
+                for r in runs
+            ]
+            for name, runs in results.items()
+        },
+    }
+
+
+def run_b4(repetitions: int, quick: bool) -> dict:
+    from benchmarks import scaling
+
+    steps = 4_000 if quick else 12_000
+    _log(f"B4: local runner (2 workers) vs dev runner, env with ~1 ms CPU per step, {steps} env steps")
+    results = alternate(
+        {
+            "dev_8_envs": lambda i: scaling.run("dev", 8, steps, seed=i),
+            "local_8_envs_2_workers": lambda i: scaling.run("local", 8, steps, seed=i, n_workers=2),
+            "dev_2_envs": lambda i: scaling.run("dev", 2, steps // 2, seed=i),
+            "local_2_envs_2_workers": lambda i: scaling.run("local", 2, steps // 2, seed=i, n_workers=2),
+        },
+        repetitions,
+        _log,
+    )
+    return {"steps": steps, "runs": report.stopwatches(results)}
+
+
+def run_b5_b6(repetitions: int, quick: bool) -> dict:
+    from benchmarks import startup
+
+    _log("B5/B6: start-up and the tutorial script (fresh processes)")
+    startup.maze_plugins_list()  # warm the file system caches, as for any command run twice
+    results = alternate(
+        {
+            "maze --help": startup.maze_help,
+            "maze plugins list": startup.maze_plugins_list,
+            "tutorial": startup.tutorial,
+        },
+        max(repetitions, 5) if not quick else repetitions,
+        _log,
+    )
+    return {
+        "runs": {
+            name: [{"seconds": r.seconds, "peak_rss_mib": r.peak_rss_mib} for r in runs]
+            for name, runs in results.items()
+        }
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run Maze's benchmarks (B1-B6).")
+    parser.add_argument("--only", default=",".join(ALL), help="comma-separated, e.g. B1,B5")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="short runs, to check that all works")
+    parser.add_argument("--output", type=Path, help="write the markdown report here")
+    parser.add_argument("--json", type=Path, help="write the raw results here")
+    parser.add_argument(
+        "--render", type=Path, metavar="JSON", help="only write the report of results saved with --json"
+    )
+    args = parser.parse_args(argv)
+    if args.render is not None:
+        results = json.loads(args.render.read_text())
+        text = report.render(results, command=results.get("command", "benchmarks/run.sh"))
+        (args.output or ROOT / "docs" / "benchmarks.md").write_text(text)
+        return
+    selected = [name.strip().upper() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(selected) - set(ALL))
+    if unknown:
+        parser.error(f"unknown benchmarks {unknown}; choose from {', '.join(ALL)}")
+    output = args.output
+    if output is None and set(selected) == set(ALL) and not args.quick:
+        output = ROOT / "docs" / "benchmarks.md"
+
+    command = " ".join(["benchmarks/run.sh", *(argv if argv is not None else sys.argv[1:])])
+    results = {"machine": machine(), "repetitions": args.repetitions, "quick": args.quick, "command": command}
+    _log(json.dumps(results["machine"], indent=2))
+    runners = {"B1": run_b1, "B2": run_b2, "B3": run_b3, "B4": run_b4}
+    for name in selected:
+        if name in runners:
+            load_before = _load()
+            results[name] = runners[name](args.repetitions, args.quick)
+            results[name]["load"] = {"before": load_before, "after": _load()}
+    if "B5" in selected or "B6" in selected:
+        load_before = _load()
+        results["B5_B6"] = run_b5_b6(args.repetitions, args.quick)
+        results["B5_B6"]["load"] = {"before": load_before, "after": _load()}
+
+    text = report.render(results, command=command)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if output is not None:
+        output.write_text(text)
+        _log(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    main()

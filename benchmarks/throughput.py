@@ -1,0 +1,153 @@
+"""B1 (A2C throughput: ours vs Stable-Baselines3 vs a minimal loop) and B2 (the tutorial's
+configuration on the dev and local runners).
+
+Throughput is env steps per second of training wall time: each contender is built and warmed up
+first (untimed), then trains a fixed number of env steps. Nothing is evaluated during the timed
+part. Our timed part includes everything a training run does per epoch besides evaluation
+(statistics, TensorBoard and JSON-lines logging, the checkpoint), with epochs of 100 updates
+(4,000 env steps in B1), which is also how often Stable-Baselines3's A2C logs by default.
+"""
+
+from __future__ import annotations
+
+import math
+
+from benchmarks.common import DEFAULT_TORCH_THREADS, Stopwatch, scratch_dir, torch_threads
+
+#: B1's hyperparameters, the same for every contender (Stable-Baselines3's A2C defaults with
+#: lr 7e-4: value coefficient 0.5, no entropy bonus, gradient clipping at 0.5, plain returns)
+B1 = {
+    "env": "CartPole-v1",
+    "n_envs": 8,
+    "n_rollout_steps": 5,
+    "lr": 7e-4,
+    "gamma": 0.99,
+    "hidden_units": [64, 64],
+    "value_loss_coef": 0.5,
+    "entropy_coef": 0.0,
+    "max_grad_norm": 0.5,
+}
+#: updates per epoch of our runs in B1 (Stable-Baselines3's A2C logs every 100 updates)
+B1_EPOCH_LENGTH = 100
+WARMUP_STEPS = 2_000
+
+
+def _default_nets(hidden_units):
+    from maze_core.perception import FlattenConcatPolicyNet, FlattenConcatStateValueNet
+
+    return {
+        "policy.networks": [{"_target_": FlattenConcatPolicyNet, "hidden_units": hidden_units}],
+        "critic.networks": [{"_target_": FlattenConcatStateValueNet, "hidden_units": hidden_units}],
+    }
+
+
+def _timed_maze_run(env, config, runner: str, overrides: dict, steps: int, seed: int) -> Stopwatch:
+    """``RunContext.train`` for ``steps`` env steps after a one-epoch warm-up (which also builds)."""
+    from maze_core import RunContext
+
+    steps_per_epoch = config.epoch_length * config.n_rollout_steps * overrides["runner.n_envs"]
+    n_epochs = max(1, math.ceil(steps / steps_per_epoch))
+    with scratch_dir() as run_dir:
+        rc = RunContext(
+            env=env,
+            algorithm=config,
+            runner=runner,
+            seed=seed,
+            silent=True,
+            run_dir=run_dir / "run",
+            overrides={"runner.eval_episodes": 0, **overrides},
+        )
+        try:
+            rc.train(n_epochs=1)
+            with Stopwatch(n_epochs * steps_per_epoch) as watch:
+                rc.train(n_epochs=n_epochs)
+        finally:
+            rc.close()
+    return watch
+
+
+def maze_a2c(steps: int, seed: int = 0) -> Stopwatch:
+    """Ours: A2C on the dev runner (envs in this process), one torch thread (the runner default)."""
+    from maze_a2c import A2CAlgorithmConfig
+
+    config = A2CAlgorithmConfig(
+        n_epochs=0,
+        epoch_length=B1_EPOCH_LENGTH,
+        patience=0,
+        n_rollout_steps=B1["n_rollout_steps"],
+        lr=B1["lr"],
+        gamma=B1["gamma"],
+        gae_lambda=1.0,
+        value_loss_coef=B1["value_loss_coef"],
+        entropy_coef=B1["entropy_coef"],
+        max_grad_norm=B1["max_grad_norm"],
+    )
+    overrides = {"runner.n_envs": B1["n_envs"], **_default_nets(B1["hidden_units"])}
+    return _timed_maze_run(B1["env"], config, "dev", overrides, steps, seed)
+
+
+def sb3_a2c(steps: int, seed: int = 0, threads: int | None = None) -> Stopwatch:
+    """Stable-Baselines3's A2C with the same hyperparameters (its MlpPolicy is 64x64 tanh for both
+    actor and critic; it uses RMSprop where we use Adam). ``threads`` None leaves torch's default,
+    which is what a user of Stable-Baselines3 gets."""
+    from stable_baselines3 import A2C
+    from stable_baselines3.common.env_util import make_vec_env
+
+    with torch_threads(threads or DEFAULT_TORCH_THREADS):
+        env = make_vec_env(B1["env"], n_envs=B1["n_envs"], seed=seed)
+        model = A2C(
+            "MlpPolicy",
+            env,
+            n_steps=B1["n_rollout_steps"],
+            learning_rate=B1["lr"],
+            gamma=B1["gamma"],
+            gae_lambda=1.0,
+            vf_coef=B1["value_loss_coef"],
+            ent_coef=B1["entropy_coef"],
+            max_grad_norm=B1["max_grad_norm"],
+            policy_kwargs={"net_arch": {"pi": B1["hidden_units"], "vf": B1["hidden_units"]}},
+            seed=seed,
+            device="cpu",
+            verbose=0,
+        )
+        model.learn(WARMUP_STEPS)
+        before = model.num_timesteps
+        with Stopwatch() as watch:
+            model.learn(steps, reset_num_timesteps=False)
+        watch.steps = model.num_timesteps - before
+        env.close()
+    return watch
+
+
+def minimal_a2c(steps: int, seed: int = 0) -> Stopwatch:
+    """The hand-written loop of ``benchmarks/minimal_a2c.py``, one torch thread."""
+    from benchmarks.minimal_a2c import MinimalA2C
+
+    with torch_threads(1):
+        agent = MinimalA2C(
+            env_id=B1["env"],
+            n_envs=B1["n_envs"],
+            n_steps=B1["n_rollout_steps"],
+            lr=B1["lr"],
+            gamma=B1["gamma"],
+            value_coef=B1["value_loss_coef"],
+            max_grad_norm=B1["max_grad_norm"],
+            hidden=B1["hidden_units"][0],
+            seed=seed,
+        )
+        agent.learn(WARMUP_STEPS)
+        before = agent.steps
+        with Stopwatch() as watch:
+            agent.learn(steps)
+        watch.steps = agent.steps - before
+        agent.close()
+    return watch
+
+
+def maze_tutorial_config(runner: str, steps: int, seed: int = 0) -> Stopwatch:
+    """B2: the seed tutorial's A2C values (100-step rollouts, 25 updates per epoch, ...), default
+    networks ([256, 256] tanh) and runner options (4 envs), without evaluation."""
+    from maze_a2c import A2CAlgorithmConfig
+
+    config = A2CAlgorithmConfig(patience=0)
+    return _timed_maze_run("CartPole-v1", config, runner, {"runner.n_envs": 4}, steps, seed)

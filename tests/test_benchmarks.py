@@ -1,0 +1,89 @@
+"""The benchmark suite (``benchmarks/``, not part of the tests) imports, its minimal A2C loop runs
+and its report renders. The benchmarks themselves run with ``benchmarks/run.sh``."""
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+MODULES = [
+    "run",
+    "common",
+    "throughput",
+    "minimal_a2c",
+    "time_to_solve",
+    "scaling",
+    "startup",
+    "report",
+    "busy_env",
+]
+
+
+@pytest.fixture(autouse=True)
+def _importable(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_modules_import(name):
+    importlib.import_module(f"benchmarks.{name}")
+
+
+def test_the_minimal_loop_runs():
+    from benchmarks.minimal_a2c import MinimalA2C
+
+    agent = MinimalA2C(n_envs=2, n_steps=5)
+    agent.learn(30)
+    assert agent.steps == 30
+    agent.close()
+
+
+def test_the_busy_env_costs_cpu_time():
+    import time
+
+    from benchmarks.busy_env import BusyWrapper, make_busy_cartpole
+
+    env = make_busy_cartpole()
+    env.reset(seed=0)
+    assert isinstance(env.env, BusyWrapper)
+    start = time.thread_time()
+    env.step({"action": 0})
+    assert time.thread_time() - start >= 0.001
+
+
+def test_the_report_renders_targets():
+    from benchmarks import report
+
+    def runs(rate):
+        return [{"steps": 1000, "wall": 1000 / rate, "cpu": 1000 / rate}] * 3
+
+    results = {
+        "machine": {"cpu": "test"},
+        "repetitions": 3,
+        "quick": True,
+        "B1": {
+            "steps": 1000,
+            "config": {
+                "n_envs": 8,
+                "n_rollout_steps": 5,
+                "lr": 7e-4,
+                "gamma": 0.99,
+                "hidden_units": [64, 64],
+                "value_loss_coef": 0.5,
+                "entropy_coef": 0.0,
+                "max_grad_norm": 0.5,
+            },
+            "runs": {"maze": runs(150), "sb3": runs(100), "sb3_1_thread": runs(100), "minimal": runs(160)},
+        },
+        "B5_B6": {
+            "runs": {
+                "maze plugins list": [{"seconds": 0.3, "peak_rss_mib": 30}] * 3,
+                "tutorial": [{"seconds": 9.0, "peak_rss_mib": 300}] * 3,
+            }
+        },
+    }
+    text = report.render(results, command="benchmarks/run.sh")
+    assert "| B1: ours >= 1.5x Stable-Baselines3 | 1.50 (1.50-1.50)x" in text
+    assert "0.94 (0.94-0.94)x | **met**" in text
+    assert "9.00 (9.00-9.00) s (peak RSS 300 (300-300) MiB) | **not met**" in text

@@ -72,6 +72,7 @@ class RunContext:
         resume: bool = False,
     ):
         from maze_core.env.names import resolve_env
+        from maze_core.training.devices import resolve_device
 
         if env is None:
             raise ConfigurationError(
@@ -99,8 +100,6 @@ class RunContext:
             "critic", critic, DEFAULT_CRITIC, overrides.pop("critic", {})
         )
         self.runner_name, self.runner = _runner(runner, overrides.pop("runner", {}))
-        from maze_core.training.devices import resolve_device
-
         self.torch_device = resolve_device(self.algorithm.device)  # an unavailable GPU fails here
         self.seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
         self.silent = silent
@@ -298,11 +297,14 @@ class RunContext:
         return self.policy.compute_action(observation, actor_id=actor_id, deterministic=deterministic)
 
     def evaluate(self, n_episodes: int | None = None, deterministic: bool = True) -> dict[str, float]:
-        """Evaluate the best policy on ``n_episodes`` fresh episodes; returns their statistics."""
+        """Evaluate the best policy on ``n_episodes`` fresh episodes; returns their statistics.
+
+        None means the runner's ``eval_episodes``, or 8 for a run trained without evaluation.
+        """
         from maze_core.env.vector import SequentialVectorEnv
         from maze_core.training.evaluator import RolloutEvaluator, summary
 
-        n_episodes = n_episodes or self.runner.eval_episodes
+        n_episodes = n_episodes or self.runner.eval_episodes or 8
         env = SequentialVectorEnv([self.env_factory] * min(n_episodes, self.runner.n_eval_envs))
         try:
             stats = RolloutEvaluator(env, n_episodes=n_episodes, deterministic=deterministic).evaluate(

@@ -37,11 +37,12 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
     """A zero-argument factory creating a Maze env, from a name or a factory.
 
     Names are looked up as plugin-registered env names first, then as gymnasium ids (wrapped in
-    :class:`~maze_core.env.gym_env.GymMazeEnv`). A registered factory may return a gymnasium env;
-    the returned factory wraps it. Unknown names raise :class:`UnknownNameError` with close matches.
+    :class:`~maze_core.env.gym_env.GymMazeEnv`). A registered or given factory may return a
+    gymnasium env; the returned factory wraps it. Unknown names raise :class:`UnknownNameError`
+    with close matches.
     """
     if not isinstance(name_or_factory, str):
-        return check_env_factory(name_or_factory)
+        return _MazeEnvFactory(check_env_factory(name_or_factory))
     name = name_or_factory
 
     from maze_core import plugins
@@ -66,7 +67,7 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
 
 
 class _MazeEnvFactory:
-    """Calls a registered factory and wraps a gymnasium env it returns in GymMazeEnv (picklable)."""
+    """Calls a factory and wraps a gymnasium env it returns in GymMazeEnv (picklable)."""
 
     def __init__(self, factory: Callable):
         self.factory = factory

@@ -135,7 +135,7 @@ class ActorCriticTrainer(Trainer):
         """Backward pass, optional clipping (``max_grad_norm`` 0 = none), optimizer step."""
         if not torch.isfinite(loss):
             raise TrainingError(
-                f"the loss became {loss.item()} in epoch {self.epoch}; the model was not updated. "
+                f"the loss became {loss.item()} in epoch {self.epoch + 1}; the model was not updated. "
                 "Lower the learning rate, clip gradients (max_grad_norm) or check the env's rewards "
                 "and observations for NaN/inf."
             )

@@ -65,7 +65,8 @@ def test_unknown_name_suggests_close_matches(registered_envs):
 
 
 def test_factories_pass_and_instances_are_rejected():
-    assert resolve_env(DictEnv) is DictEnv
+    assert isinstance(resolve_env(DictEnv)(), DictEnv)
+    assert isinstance(resolve_env(lambda: gymnasium.make("CartPole-v1"))(), GymMazeEnv)
     for instance in (DictEnv(), GymMazeEnv("CartPole-v1"), gymnasium.make("CartPole-v1")):
         with pytest.raises(ConfigurationError, match="function that creates a new env"):
             resolve_env(instance)

@@ -295,10 +295,37 @@ def test_a_nan_loss_stops_training_with_a_clear_error_and_keeps_the_last_good_mo
 
     # an epoch is 4 updates x 16 steps per env, so the NaN arrives in epoch 3
     rc = RunContext(env=NaNRewardAfter150Steps, overrides=QUICK, run_dir=tmp_path, seed=0, silent=True)
-    with pytest.raises(TrainingError, match="loss became nan in epoch 2"):
+    with pytest.raises(TrainingError, match="loss became nan in epoch 3"):
         rc.train(n_epochs=5)
     rc.close()
     checkpoint = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert checkpoint["epoch"] == 2
     assert all(torch.isfinite(t).all() for t in checkpoint["model"]["policies"][0].values())
     assert torch.load(tmp_path / "state_dict.pt", weights_only=True)
+
+
+def test_a_factory_returning_a_gymnasium_env_is_wrapped(tmp_path):
+    import gymnasium
+
+    def make_cartpole():
+        return gymnasium.make("CartPole-v1")
+
+    rc = RunContext(env=make_cartpole, overrides=QUICK, run_dir=tmp_path, seed=0, silent=True)
+    rc.train(n_epochs=1)
+    rc.close()
+    assert _stats_lines(tmp_path)[0]["train"]["total_step_count"] > 0
+
+
+def test_a_run_without_evaluation_selects_by_training_return_and_evaluates_afterwards(tmp_path):
+    rc = RunContext(
+        env="CartPole-v1",
+        overrides={**QUICK, "runner.eval_episodes": 0},
+        run_dir=tmp_path,
+        seed=0,
+        silent=True,
+    )
+    rc.train(n_epochs=1)
+    rc.close()
+    assert "eval" not in _stats_lines(tmp_path)[0]
+    assert (tmp_path / "state_dict.pt").exists()
+    assert rc.evaluate()["episode_count"] == 8

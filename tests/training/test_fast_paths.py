@@ -121,6 +121,7 @@ def test_eval_episodes_0_trains_without_evaluation_and_selects_by_training_retur
     best = max(line["train"].get("episode_return_mean", float("-inf")) for line in lines)
     assert rc._trainer.model_selection.best_reward == best
     assert (tmp_path / "state_dict.pt").exists()
+    assert rc.evaluate()["episode_count"] == 8  # evaluating afterwards falls back to 8 episodes
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, True])

@@ -314,18 +314,3 @@ def test_a_factory_returning_a_gymnasium_env_is_wrapped(tmp_path):
     rc.train(n_epochs=1)
     rc.close()
     assert _stats_lines(tmp_path)[0]["train"]["total_step_count"] > 0
-
-
-def test_a_run_without_evaluation_selects_by_training_return_and_evaluates_afterwards(tmp_path):
-    rc = RunContext(
-        env="CartPole-v1",
-        overrides={**QUICK, "runner.eval_episodes": 0},
-        run_dir=tmp_path,
-        seed=0,
-        silent=True,
-    )
-    rc.train(n_epochs=1)
-    rc.close()
-    assert "eval" not in _stats_lines(tmp_path)[0]
-    assert (tmp_path / "state_dict.pt").exists()
-    assert rc.evaluate()["episode_count"] == 8

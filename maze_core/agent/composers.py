@@ -127,6 +127,25 @@ class BaseStateCriticComposer(CriticComposerInterface, ABC):
     def step_keys(self) -> list:
         return list(self.observation_spaces_dict)
 
+    _networks: dict
+    _critic = None
+
+    @property
+    def networks(self) -> dict[Any, nn.Module]:
+        """The value networks, by step key (a shared critic's: ``{0: network}``)."""
+        return self._networks
+
+    @property
+    def critic(self):
+        """The critic over this composer's networks (the same object on every access)."""
+        if self._critic is None:
+            self._critic = self._build_critic()
+        return self._critic
+
+    @abstractmethod
+    def _build_critic(self):
+        """The critic over ``self._networks``."""
+
 
 # --- helpers for composers ------------------------------------------------------------------------
 

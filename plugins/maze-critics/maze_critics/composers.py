@@ -64,24 +64,15 @@ class SharedStateCriticComposer(BaseStateCriticComposer):
             f"shared value network ({type(network).__name__})",
         )
         self._networks = {0: network}
-        self._critic: TorchSharedStateCritic | None = None
 
-    @property
-    def networks(self) -> dict[Any, nn.Module]:
-        return self._networks
-
-    @property
-    def critic(self) -> TorchSharedStateCritic:
-        """The critic over this composer's network (the same object on every access)."""
-        if self._critic is None:
-            self._critic = TorchSharedStateCritic(
-                self._networks,
-                obs_spaces_dict=self.observation_spaces_dict,
-                device=network_device(self._networks[0]),
-                stack_observations=self.stack_observations,
-                agent_counts_dict=self.agent_counts_dict,
-            )
-        return self._critic
+    def _build_critic(self) -> TorchSharedStateCritic:
+        return TorchSharedStateCritic(
+            self._networks,
+            obs_spaces_dict=self.observation_spaces_dict,
+            device=network_device(self._networks[0]),
+            stack_observations=self.stack_observations,
+            agent_counts_dict=self.agent_counts_dict,
+        )
 
     def _sample_observation(self, network: nn.Module):
         """A sampled batch of the shared input: all keys of all step keys, stacked where needed."""
@@ -121,22 +112,13 @@ class StepStateCriticComposer(BaseStateCriticComposer):
                 f"{what} ({type(network).__name__})",
             )
             self._networks[step_key] = network
-        self._critic: TorchStepStateCritic | None = None
 
-    @property
-    def networks(self) -> dict[Any, nn.Module]:
-        return self._networks
-
-    @property
-    def critic(self) -> TorchStepStateCritic:
-        """The critic over this composer's networks (the same object on every access)."""
-        if self._critic is None:
-            self._critic = TorchStepStateCritic(
-                self._networks,
-                obs_spaces_dict=self.observation_spaces_dict,
-                device=network_device(next(iter(self._networks.values()))),
-            )
-        return self._critic
+    def _build_critic(self) -> TorchStepStateCritic:
+        return TorchStepStateCritic(
+            self._networks,
+            obs_spaces_dict=self.observation_spaces_dict,
+            device=network_device(next(iter(self._networks.values()))),
+        )
 
 
 def _single_spec(networks: Any) -> Any:

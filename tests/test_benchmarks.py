@@ -65,14 +65,7 @@ def test_the_report_renders_targets():
         "B1": {
             "steps": 1000,
             "config": {
-                "n_envs": 8,
-                "n_rollout_steps": 5,
-                "lr": 7e-4,
-                "gamma": 0.99,
-                "hidden_units": [64, 64],
-                "value_loss_coef": 0.5,
-                "entropy_coef": 0.0,
-                "max_grad_norm": 0.5,
+                k: v for k, v in importlib.import_module("benchmarks.throughput").B1.items() if k != "env"
             },
             "runs": {"maze": runs(150), "sb3": runs(100), "sb3_1_thread": runs(100), "minimal": runs(160)},
         },

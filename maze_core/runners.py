@@ -46,7 +46,9 @@ class Runner(ABC):
     def make_vector_env(self, env_factories, logging_prefix: str):
         """A vector env over ``env_factories`` (one env per factory)."""
 
-    def make_collector(self, env_factory, device, seed: int | None):
+    def make_collector(self, env_factory, device, seed: int | None, model=None):
+        """The rollout source of the run; ``model`` is the learner's, for runners whose workers act
+        with copies of it."""
         from maze_core.training.rollout import VectorEnvCollector
 
         env = self.make_vector_env([env_factory] * self.n_envs, logging_prefix="train")
@@ -71,7 +73,7 @@ class Runner(ABC):
 
         configure_torch_threads(self.torch_threads)
         device = next(iter(model.parameters())).device
-        collector = self.make_collector(env_factory, device, derive_seed(seed, "train_envs"))
+        collector = self.make_collector(env_factory, device, derive_seed(seed, "train_envs"), model=model)
         self._owned.append(collector)
         evaluator = algorithm.rollout_evaluator
         if evaluator is None and self.eval_episodes > 0:

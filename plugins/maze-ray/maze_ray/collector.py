@@ -1,0 +1,311 @@
+"""The ray runner's rollout source: :class:`~maze_ray.worker.RolloutWorker` actors, faults handled.
+
+Per update the learner's weights are flattened into one numpy vector and put into the object
+store once; every worker fetches it, steps its envs for a whole rollout and returns numpy arrays,
+which are joined along the env axis into one :class:`~maze_core.training.rollout.Rollout` on the
+training device. A worker that dies, whose node leaves the cluster, or that does not answer within
+``rollout_timeout_s`` is replaced and its rollout collected again; an exception raised inside a
+worker (by the env, or the policy) ends the run, since running a deterministic bug again is
+pointless.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+
+import numpy as np
+import ray
+import torch
+
+from maze_core import statistics
+from maze_core.env.structured_env import ActorID
+from maze_core.errors import ConfigurationError, EnvWorkerError, MazeError
+from maze_core.statistics import EpisodeRecorder
+from maze_core.training.rollout import ActorTransitions, Rollout
+from maze_ray.worker import RolloutWorker, flat_weights
+
+#: how long closing waits for the workers to close their envs before killing them (seconds)
+CLOSE_TIMEOUT_S = 5.0
+
+
+class RayCollector:
+    """Collects each rollout from ``n_workers`` Ray actors in parallel (the driver must already be
+    connected to Ray: ``ray.init``).
+
+    :param env_factory: creates one env; pickled once and shared by all workers.
+    :param model: the learner's ``TorchActorCritic``; workers act with a CPU copy of it, updated to
+        its current weights at every :meth:`collect`.
+    :param seed: worker ``w`` resets its envs with ``seed + w * envs_per_worker + i`` and samples
+        actions with its own seeded generator; a replacement worker gets fresh seeds.
+    """
+
+    def __init__(
+        self,
+        env_factory,
+        model,
+        seed: int | None,
+        *,
+        n_workers: int,
+        envs_per_worker: int,
+        num_cpus_per_worker: float,
+        max_worker_restarts: int,
+        rollout_timeout_s: float,
+    ):
+        self.model = model
+        self.device = next(iter(model.parameters())).device
+        self.seed = seed
+        self.envs_per_worker = envs_per_worker
+        self.max_worker_restarts = max_worker_restarts
+        self.rollout_timeout_s = rollout_timeout_s
+        _check_cluster_cpus(n_workers, num_cpus_per_worker)
+        try:
+            self._env_factory = ray.put(env_factory)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"the env factory {env_factory!r} cannot be pickled, so it cannot be sent to the Ray "
+                f"workers: {type(exc).__name__}: {exc}. Create unpicklable resources inside the factory."
+            ) from exc
+        self._model = ray.put(copy.deepcopy(model).to("cpu"))
+        self._actor_class = ray.remote(RolloutWorker).options(
+            num_cpus=num_cpus_per_worker,
+            max_restarts=0,  # replaced by us, so that the lost rollout is collected again
+            max_task_retries=0,
+            scheduling_strategy="SPREAD",  # one worker per node first: the point of a cluster
+        )
+        self.workers: list = [None] * n_workers
+        self._descriptions: list = [None] * n_workers
+        self._starts = 0
+        self.restarts = 0
+        self._epoch_restarts = 0
+        self._episodes = EpisodeRecorder()
+        try:
+            for index in range(n_workers):
+                self._start(index)
+            self._run_on_all("describe")  # every worker has built its envs: factory errors show here
+        except BaseException:
+            self.close()
+            raise
+
+    # --- the collector interface ----------------------------------------------------------------
+
+    def collect(self, policy, n_steps: int) -> Rollout:
+        """One rollout of ``n_steps`` steps on every env of every worker, acting with the current
+        weights of the model this collector was built with (``policy`` is its policy)."""
+        weights = ray.put(flat_weights(self.model))  # once per update, fetched by every worker
+        results = self._run_on_all("collect", weights, n_steps)
+        for result in results:
+            episodes = result["episodes"]
+            for episode_return, length in zip(episodes["returns"], episodes["lengths"], strict=True):
+                self._episodes.add_episode(episode_return, length)
+            for name, values in episodes["metrics"].items():
+                for value in values:
+                    self._episodes.add_metric(name, value)
+        return rollout_from_arrays(merge_rollouts([result["rollout"] for result in results]), self.device)
+
+    def epoch_stats(self) -> dict[str, float]:
+        """Statistics of the training episodes finished since the last call, and how many workers
+        were replaced meanwhile (``worker_restarts``)."""
+        stats = self._episodes.reduce()
+        stats["worker_restarts"] = float(self._epoch_restarts)
+        self._epoch_restarts = 0
+        return stats
+
+    def close(self) -> None:
+        """Let the workers close their envs (briefly), then end their processes."""
+        workers = [worker for worker in self.workers if worker is not None]
+        self.workers = [None] * len(self.workers)
+        with contextlib.suppress(Exception):
+            ray.wait(
+                [worker.close.remote() for worker in workers],
+                num_returns=len(workers),
+                timeout=CLOSE_TIMEOUT_S,
+            )
+        for worker in workers:
+            with contextlib.suppress(Exception):
+                ray.kill(worker, no_restart=True)
+
+    # --- workers and their faults ---------------------------------------------------------------
+
+    def _start(self, index: int) -> None:
+        """Start worker ``index`` (again); returns at once, the actor builds its envs meanwhile."""
+        # the k-th worker started (replacements included) seeds its envs from seed + k * envs_per_worker
+        seed = None if self.seed is None else self.seed + self._starts * self.envs_per_worker
+        self._starts += 1
+        self.workers[index] = self._actor_class.remote(
+            self._env_factory, self._model, self.envs_per_worker, seed
+        )
+        self._descriptions[index] = self.workers[index].describe.remote()
+
+    def describe(self, index: int) -> str:
+        """``ray worker 1 (pid 4242 on host)``, as far as known."""
+        with contextlib.suppress(Exception):
+            where = ray.get(self._descriptions[index], timeout=0.5)
+            return f"ray worker {index} (pid {where['pid']} on {where['host']})"
+        return f"ray worker {index}"
+
+    def _run_on_all(self, method: str, *args) -> list:
+        """Call ``method`` on every worker and return the results in worker order; replace workers
+        that die or time out and call them again, raise a worker's own exception."""
+        results: list = [None] * len(self.workers)
+        pending = {}  # object ref -> (worker index, when the call was made)
+
+        def call(index: int) -> None:
+            pending[getattr(self.workers[index], method).remote(*args)] = (index, time.monotonic())
+
+        for index in range(len(self.workers)):
+            call(index)
+        while pending:
+            oldest = min(started for _, started in pending.values())
+            wait_s = max(0.0, oldest + self.rollout_timeout_s - time.monotonic())
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=wait_s)
+            if not ready:
+                for ref, (index, started) in list(pending.items()):
+                    if time.monotonic() - started >= self.rollout_timeout_s:
+                        del pending[ref]
+                        self._replace(
+                            index, f"did not answer within rollout_timeout_s={self.rollout_timeout_s:g} s"
+                        )
+                        call(index)
+                continue
+            index, _ = pending.pop(ready[0])
+            try:
+                results[index] = ray.get(ready[0], timeout=self.rollout_timeout_s)
+            except ray.exceptions.RayTaskError as error:
+                raise self._worker_error(index, method, error) from None
+            except ray.exceptions.RayError as error:  # the actor died, or its node left
+                self._replace(index, _death_reason(error))
+                call(index)
+        return results
+
+    def _replace(self, index: int, reason: str) -> None:
+        """Replace a dead or unresponsive worker, or end the run after ``max_worker_restarts``."""
+        description = self.describe(index)
+        with contextlib.suppress(Exception):
+            ray.kill(self.workers[index], no_restart=True)  # a hung worker must not linger
+        self.workers[index] = None
+        self.restarts += 1
+        self._epoch_restarts += 1
+        if self.restarts > self.max_worker_restarts:
+            raise EnvWorkerError(
+                f"{description} {reason}, and {self.max_worker_restarts} workers were replaced "
+                "already (runner.max_worker_restarts): stopping. The best model and the last "
+                "checkpoint are kept; check the cluster, then resume with `maze train --resume RUN_DIR`."
+            )
+        statistics.log_message(
+            f"{description} {reason}: started a new worker (restart {self.restarts} of at most "
+            f"{self.max_worker_restarts}) and collecting its rollout again."
+        )
+        self._start(index)
+
+    def _worker_error(self, index: int, method: str, error) -> EnvWorkerError:
+        """The exception raised inside a worker, naming the worker, with the remote traceback."""
+        cause = error.cause if isinstance(getattr(error, "cause", None), BaseException) else error
+        detail = str(cause) if isinstance(cause, MazeError) else f"{type(cause).__name__}: {cause}"
+        remote_traceback = getattr(cause, "env_traceback", None) or str(error)
+        description = self.describe(index)
+        failure = EnvWorkerError(
+            f"{description} failed in {method}: {detail}\n\n"
+            f"Traceback in {description}:\n{remote_traceback.rstrip()}"
+        )
+        failure.worker_index = index
+        failure.env_traceback = remote_traceback
+        return failure
+
+
+def _death_reason(error) -> str:
+    """``died (...)`` with the first line of Ray's explanation."""
+    first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return f"died ({type(error).__name__}: {first_line})"
+
+
+def _check_cluster_cpus(n_workers: int, num_cpus_per_worker: float) -> None:
+    """Fail now rather than wait forever for workers that can never be scheduled."""
+    total = ray.cluster_resources().get("CPU", 0.0)
+    needed = n_workers * num_cpus_per_worker
+    if needed > total:
+        raise ConfigurationError(
+            f"the ray runner needs {n_workers} workers x num_cpus_per_worker={num_cpus_per_worker:g} = "
+            f"{needed:g} CPUs, but the Ray cluster has {total:g}: lower runner.n_workers or "
+            "runner.num_cpus_per_worker (fractions such as 0.5 are allowed), or add nodes."
+        )
+
+
+# --- rollouts from several workers --------------------------------------------------------------
+
+
+def merge_rollouts(parts: list[dict]) -> dict:
+    """Join the :func:`~maze_ray.worker.rollout_to_arrays` rollouts of several workers along the
+    env axis (worker 0's envs first)."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    for index, part in enumerate(parts[1:], start=1):
+        if part["actor_ids"] != first["actor_ids"] or part["next_actor_id"] != first["next_actor_id"]:
+            raise MazeError(
+                f"ray workers 0 and {index} stepped different actors in the same rollout; their rollouts "
+                "cannot be joined. The ray runner needs envs that ask for the same actors in the same "
+                "order in every worker (as a vector env does); use runner.n_workers=1 for this env."
+            )
+
+    def joined(key, axis=1):
+        return np.concatenate([part[key] for part in parts], axis=axis)
+
+    offsets = np.cumsum([0] + [part["rewards"].shape[1] for part in parts[:-1]])
+    return {
+        "actors": {
+            actor: {
+                "rows": transitions["rows"],
+                "observations": _join_dicts([p["actors"][actor]["observations"] for p in parts], axis=1),
+                "actions": _join_dicts([p["actors"][actor]["actions"] for p in parts], axis=1),
+            }
+            for actor, transitions in first["actors"].items()
+        },
+        "actor_ids": first["actor_ids"],
+        "rewards": joined("rewards"),
+        "terminated": joined("terminated"),
+        "truncated": joined("truncated"),
+        "env_step_ends": joined("env_step_ends"),
+        "next_observation": _join_dicts([part["next_observation"] for part in parts], axis=0),
+        "next_actor_id": first["next_actor_id"],
+        "final_observations": [
+            (t, int(offset) + env, observation)
+            for offset, part in zip(offsets, parts, strict=True)
+            for t, env, observation in part["final_observations"]
+        ],
+    }
+
+
+def _join_dicts(dicts: list[dict[str, np.ndarray]], axis: int) -> dict[str, np.ndarray]:
+    return {key: np.concatenate([d[key] for d in dicts], axis=axis) for key in dicts[0]}
+
+
+def rollout_from_arrays(arrays: dict, device: torch.device) -> Rollout:
+    """The :class:`Rollout` on ``device`` of a :func:`~maze_ray.worker.rollout_to_arrays` dict."""
+
+    def tensor(array):
+        # arrays straight from the object store are read-only, which torch does not wrap
+        return torch.from_numpy(array if array.flags.writeable else array.copy()).to(device)
+
+    def tensors(d):
+        return {key: tensor(value) for key, value in d.items()}
+
+    return Rollout(
+        actors={
+            ActorID(*actor): ActorTransitions(
+                rows=tensor(transitions["rows"]),
+                observations=tensors(transitions["observations"]),
+                actions=tensors(transitions["actions"]),
+            )
+            for actor, transitions in arrays["actors"].items()
+        },
+        actor_ids=[ActorID(*actor) for actor in arrays["actor_ids"]],
+        rewards=tensor(arrays["rewards"]),
+        terminated=tensor(arrays["terminated"]),
+        truncated=tensor(arrays["truncated"]),
+        env_step_ends=tensor(arrays["env_step_ends"]),
+        next_observation=tensors(arrays["next_observation"]),
+        next_actor_id=ActorID(*arrays["next_actor_id"]),
+        final_observations=[(t, env, tensors(obs)) for t, env, obs in arrays["final_observations"]],
+    )

@@ -1,0 +1,130 @@
+"""The rollout worker: a vector env and a CPU copy of the model, one whole rollout per call.
+
+It is a plain class: the ray runner runs it as a Ray actor (one process per worker, possibly on
+another machine), and tests run it in-process. Everything crossing the process boundary is numpy:
+weights come in as one flat vector (:func:`flat_weights`), rollouts go out as numpy arrays
+(:func:`rollout_to_arrays`), because Ray ships numpy zero-copy and torch tensors several
+milliseconds slower per call.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+
+import numpy as np
+import torch
+
+from maze_core.env.vector import SequentialVectorEnv
+from maze_core.training.rollout import VectorEnvCollector
+
+
+class RolloutWorker:
+    """Steps ``n_envs`` envs with a CPU copy of ``model``; :meth:`collect` returns one rollout.
+
+    :param env_factory: a function creating one env (called ``n_envs`` times).
+    :param model: the ``TorchActorCritic`` to act with (a copy is moved to the CPU); its weights are
+        replaced by the ones passed to :meth:`collect`.
+    :param n_envs: envs stepped together by this worker.
+    :param seed: env ``i`` is reset with ``seed + i`` first, and actions are sampled from a torch
+        generator seeded with ``seed``; None for unseeded.
+    """
+
+    def __init__(self, env_factory, model, n_envs: int, seed: int | None = None):
+        torch.set_num_threads(1)  # one core per worker: more threads only contend with the envs
+        if seed is not None:
+            torch.manual_seed(seed)  # actions are sampled with torch's global generator
+        self.model = copy.deepcopy(model).to("cpu")
+        self.model.train()
+        self.env = SequentialVectorEnv([env_factory] * n_envs)
+        self.collector = VectorEnvCollector(self.env, device="cpu", seed=seed)
+
+    def collect(self, weights: np.ndarray | None, n_steps: int) -> dict:
+        """Load ``weights`` (a :func:`flat_weights` vector; None keeps the current ones), step every
+        env ``n_steps`` times and return the rollout and the episodes finished meanwhile as arrays."""
+        if weights is not None:
+            load_flat_weights(self.model, weights)
+        rollout = self.collector.collect(self.model.policy, n_steps)
+        return {"rollout": rollout_to_arrays(rollout), "episodes": self._finished_episodes()}
+
+    def _finished_episodes(self) -> dict:
+        """Returns, lengths and metric values of the episodes finished since the last call."""
+        recorder = self.env.episode_recorder
+        episodes = {
+            "returns": list(recorder.returns),
+            "lengths": list(recorder.lengths),
+            "metrics": {name: list(values) for name, values in recorder.metrics.items()},
+        }
+        recorder.clear()
+        return episodes
+
+    def describe(self) -> dict:
+        """Where this worker runs: its process id and host (for error messages and tests)."""
+        return {"pid": os.getpid(), "host": socket.gethostname()}
+
+    def close(self) -> None:
+        self.env.close()
+
+
+# --- weights as one flat vector -----------------------------------------------------------------
+
+
+def _weight_tensors(model) -> list[torch.Tensor]:
+    """The floating-point parameters and buffers of the model's networks, each once, in a fixed
+    order (a pickled copy of the model lists its own tensors in the same order)."""
+    seen, tensors = set(), []
+    for network in (*model.policy.networks.values(), *model.critic.networks.values()):
+        for tensor in (*network.parameters(), *network.buffers()):
+            if id(tensor) not in seen and tensor.is_floating_point():
+                seen.add(id(tensor))
+                tensors.append(tensor)
+    return tensors
+
+
+def flat_weights(model) -> np.ndarray:
+    """All weights of ``model`` (policy and critic, buffers included) as one flat numpy vector."""
+    with torch.no_grad():
+        return torch.cat([tensor.detach().reshape(-1) for tensor in _weight_tensors(model)]).cpu().numpy()
+
+
+def load_flat_weights(model, vector: np.ndarray) -> None:
+    """Copy a :func:`flat_weights` vector into ``model`` (which has the same structure)."""
+    tensors = _weight_tensors(model)
+    sizes = [tensor.numel() for tensor in tensors]
+    if sum(sizes) != len(vector):
+        raise ValueError(f"got {len(vector)} weights for a model with {sum(sizes)}")
+    # a copy: Ray hands over read-only arrays, which torch does not wrap
+    source = torch.from_numpy(np.array(vector))
+    with torch.no_grad():
+        for tensor, chunk in zip(tensors, torch.split(source, sizes), strict=True):
+            tensor.copy_(chunk.view_as(tensor))
+
+
+# --- rollouts as numpy arrays -------------------------------------------------------------------
+
+
+def rollout_to_arrays(rollout) -> dict:
+    """A :class:`~maze_core.training.rollout.Rollout` as nested dicts of numpy arrays it owns."""
+    return {
+        "actors": {
+            tuple(actor_id): {
+                "rows": transitions.rows.numpy().copy(),
+                "observations": _numpy_dict(transitions.observations),
+                "actions": _numpy_dict(transitions.actions),
+            }
+            for actor_id, transitions in rollout.actors.items()
+        },
+        "actor_ids": [tuple(actor_id) for actor_id in rollout.actor_ids],
+        "rewards": rollout.rewards.numpy().copy(),
+        "terminated": rollout.terminated.numpy().copy(),
+        "truncated": rollout.truncated.numpy().copy(),
+        "env_step_ends": rollout.env_step_ends.numpy().copy(),
+        "next_observation": _numpy_dict(rollout.next_observation),
+        "next_actor_id": tuple(rollout.next_actor_id),
+        "final_observations": [(t, env, _numpy_dict(obs)) for t, env, obs in rollout.final_observations],
+    }
+
+
+def _numpy_dict(tensors: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {key: tensor.numpy().copy() for key, tensor in tensors.items()}

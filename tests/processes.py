@@ -48,3 +48,15 @@ def parent(pid: int) -> int:
     """The parent process id of ``pid``."""
     stat = Path(f"/proc/{pid}/stat").read_text()
     return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
+def node_processes(*nodes) -> set[int]:
+    """The process ids of Ray nodes: their own processes (raylet, GCS, ...) and all they started."""
+    pids = {
+        info.process.pid
+        for node in nodes
+        if node is not None
+        for infos in node.all_processes.values()
+        for info in infos
+    }
+    return pids | descendants(*pids)

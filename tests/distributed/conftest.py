@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from processes import descendants, wait_until_gone
+from processes import node_processes, wait_until_gone
 
 CLONE_NEWNET = 0x40000000
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
@@ -96,18 +96,6 @@ def ray_cluster(ray_session):
         cluster.shutdown()
     left = wait_until_gone(started)
     assert not left, f"Ray processes left after the session: {sorted(left)}"
-
-
-def node_processes(*nodes) -> set[int]:
-    """The process ids of Ray nodes: their own processes (raylet, GCS, ...) and all they started."""
-    pids = {
-        info.process.pid
-        for node in nodes
-        if node is not None
-        for infos in node.all_processes.values()
-        for info in infos
-    }
-    return pids | descendants(*pids)
 
 
 def add_node(cluster):

@@ -4,11 +4,17 @@ learning, a worker killed with ``kill -9``, a node removed mid-run, an env that 
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import threading
+import time
 
 import pytest
-from processes import parent, wait_until_gone
+from processes import node_processes, parent, wait_until_gone
 
 from maze_core import RunContext
+from maze_core.errors import EnvWorkerError
 
 pytestmark = pytest.mark.ray
 
@@ -56,3 +62,126 @@ def test_a2c_learns_cartpole_with_a_worker_on_each_node(two_nodes, tmp_path):
     rc.close()
     assert not wait_until_gone(pids), "the workers were not shut down"
     assert rc.evaluate(n_episodes=8)["episode_return_mean"] > 150
+
+
+def at_epochs(run_dir, actions: dict) -> callable:
+    """Run ``actions[k]()`` in a thread as soon as epoch ``k`` is in the run's stats.jsonl; returns
+    a function that waits for the thread and re-raises what an action raised."""
+    errors = []
+
+    def watch():
+        pending = dict(actions)
+        deadline = time.monotonic() + 300
+        try:
+            while pending and time.monotonic() < deadline:
+                path = run_dir / "stats.jsonl"
+                finished = path.read_text().count("\n") if path.exists() else 0
+                for epoch in sorted(pending):
+                    if epoch <= finished:
+                        pending.pop(epoch)()
+                time.sleep(0.02)
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+            errors.append(error)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+
+    def join():
+        thread.join(timeout=60)
+        if errors:
+            raise errors[0]
+
+    return join
+
+
+def kill_worker(runner, index: int, killed: list) -> None:
+    pid = worker_pids(runner)[index]
+    os.kill(pid, signal.SIGKILL)
+    killed.append(pid)
+
+
+def test_killed_workers_are_replaced_until_max_worker_restarts(two_nodes, tmp_path, capfd):
+    run_dir = tmp_path / "run"
+    rc = ray_run(two_nodes, run_dir, silent=False, **{"runner.max_worker_restarts": 1})
+    killed = []
+    join = at_epochs(
+        run_dir, {1: lambda: kill_worker(rc.runner, 0, killed), 2: lambda: kill_worker(rc.runner, 1, killed)}
+    )
+    with pytest.raises(EnvWorkerError) as failure:
+        rc.train(n_epochs=4)
+    join()
+    survivors = worker_pids(rc.runner)
+    rc.close()
+    out, _ = capfd.readouterr()
+    # the first kill: replaced, the rollout collected again, epoch 2 finished
+    assert f"ray worker 0 (pid {killed[0]} on " in out and "died" in out
+    assert "started a new worker (restart 1 of at most 1)" in out
+    stats = epoch_stats(run_dir)
+    assert [line["epoch"] for line in stats] == [1, 2]
+    assert [line["train"]["worker_restarts"] for line in stats] == [0, 1]
+    # the second kill ends the run with one line, keeping both checkpoints
+    message = str(failure.value)
+    assert "\n" not in message
+    assert (
+        message.startswith(f"ray worker 1 (pid {killed[1]} on ") and "runner.max_worker_restarts" in message
+    )
+    assert (run_dir / "state_dict.pt").exists() and (run_dir / "checkpoint.pt").exists()
+    assert not wait_until_gone(killed + survivors)
+
+
+def test_a_node_removed_mid_run_is_survived(two_nodes, tmp_path, capfd):
+    run_dir = tmp_path / "run"
+    rc = ray_run(two_nodes, run_dir, silent=False)
+    (node,) = two_nodes.worker_nodes
+    node_pids = node_processes(node)
+    on_node = []
+
+    def remove_node():
+        on_node.extend(pid for pid in worker_pids(rc.runner) if parent(pid) == raylet_pid(node))
+        two_nodes.remove_node(node)
+
+    join = at_epochs(run_dir, {1: remove_node})
+    rc.train(n_epochs=2)
+    join()
+    survivors = worker_pids(rc.runner)
+    rc.close()
+    out, _ = capfd.readouterr()
+    assert len(on_node) == 1, "one worker should have run on the removed node"
+    assert f"(pid {on_node[0]} on " in out and "started a new worker (restart 1 of at most 3)" in out
+    stats = epoch_stats(run_dir)
+    assert [line["epoch"] for line in stats] == [1, 2]
+    assert stats[1]["train"]["worker_restarts"] == 1
+    assert all(parent(pid) == raylet_pid(two_nodes.head_node) for pid in survivors)
+    assert not wait_until_gone(node_pids | set(survivors))
+
+
+def test_an_env_exception_in_a_worker_ends_the_run_naming_the_worker(two_nodes, tmp_path):
+    def make_env():
+        import gymnasium
+
+        from maze_core.env import GymMazeEnv
+
+        class FailingOnStep30(gymnasium.Wrapper):
+            steps = 0
+
+            def step(self, action):
+                self.steps += 1
+                if self.steps == 30:
+                    raise RuntimeError("the simulator lost its licence")
+                return self.env.step(action)
+
+        return GymMazeEnv(FailingOnStep30(gymnasium.make("CartPole-v1")))
+
+    rc = ray_run(two_nodes, tmp_path / "run", env=make_env)
+    with pytest.raises(EnvWorkerError) as failure:
+        rc.train(n_epochs=1)
+    pids = worker_pids(rc.runner)
+    rc.close()
+    first_line, *rest = str(failure.value).splitlines()
+    assert re.fullmatch(
+        r"ray worker \d \(pid \d+ on .+\) failed in collect: env 0 failed in step: "
+        r"RuntimeError: the simulator lost its licence",
+        first_line,
+    ), first_line
+    assert "in step" in "\n".join(rest) and "raise RuntimeError" in "\n".join(rest)  # the env's traceback
+    assert not wait_until_gone(pids)

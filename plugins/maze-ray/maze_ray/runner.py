@@ -95,7 +95,9 @@ class RayRunner(Runner):
     @property
     def workers(self) -> list:
         """The Ray actor handles of the current rollout workers (empty before training starts)."""
-        return list(self._collector.workers) if self._collector is not None else []
+        if self._collector is None:
+            return []
+        return [worker for worker in self._collector.workers if worker is not None]
 
     def make_vector_env(self, env_factories, logging_prefix: str):
         """The evaluation envs: in this process, next to the learner."""

@@ -127,10 +127,13 @@ class RayRunner(Runner):
 
         if ray.is_initialized():
             return
-        # a private instance reports nothing to Ray's usage statistics unless the user opted in
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         options = {"log_to_driver": False, "logging_level": logging.WARNING}
         if self.address is None:
+            # Ray's defaults, said explicitly so that Ray does not warn about them: token
+            # authentication on; and no usage statistics sent from a private instance unless the
+            # user opted in
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
+            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
             ray.init(
                 address="local",
                 num_cpus=max(1, math.ceil(self.n_workers * self.num_cpus_per_worker)),

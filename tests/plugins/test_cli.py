@@ -9,7 +9,7 @@ from pathlib import Path
 
 import maze_core
 
-FIRST_PARTY = ("maze-a2c", "maze-policies", "maze-critics", "maze-runners", "maze-cuda")
+FIRST_PARTY = ("maze-a2c", "maze-policies", "maze-critics", "maze-runners", "maze-cuda", "maze-ray")
 MAZE = [sys.executable, "-m", "maze_core"]
 
 
@@ -34,6 +34,7 @@ def test_plugins_list_json_shows_the_first_party_plugins(run, clean_env):
         assert "error" not in entry
     assert listed["maze-a2c"]["provides"] == {"algorithm": ["a2c"]}
     assert listed["maze-runners"]["provides"] == {"runner": ["dev", "local"]}
+    assert listed["maze-ray"]["provides"] == {"runner": ["ray"]}
 
 
 def test_plugins_list_table_from_the_console_script(run, clean_env):

@@ -16,6 +16,7 @@ FIRST_PARTY = {
     "maze-critics": {"critic": ["shared_state", "step_state"]},
     "maze-runners": {"runner": ["dev", "local"]},
     "maze-cuda": {"device": ["cuda"]},
+    "maze-ray": {"runner": ["ray"]},
 }
 
 

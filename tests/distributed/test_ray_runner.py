@@ -102,7 +102,10 @@ def kill_worker(runner, index: int, killed: list) -> None:
 
 def test_killed_workers_are_replaced_until_max_worker_restarts(two_nodes, tmp_path, capfd):
     run_dir = tmp_path / "run"
-    rc = ray_run(two_nodes, run_dir, silent=False, **{"runner.max_worker_restarts": 1})
+    # with prefetch, a rollout is always in flight when a worker dies
+    rc = ray_run(
+        two_nodes, run_dir, silent=False, **{"runner.max_worker_restarts": 1, "runner.prefetch": True}
+    )
     killed = []
     join = at_epochs(
         run_dir, {1: lambda: kill_worker(rc.runner, 0, killed), 2: lambda: kill_worker(rc.runner, 1, killed)}

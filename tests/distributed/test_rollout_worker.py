@@ -132,6 +132,7 @@ def test_the_rollouts_of_several_workers_join_along_the_env_axis():
         ({"rollout_timeout_s": -1}, "runner.rollout_timeout_s=-1 is invalid"),
         ({"max_worker_restarts": -1}, "runner.max_worker_restarts=-1 is invalid"),
         ({"address": ""}, "runner.address='' is invalid"),
+        ({"prefetch": "yes"}, "runner.prefetch='yes' is invalid"),
     ],
 )
 def test_bad_runner_options_fail_at_construction(options, message):
@@ -160,6 +161,7 @@ def test_runner_options_from_the_command_line_are_typed_and_recorded():
         "num_cpus_per_worker": 0.5,
         "max_worker_restarts": 3,
         "rollout_timeout_s": 300.0,
+        "prefetch": False,
     }
 
 

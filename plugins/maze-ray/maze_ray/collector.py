@@ -52,6 +52,7 @@ class RayCollector:
         num_cpus_per_worker: float,
         max_worker_restarts: int,
         rollout_timeout_s: float,
+        prefetch: bool = False,
     ):
         self.model = model
         self.device = next(iter(model.parameters())).device
@@ -59,6 +60,8 @@ class RayCollector:
         self.envs_per_worker = envs_per_worker
         self.max_worker_restarts = max_worker_restarts
         self.rollout_timeout_s = rollout_timeout_s
+        self.prefetch = prefetch
+        self._prefetched = None  # (n_steps, calls in flight) of the next rollout
         _check_cluster_cpus(n_workers, num_cpus_per_worker)
         try:
             self._env_factory = ray.put(env_factory)
@@ -83,7 +86,7 @@ class RayCollector:
         try:
             for index in range(n_workers):
                 self._start(index)
-            self._run_on_all("describe")  # every worker has built its envs: factory errors show here
+            self._gather(self._call_all("describe"))  # the envs are built: factory errors show here
         except BaseException:
             self.close()
             raise
@@ -92,9 +95,21 @@ class RayCollector:
 
     def collect(self, policy, n_steps: int) -> Rollout:
         """One rollout of ``n_steps`` steps on every env of every worker, acting with the current
-        weights of the model this collector was built with (``policy`` is its policy)."""
+        weights of the model this collector was built with (``policy`` is its policy).
+
+        With ``prefetch`` the rollout returned was started at the previous call, with the weights
+        of that time (one update old), and the next one starts now, while the learner updates.
+        """
         weights = ray.put(flat_weights(self.model))  # once per update, fetched by every worker
-        results = self._run_on_all("collect", weights, n_steps)
+        calls = None
+        if self._prefetched is not None:
+            prefetched_steps, calls = self._prefetched
+            self._prefetched = None
+            if prefetched_steps != n_steps:
+                calls = None  # a rollout of another length: collect anew
+        results = self._gather(calls or self._call_all("collect", weights, n_steps))
+        if self.prefetch:
+            self._prefetched = (n_steps, self._call_all("collect", weights, n_steps))
         for result in results:
             episodes = result["episodes"]
             for episode_return, length in zip(episodes["returns"], episodes["lengths"], strict=True):
@@ -116,6 +131,7 @@ class RayCollector:
         """Let the workers close their envs (briefly), then end their processes."""
         workers = [worker for worker in self.workers if worker is not None]
         self.workers = [None] * len(self.workers)
+        self._prefetched = None
         with contextlib.suppress(Exception):
             ray.wait(
                 [worker.close.remote() for worker in workers],
@@ -145,38 +161,43 @@ class RayCollector:
             return f"ray worker {index} (pid {where['pid']} on {where['host']})"
         return f"ray worker {index}"
 
-    def _run_on_all(self, method: str, *args) -> list:
-        """Call ``method`` on every worker and return the results in worker order; replace workers
-        that die or time out and call them again, raise a worker's own exception."""
-        results: list = [None] * len(self.workers)
-        pending = {}  # object ref -> (worker index, when the call was made)
-
-        def call(index: int) -> None:
-            pending[getattr(self.workers[index], method).remote(*args)] = (index, time.monotonic())
-
+    def _call_all(self, method: str, *args) -> dict:
+        """Call ``method`` on every worker; returns the calls in flight (see :meth:`_gather`)."""
+        calls = {}
         for index in range(len(self.workers)):
-            call(index)
-        while pending:
-            oldest = min(started for _, started in pending.values())
+            self._call(calls, index, method, args)
+        return calls
+
+    def _call(self, calls: dict, index: int, method: str, args: tuple) -> None:
+        reference = getattr(self.workers[index], method).remote(*args)
+        calls[reference] = (index, time.monotonic(), method, args)
+
+    def _gather(self, calls: dict) -> list:
+        """The results of ``calls`` (one per worker) in worker order. A worker that dies or does not
+        answer within ``rollout_timeout_s`` is replaced and called again; an exception raised in a
+        worker is raised here, naming it."""
+        results: list = [None] * len(self.workers)
+        while calls:
+            oldest = min(started for _, started, _, _ in calls.values())
             wait_s = max(0.0, oldest + self.rollout_timeout_s - time.monotonic())
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=wait_s)
+            ready, _ = ray.wait(list(calls), num_returns=1, timeout=wait_s)
             if not ready:
-                for ref, (index, started) in list(pending.items()):
+                for reference, (index, started, method, args) in list(calls.items()):
                     if time.monotonic() - started >= self.rollout_timeout_s:
-                        del pending[ref]
+                        del calls[reference]
                         self._replace(
                             index, f"did not answer within rollout_timeout_s={self.rollout_timeout_s:g} s"
                         )
-                        call(index)
+                        self._call(calls, index, method, args)
                 continue
-            index, _ = pending.pop(ready[0])
+            index, _, method, args = calls.pop(ready[0])
             try:
                 results[index] = ray.get(ready[0], timeout=self.rollout_timeout_s)
             except ray.exceptions.RayTaskError as error:
                 raise self._worker_error(index, method, error) from None
             except ray.exceptions.RayError as error:  # the actor died, or its node left
                 self._replace(index, _death_reason(error))
-                call(index)
+                self._call(calls, index, method, args)
         return results
 
     def _replace(self, index: int, reason: str) -> None:

@@ -32,6 +32,11 @@ class RayRunner(Runner):
         their node or timing out) before the run stops with an error.
     :param rollout_timeout_s: a worker that does not return a rollout (or, when new, get ready)
         within this many seconds is treated as dead.
+    :param prefetch: let the workers collect the next rollout while the learner updates on this
+        one, so that they act with weights one update old. Faster when the learner's update costs
+        real time (a large model, several PPO passes); rollouts keep the behaviour policy's
+        log-probs and values, so PPO's ratio stays correct, while A2C becomes slightly off-policy.
+        Off by default: every rollout then comes from the current weights, as on the dev runner.
     """
 
     def __init__(
@@ -42,6 +47,7 @@ class RayRunner(Runner):
         num_cpus_per_worker: float = 1.0,
         max_worker_restarts: int = 3,
         rollout_timeout_s: float = 300.0,
+        prefetch: bool = False,
         **kwargs,
     ):
         if "n_envs" in kwargs:
@@ -75,6 +81,9 @@ class RayRunner(Runner):
         self.num_cpus_per_worker = float(num_cpus_per_worker)
         self.max_worker_restarts = max_worker_restarts
         self.rollout_timeout_s = float(rollout_timeout_s)
+        if not isinstance(prefetch, bool):
+            raise ConfigurationError(f"runner.prefetch={prefetch!r} is invalid: it must be true or false")
+        self.prefetch = prefetch
         super().__init__(n_envs=n_workers * envs_per_worker, **kwargs)
         self._started_ray = False
         self._collector = None
@@ -116,6 +125,7 @@ class RayRunner(Runner):
             num_cpus_per_worker=self.num_cpus_per_worker,
             max_worker_restarts=self.max_worker_restarts,
             rollout_timeout_s=self.rollout_timeout_s,
+            prefetch=self.prefetch,
         )
         return self._collector
 
@@ -153,6 +163,7 @@ class RayRunner(Runner):
             "num_cpus_per_worker": self.num_cpus_per_worker,
             "max_worker_restarts": self.max_worker_restarts,
             "rollout_timeout_s": self.rollout_timeout_s,
+            "prefetch": self.prefetch,
         }
 
     def close(self) -> None:

@@ -14,42 +14,17 @@ ever looked up or killed by name, and ``ray stop`` is never run).
 
 from __future__ import annotations
 
-import ctypes
-import fcntl
 import os
 import shutil
-import socket
-import struct
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from maze_ray.testing import isolate_network
 from processes import node_processes, wait_until_gone
-
-CLONE_NEWNET = 0x40000000
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 #: CPUs of each of the two nodes; the tests' workers use one each
 NODE_CPUS = 2
-
-
-def isolate_network() -> str | None:
-    """Move this process into a new network namespace with only loopback, up. Returns None when
-    done (or when it already is in one), else why it cannot."""
-    if not sys.platform.startswith("linux"):
-        return "network namespaces need Linux"
-    if [name for _, name in socket.if_nameindex()] != ["lo"]:
-        if os.geteuid() != 0:
-            return "moving into a private network namespace needs root (or run under `unshare -rn`)"
-        libc = ctypes.CDLL(None, use_errno=True)
-        if libc.unshare(CLONE_NEWNET) != 0:
-            return f"unshare(CLONE_NEWNET) failed: {os.strerror(ctypes.get_errno())}"
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:  # `ip link set lo up`
-        request = struct.pack("16sH", b"lo", 0)
-        flags = struct.unpack("16sH", fcntl.ioctl(sock, SIOCGIFFLAGS, request)[:18])[1]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | IFF_UP))
-    return None
 
 
 @pytest.fixture(scope="session")

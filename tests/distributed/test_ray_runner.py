@@ -188,3 +188,59 @@ def test_an_env_exception_in_a_worker_ends_the_run_naming_the_worker(two_nodes, 
     ), first_line
     assert "in step" in "\n".join(rest) and "raise RuntimeError" in "\n".join(rest)  # the env's traceback
     assert not wait_until_gone(pids)
+
+
+@pytest.mark.filterwarnings("ignore:.*CartPole-v0 is out of date")  # the tutorial's env
+def test_the_tutorials_algorithm_config_and_networks_work_unchanged(two_nodes, tmp_path):
+    import gymnasium
+    import ray.cloudpickle
+    from maze_a2c import A2CAlgorithmConfig
+    from models import tutorial_nets
+    from models.test_composers import tutorial_composers
+
+    from maze_core import GymMazeEnv, RolloutEvaluator, SequentialVectorEnv
+
+    def cartpole_env_factory():
+        return GymMazeEnv(env=gymnasium.make("CartPole-v0"))
+
+    algorithm_config = A2CAlgorithmConfig(  # the tutorial's, as written there
+        n_epochs=5,
+        epoch_length=25,
+        patience=15,
+        critic_burn_in_epochs=0,
+        n_rollout_steps=100,
+        lr=0.0005,
+        gamma=0.98,
+        gae_lambda=1.0,
+        policy_loss_coef=1.0,
+        value_loss_coef=0.5,
+        entropy_coef=0.00025,
+        max_grad_norm=0.0,
+        device="cpu",
+        rollout_evaluator=RolloutEvaluator(
+            eval_env=SequentialVectorEnv([cartpole_env_factory]), n_episodes=1, deterministic=True
+        ),
+    )
+    _, policy_composer, _, critic_composer = tutorial_composers(cartpole_env_factory())
+    # a script's own classes travel by value; the tests' helper module is not importable by workers
+    ray.cloudpickle.register_pickle_by_value(tutorial_nets)
+    try:
+        rc = RunContext(
+            env=cartpole_env_factory,
+            algorithm=algorithm_config,
+            policy=policy_composer,
+            critic=critic_composer,
+            runner="ray",
+            run_dir=tmp_path / "run",
+            silent=True,
+            overrides={"runner.address": two_nodes.address, "runner.rollout_timeout_s": 60.0},
+        )
+        rc.train(n_epochs=1)
+        pids = worker_pids(rc.runner)
+        rc.close()
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(tutorial_nets)
+    (line,) = epoch_stats(tmp_path / "run")
+    assert line["eval"]["episode_count"] == 1 and line["train"]["episode_count"] > 0
+    assert line["algorithm"]["env_steps"] == 25 * 100 * 4
+    assert not wait_until_gone(pids)

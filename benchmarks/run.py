@@ -13,6 +13,9 @@ writes a report only where ``--output`` says.
 * B4 the local runner with 2 workers vs the dev runner, on an env with ~1 ms of CPU work per step
 * B5 start-up: ``maze --help``, ``maze plugins list``; peak memory of the tutorial
 * B6 the tutorial script's wall time
+* B7 the ray runner (2 workers) vs the dev runner on the ~1 ms env and on CartPole, and the parts
+  of one update on the ray runner (runs last: it moves this process into a private network
+  namespace where it can, so that Ray binds loopback only)
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.common import ROOT, alternate, machine
 
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
 
 
 def _log(text: str) -> None:
@@ -138,6 +141,49 @@ def run_b5_b6(repetitions: int, quick: bool) -> dict:
     }
 
 
+def run_b7(repetitions: int, quick: bool) -> dict:
+    import functools
+
+    from maze_ray.testing import isolate_network
+
+    from benchmarks import distributed
+    from benchmarks.busy_env import make_busy_cartpole
+    from maze_core.env import GymMazeEnv
+
+    isolation = isolate_network()
+    _log(f"B7: network namespace: {isolation or 'private, loopback only'}")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    busy, cartpole = (1_000, 4_000) if quick else (8_000, 20_000)
+    _log(f"B7: ray runner vs dev runner; {busy} env steps on the ~1 ms env, {cartpole} on CartPole-v1")
+    results = alternate(
+        {
+            "busy_dev_4_envs": lambda i: distributed.train(make_busy_cartpole, "dev", busy, seed=i),
+            "busy_ray_2_workers": lambda i: distributed.train(make_busy_cartpole, "ray", busy, seed=i),
+            "busy_ray_1_worker_2_envs": lambda i: distributed.train(
+                make_busy_cartpole, "ray", busy // 2, seed=i, n_envs=2, n_workers=1
+            ),
+            "cartpole_dev_4_envs": lambda i: distributed.train("CartPole-v1", "dev", cartpole, seed=i),
+            "cartpole_ray_2_workers": lambda i: distributed.train("CartPole-v1", "ray", cartpole, seed=i),
+        },
+        repetitions,
+        _log,
+    )
+    _log("B7: the parts of one update")
+    costs = {
+        "busy": distributed.update_costs(make_busy_cartpole),
+        "cartpole": distributed.update_costs(functools.partial(GymMazeEnv, "CartPole-v1")),
+    }
+    _log(json.dumps(costs, indent=2))
+    return {
+        "busy_steps": busy,
+        "cartpole_steps": cartpole,
+        "network": isolation or "private network namespace, loopback only",
+        "runs": report.stopwatches(results),
+        "costs": costs,
+        "model": distributed.scaling_model(costs["busy"]),
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Run Maze's benchmarks (B1-B6).")
     parser.add_argument("--only", default=",".join(ALL), help="comma-separated, e.g. B1,B5")
@@ -175,6 +221,10 @@ def main(argv: list[str] | None = None) -> None:
         load_before = _load()
         results["B5_B6"] = run_b5_b6(args.repetitions, args.quick)
         results["B5_B6"]["load"] = {"before": load_before, "after": _load()}
+    if "B7" in selected:  # last: it may move this process into a network namespace
+        load_before = _load()
+        results["B7"] = run_b7(args.repetitions, args.quick)
+        results["B7"]["load"] = {"before": load_before, "after": _load()}
 
     text = report.render(results, command=command)
     print(text)

@@ -45,7 +45,10 @@ def _timed_maze_run(env, config, runner: str, overrides: dict, steps: int, seed:
     """``RunContext.train`` for ``steps`` env steps after a one-epoch warm-up (which also builds)."""
     from maze_core import RunContext
 
-    steps_per_epoch = config.epoch_length * config.n_rollout_steps * overrides["runner.n_envs"]
+    n_envs = overrides.get("runner.n_envs") or (
+        overrides["runner.n_workers"] * overrides["runner.envs_per_worker"]  # the ray runner
+    )
+    steps_per_epoch = config.epoch_length * config.n_rollout_steps * n_envs
     n_epochs = max(1, math.ceil(steps / steps_per_epoch))
     with scratch_dir() as run_dir:
         rc = RunContext(

@@ -5,6 +5,8 @@ Ray is imported only when a run starts, so listing plugins or using another runn
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 
@@ -131,25 +133,23 @@ class RayRunner(Runner):
 
     def _connect(self) -> None:
         """Connect this process to Ray: a private instance, or the cluster at ``address``."""
-        import logging
-
         import ray
 
         if ray.is_initialized():
             return
         options = {"log_to_driver": False, "logging_level": logging.WARNING}
         if self.address is None:
-            # Ray's defaults, said explicitly so that Ray does not warn about them: token
-            # authentication on; and no usage statistics sent from a private instance unless the
-            # user opted in
-            os.environ.setdefault("RAY_AUTH_MODE", "token")
+            # no usage statistics from a private instance unless the user opted in
             os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            ray.init(
-                address="local",
-                num_cpus=max(1, math.ceil(self.n_workers * self.num_cpus_per_worker)),
-                include_dashboard=False,
-                **options,
-            )
+            with _quiet_logger("ray._private.authentication.authentication_token_setup"):
+                # Ray turns token authentication on for a new local instance and says so at
+                # WARNING level: right for a private instance, and not the user's concern
+                ray.init(
+                    address="local",
+                    num_cpus=max(1, math.ceil(self.n_workers * self.num_cpus_per_worker)),
+                    include_dashboard=False,
+                    **options,
+                )
         else:
             ray.init(address=self.address, **options)
         self._started_ray = True
@@ -177,3 +177,15 @@ class RayRunner(Runner):
 
                 self._started_ray = False
                 ray.shutdown()
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    """Drop the messages of logger ``name`` below ERROR while the block runs."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

@@ -77,10 +77,10 @@ def update_costs(env_factory, envs_per_worker: int = 2, repeats: int = 20) -> di
     learner = {}
     for n_envs in (2, 4, 8, 16):
         collector = VectorEnvCollector(SequentialVectorEnv([env_factory] * n_envs), seed=0)
-        rollout = collector.collect(model.policy, N_ROLLOUT_STEPS)
+        rollout = collector.collect(model, N_ROLLOUT_STEPS)
         if n_envs == 4:
             results["dev_rollout_4_envs_ms"] = _median_ms(
-                lambda c=collector: c.collect(model.policy, N_ROLLOUT_STEPS), repeats
+                lambda c=collector: c.collect(model, N_ROLLOUT_STEPS), repeats
             )
         collector.close()
         trainer = _trainer(model)
@@ -110,10 +110,10 @@ def update_costs(env_factory, envs_per_worker: int = 2, repeats: int = 20) -> di
                     lambda h=handle: ray.get(h.describe.remote(), timeout=60), repeats
                 )
                 results[f"ray_collect_1_step_{n_workers}_workers_ms"] = _median_ms(
-                    lambda c=collector: c.collect(model.policy, 1), repeats
+                    lambda c=collector: c.collect(model, 1), repeats
                 )
                 results[f"ray_rollout_{n_workers}_workers_ms"] = _median_ms(
-                    lambda c=collector: c.collect(model.policy, N_ROLLOUT_STEPS), repeats
+                    lambda c=collector: c.collect(model, N_ROLLOUT_STEPS), repeats
                 )
             finally:
                 collector.close()

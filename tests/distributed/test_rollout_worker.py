@@ -4,6 +4,7 @@ vector, rollouts as arrays and joined across workers, the runner's options, lazy
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 
 import gymnasium
@@ -39,18 +40,23 @@ def test_a_worker_collects_a_whole_rollout_as_arrays_it_owns():
     rollout = first["rollout"]
     assert rollout["rewards"].shape == (25, 2) and rollout["rewards"].dtype == np.float32
     assert rollout["actors"][(0, 0)]["observations"]["observation"].shape == (25, 2, 4)
-    assert rollout["next_observation"]["observation"].shape == (2, 4)
-    truncated = [(t, env) for t, env, _ in rollout["final_observations"]]
-    assert truncated == [(t, env) for t, env in zip(*np.nonzero(rollout["truncated"]), strict=True)]
-    assert truncated, "10-step episodes in a 25-step rollout end by truncation"
+    for name in ("terminated", "truncated", "env_step_ends", "log_probs", "values", "next_values"):
+        assert rollout[name].shape == (25, 2), name
+    assert rollout["truncated"].any(), "10-step episodes in a 25-step rollout end by truncation"
+    # the behaviour policy's log-probs and the critic's values, computed by the worker while acting
+    assert (rollout["log_probs"] < 0).all()
+    observations = torch.from_numpy(rollout["actors"][(0, 0)]["observations"]["observation"])
+    with torch.no_grad():
+        values = model.critic.predict_value({"observation": observations}, actor_id=(0, 0))
+    assert np.allclose(rollout["values"], values.numpy(), atol=1e-5)
     episodes = first["episodes"]
     ended = (rollout["terminated"] | rollout["truncated"]).sum()
     assert len(episodes["returns"]) == len(episodes["lengths"]) == ended
     assert all(1 <= length <= 10 for length in episodes["lengths"])
 
-    observations = rollout["actors"][(0, 0)]["observations"]["observation"].copy()
+    kept = rollout["actors"][(0, 0)]["observations"]["observation"].copy()
     second = worker.collect(None, n_steps=25)
-    assert np.array_equal(rollout["actors"][(0, 0)]["observations"]["observation"], observations)
+    assert np.array_equal(rollout["actors"][(0, 0)]["observations"]["observation"], kept)
     assert not np.array_equal(second["rollout"]["rewards"], np.zeros((25, 2)))
     assert second["episodes"]["returns"], "the episodes of the first call are not reported again"
     worker.close()
@@ -81,18 +87,18 @@ def test_a_rollout_survives_the_trip_through_arrays():
     from maze_core.env.vector import SequentialVectorEnv
 
     collector = VectorEnvCollector(SequentialVectorEnv([TwoStepEnv] * 2), seed=1)
-    rollout = collector.collect(model.policy, n_steps=7)
+    rollout = collector.collect(model, n_steps=7)
     back = rollout_from_arrays(rollout_to_arrays(rollout), torch.device("cpu"))
-    assert back.actor_ids == rollout.actor_ids and back.next_actor_id == rollout.next_actor_id
-    assert set(back.actors) == set(rollout.actors)
+    assert back.actor_ids == rollout.actor_ids and set(back.actors) == set(rollout.actors)
     for actor, transitions in rollout.actors.items():
         assert torch.equal(back.actors[actor].rows, transitions.rows)
-        for key, value in transitions.observations.items():
-            assert torch.equal(back.actors[actor].observations[key], value)
-        for key, value in transitions.actions.items():
-            assert torch.equal(back.actors[actor].actions[key], value)
-    for name in ("rewards", "terminated", "truncated", "env_step_ends"):
-        assert torch.equal(getattr(back, name), getattr(rollout, name))
+        for part in ("observations", "actions", "latents"):
+            assert getattr(back.actors[actor], part).keys() == getattr(transitions, part).keys()
+            for key, value in getattr(transitions, part).items():
+                assert torch.equal(getattr(back.actors[actor], part)[key], value)
+    for field in dataclasses.fields(rollout):
+        if isinstance(getattr(rollout, field.name), torch.Tensor):
+            assert torch.equal(getattr(back, field.name), getattr(rollout, field.name)), field.name
     collector.close()
 
 
@@ -100,22 +106,17 @@ def test_the_rollouts_of_several_workers_join_along_the_env_axis():
     model = model_for(short_cartpole)
     workers = [RolloutWorker(short_cartpole, model, n_envs=2, seed=seed) for seed in (0, 2)]
     parts = [worker.collect(None, n_steps=25)["rollout"] for worker in workers]
+    assert parts[0]["truncated"].any()
     joined = merge_rollouts(parts)
     observations = joined["actors"][(0, 0)]["observations"]["observation"]
     assert observations.shape == (25, 4, 4)
     assert np.array_equal(observations[:, 2:], parts[1]["actors"][(0, 0)]["observations"]["observation"])
-    assert np.array_equal(joined["rewards"][:, :2], parts[0]["rewards"])
-    assert np.array_equal(
-        joined["next_observation"]["observation"][2:], parts[1]["next_observation"]["observation"]
-    )
-    # final observations name the env of the joined rollout
-    expected = [(t, env) for t, env, _ in parts[0]["final_observations"]]
-    expected += [(t, env + 2) for t, env, _ in parts[1]["final_observations"]]
-    assert [(t, env) for t, env, _ in joined["final_observations"]] == expected
+    for name in ("rewards", "truncated", "log_probs", "values", "next_values"):
+        assert np.array_equal(joined[name], np.concatenate([parts[0][name], parts[1][name]], axis=1))
     rollout = rollout_from_arrays(joined, torch.device("cpu"))
     assert (rollout.n_steps, rollout.n_envs) == (25, 4)
 
-    parts[1]["next_actor_id"] = (1, 0)
+    parts[1]["actor_ids"] = [(1, 0)] * 25
     with pytest.raises(Exception, match="ray workers 0 and 1 stepped different actors"):
         merge_rollouts(parts)
     for worker in workers:

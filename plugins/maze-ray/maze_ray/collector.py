@@ -35,8 +35,8 @@ class RayCollector:
     connected to Ray: ``ray.init``).
 
     :param env_factory: creates one env; pickled once and shared by all workers.
-    :param model: the learner's ``TorchActorCritic``; workers act with a CPU copy of it, updated to
-        its current weights at every :meth:`collect`.
+    :param model: the learner's ``TorchActorCritic``; every worker acts with a CPU copy of it,
+        loaded at every :meth:`collect` with the weights of the model given there.
     :param seed: worker ``w`` resets its envs with ``seed + w * envs_per_worker + i`` and samples
         actions with its own seeded generator; a replacement worker gets fresh seeds.
     """
@@ -54,7 +54,6 @@ class RayCollector:
         rollout_timeout_s: float,
         prefetch: bool = False,
     ):
-        self.model = model
         self.device = next(iter(model.parameters())).device
         self.seed = seed
         self.envs_per_worker = envs_per_worker
@@ -93,14 +92,15 @@ class RayCollector:
 
     # --- the collector interface ----------------------------------------------------------------
 
-    def collect(self, policy, n_steps: int) -> Rollout:
+    def collect(self, model, n_steps: int) -> Rollout:
         """One rollout of ``n_steps`` steps on every env of every worker, acting with the current
-        weights of the model this collector was built with (``policy`` is its policy).
+        weights of ``model`` (the learner's; a worker's rollout holds the log-probs and values
+        computed with the weights it acted with).
 
         With ``prefetch`` the rollout returned was started at the previous call, with the weights
         of that time (one update old), and the next one starts now, while the learner updates.
         """
-        weights = ray.put(flat_weights(self.model))  # once per update, fetched by every worker
+        weights = ray.put(flat_weights(model))  # once per update, fetched by every worker
         calls = None
         if self._prefetched is not None:
             prefetched_steps, calls = self._prefetched
@@ -263,70 +263,46 @@ def merge_rollouts(parts: list[dict]) -> dict:
     if len(parts) == 1:
         return first
     for index, part in enumerate(parts[1:], start=1):
-        if part["actor_ids"] != first["actor_ids"] or part["next_actor_id"] != first["next_actor_id"]:
+        if part["actor_ids"] != first["actor_ids"]:
             raise MazeError(
                 f"ray workers 0 and {index} stepped different actors in the same rollout; their rollouts "
                 "cannot be joined. The ray runner needs envs that ask for the same actors in the same "
                 "order in every worker (as a vector env does); use runner.n_workers=1 for this env."
             )
-
-    def joined(key, axis=1):
-        return np.concatenate([part[key] for part in parts], axis=axis)
-
-    offsets = np.cumsum([0] + [part["rewards"].shape[1] for part in parts[:-1]])
     return {
         "actors": {
             actor: {
-                "rows": transitions["rows"],
-                "observations": _join_dicts([p["actors"][actor]["observations"] for p in parts], axis=1),
-                "actions": _join_dicts([p["actors"][actor]["actions"] for p in parts], axis=1),
+                name: value if name == "rows" else _joined([p["actors"][actor][name] for p in parts])
+                for name, value in transitions.items()
             }
             for actor, transitions in first["actors"].items()
         },
         "actor_ids": first["actor_ids"],
-        "rewards": joined("rewards"),
-        "terminated": joined("terminated"),
-        "truncated": joined("truncated"),
-        "env_step_ends": joined("env_step_ends"),
-        "next_observation": _join_dicts([part["next_observation"] for part in parts], axis=0),
-        "next_actor_id": first["next_actor_id"],
-        "final_observations": [
-            (t, int(offset) + env, observation)
-            for offset, part in zip(offsets, parts, strict=True)
-            for t, env, observation in part["final_observations"]
-        ],
+        **{name: _joined([p[name] for p in parts]) for name in first if name not in ("actors", "actor_ids")},
     }
 
 
-def _join_dicts(dicts: list[dict[str, np.ndarray]], axis: int) -> dict[str, np.ndarray]:
-    return {key: np.concatenate([d[key] for d in dicts], axis=axis) for key in dicts[0]}
+def _joined(values: list):
+    """Arrays (or dicts of arrays) ``(T, N_worker, ...)`` joined into ``(T, sum N_worker, ...)``."""
+    if isinstance(values[0], dict):
+        return {key: np.concatenate([value[key] for value in values], axis=1) for key in values[0]}
+    return np.concatenate(values, axis=1)
 
 
 def rollout_from_arrays(arrays: dict, device: torch.device) -> Rollout:
     """The :class:`Rollout` on ``device`` of a :func:`~maze_ray.worker.rollout_to_arrays` dict."""
 
-    def tensor(array):
+    def tensor(value):
+        if isinstance(value, dict):
+            return {key: tensor(item) for key, item in value.items()}
         # arrays straight from the object store are read-only, which torch does not wrap
-        return torch.from_numpy(array if array.flags.writeable else array.copy()).to(device)
-
-    def tensors(d):
-        return {key: tensor(value) for key, value in d.items()}
+        return torch.from_numpy(value if value.flags.writeable else value.copy()).to(device)
 
     return Rollout(
         actors={
-            ActorID(*actor): ActorTransitions(
-                rows=tensor(transitions["rows"]),
-                observations=tensors(transitions["observations"]),
-                actions=tensors(transitions["actions"]),
-            )
+            ActorID(*actor): ActorTransitions(**{name: tensor(value) for name, value in transitions.items()})
             for actor, transitions in arrays["actors"].items()
         },
         actor_ids=[ActorID(*actor) for actor in arrays["actor_ids"]],
-        rewards=tensor(arrays["rewards"]),
-        terminated=tensor(arrays["terminated"]),
-        truncated=tensor(arrays["truncated"]),
-        env_step_ends=tensor(arrays["env_step_ends"]),
-        next_observation=tensors(arrays["next_observation"]),
-        next_actor_id=ActorID(*arrays["next_actor_id"]),
-        final_observations=[(t, env, tensors(obs)) for t, env, obs in arrays["final_observations"]],
+        **{name: tensor(value) for name, value in arrays.items() if name not in ("actors", "actor_ids")},
     )

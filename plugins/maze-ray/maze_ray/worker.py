@@ -10,6 +10,7 @@ milliseconds slower per call.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import socket
 
@@ -45,7 +46,7 @@ class RolloutWorker:
         env ``n_steps`` times and return the rollout and the episodes finished meanwhile as arrays."""
         if weights is not None:
             load_flat_weights(self.model, weights)
-        rollout = self.collector.collect(self.model.policy, n_steps)
+        rollout = self.collector.collect(self.model, n_steps)
         return {"rollout": rollout_to_arrays(rollout), "episodes": self._finished_episodes()}
 
     def _finished_episodes(self) -> dict:
@@ -105,26 +106,29 @@ def load_flat_weights(model, vector: np.ndarray) -> None:
 
 
 def rollout_to_arrays(rollout) -> dict:
-    """A :class:`~maze_core.training.rollout.Rollout` as nested dicts of numpy arrays it owns."""
-    return {
+    """A :class:`~maze_core.training.rollout.Rollout` as nested dicts of numpy arrays it owns:
+    ``actors`` (per actor, its :class:`~maze_core.training.rollout.ActorTransitions` fields),
+    ``actor_ids``, and every ``(T, N)`` tensor field of the rollout under its name."""
+    arrays = {
         "actors": {
-            tuple(actor_id): {
-                "rows": transitions.rows.numpy().copy(),
-                "observations": _numpy_dict(transitions.observations),
-                "actions": _numpy_dict(transitions.actions),
-            }
+            tuple(actor_id): _fields_to_arrays(transitions)
             for actor_id, transitions in rollout.actors.items()
         },
         "actor_ids": [tuple(actor_id) for actor_id in rollout.actor_ids],
-        "rewards": rollout.rewards.numpy().copy(),
-        "terminated": rollout.terminated.numpy().copy(),
-        "truncated": rollout.truncated.numpy().copy(),
-        "env_step_ends": rollout.env_step_ends.numpy().copy(),
-        "next_observation": _numpy_dict(rollout.next_observation),
-        "next_actor_id": tuple(rollout.next_actor_id),
-        "final_observations": [(t, env, _numpy_dict(obs)) for t, env, obs in rollout.final_observations],
     }
+    for name, value in _fields_to_arrays(rollout).items():
+        if isinstance(value, np.ndarray):
+            arrays[name] = value
+    return arrays
 
 
-def _numpy_dict(tensors: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-    return {key: tensor.numpy().copy() for key, tensor in tensors.items()}
+def _fields_to_arrays(instance) -> dict:
+    """The tensor and dict-of-tensor fields of a dataclass, as numpy copies."""
+    arrays = {}
+    for field in dataclasses.fields(instance):
+        value = getattr(instance, field.name)
+        if isinstance(value, torch.Tensor):
+            arrays[field.name] = value.numpy().copy()
+        elif isinstance(value, dict) and all(isinstance(v, torch.Tensor) for v in value.values()):
+            arrays[field.name] = {key: tensor.numpy().copy() for key, tensor in value.items()}
+    return arrays

@@ -54,6 +54,15 @@ class Runner(ABC):
         env = self.make_vector_env([env_factory] * self.n_envs, logging_prefix="train")
         return VectorEnvCollector(env, device=device, seed=seed)
 
+    def make_evaluator(self, env_factory, collector):
+        """The default evaluator: ``eval_episodes`` deterministic episodes on ``n_eval_envs`` envs."""
+        from maze_core.training.evaluator import RolloutEvaluator
+
+        n_eval_envs = min(self.n_eval_envs, self.eval_episodes)
+        eval_env = self.make_vector_env([env_factory] * n_eval_envs, logging_prefix="eval")
+        self._owned.append(eval_env)
+        return RolloutEvaluator(eval_env, n_episodes=self.eval_episodes, deterministic=True)
+
     def settings(self) -> dict:
         """The runner's options, for the resolved config."""
         return {
@@ -68,7 +77,6 @@ class Runner(ABC):
     ):
         """Build the collector, the evaluator and the algorithm's trainer for one run."""
         from maze_core._imports import import_object
-        from maze_core.training.evaluator import RolloutEvaluator
         from maze_core.training.seeding import configure_torch_threads, derive_seed
 
         configure_torch_threads(self.torch_threads)
@@ -77,10 +85,7 @@ class Runner(ABC):
         self._owned.append(collector)
         evaluator = algorithm.rollout_evaluator
         if evaluator is None and self.eval_episodes > 0:
-            n_eval_envs = min(self.n_eval_envs, self.eval_episodes)
-            eval_env = self.make_vector_env([env_factory] * n_eval_envs, logging_prefix="eval")
-            self._owned.append(eval_env)
-            evaluator = RolloutEvaluator(eval_env, n_episodes=self.eval_episodes, deterministic=True)
+            evaluator = self.make_evaluator(env_factory, collector)
         trainer_class = import_object(algorithm.trainer_class, what="trainer class")
         return trainer_class(
             algorithm,

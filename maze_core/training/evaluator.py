@@ -39,10 +39,7 @@ class RolloutEvaluator:
         if hasattr(policy, "eval"):
             policy.eval()
         try:
-            if hasattr(self.eval_env, "n_envs"):
-                returns, lengths = self._run_vector(policy, seed)
-            else:
-                returns, lengths = self._run_single(policy, seed)
+            returns, lengths = self.episodes(policy, seed)
         finally:
             if was_training:
                 policy.train()
@@ -57,6 +54,12 @@ class RolloutEvaluator:
 
             Console().print(summary(prefix, stats))
         return stats
+
+    def episodes(self, policy, seed: int | None = None) -> tuple[list[float], list[int]]:
+        """Returns and lengths of ``n_episodes`` complete episodes with ``policy`` (nothing logged)."""
+        if hasattr(self.eval_env, "n_envs"):
+            return self._run_vector(policy, seed)
+        return self._run_single(policy, seed)
 
     def _act(self, policy, obs):
         return policy.compute_action(obs, actor_id=self.eval_env.actor_id(), deterministic=self.deterministic)

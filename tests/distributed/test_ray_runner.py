@@ -53,7 +53,7 @@ def epoch_stats(run_dir) -> list[dict]:
 
 
 def test_a2c_learns_cartpole_with_a_worker_on_each_node(two_nodes, tmp_path):
-    rc = ray_run(two_nodes, tmp_path / "run")
+    rc = ray_run(two_nodes, tmp_path / "run", **{"runner.eval_on_workers": True})
     rc.train(n_epochs=1)
     pids = worker_pids(rc.runner)
     nodes = [two_nodes.head_node, *two_nodes.worker_nodes]
@@ -61,7 +61,8 @@ def test_a2c_learns_cartpole_with_a_worker_on_each_node(two_nodes, tmp_path):
     rc.train(n_epochs=7)
     rc.close()
     assert not wait_until_gone(pids), "the workers were not shut down"
-    assert rc.evaluate(n_episodes=8)["episode_return_mean"] > 150
+    assert all(line["eval"]["episode_count"] == 8 for line in epoch_stats(tmp_path / "run"))
+    assert rc.evaluate(n_episodes=8)["episode_return_mean"] > 150  # here, on fresh episodes
 
 
 def at_epochs(run_dir, actions: dict) -> callable:

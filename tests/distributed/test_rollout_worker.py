@@ -123,6 +123,27 @@ def test_the_rollouts_of_several_workers_join_along_the_env_axis():
         worker.close()
 
 
+def test_evaluation_on_workers_runs_the_episodes_one_process_would():
+    """Two workers with two evaluation envs each, seeded as envs 0-1 and 2-3 of one vector env."""
+    from maze_core.env.vector import SequentialVectorEnv
+    from maze_core.training.evaluator import RolloutEvaluator
+
+    model = model_for(short_cartpole)
+    in_one_process = RolloutEvaluator(
+        SequentialVectorEnv([short_cartpole] * 4), n_episodes=10, deterministic=True
+    )
+    returns, lengths = in_one_process.episodes(model.policy, seed=11)
+    workers = [RolloutWorker(short_cartpole, model, n_envs=1, seed=0) for _ in range(2)]
+    # RolloutEvaluator's spread of 10 episodes over 4 envs: 3, 3, 2, 2 (as RayCollector.evaluate splits)
+    first = workers[0].evaluate(flat_weights(model), n_envs=2, n_episodes=6, seed=11, deterministic=True)
+    second = workers[1].evaluate(None, n_envs=2, n_episodes=4, seed=13, deterministic=True)
+    assert len(first[0]) == 6 and len(second[0]) == 4
+    on_workers = zip(first[0] + second[0], first[1] + second[1], strict=True)
+    assert sorted(on_workers) == sorted(zip(returns, lengths, strict=True))
+    for worker in workers:
+        worker.close()
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
@@ -134,6 +155,7 @@ def test_the_rollouts_of_several_workers_join_along_the_env_axis():
         ({"max_worker_restarts": -1}, "runner.max_worker_restarts=-1 is invalid"),
         ({"address": ""}, "runner.address='' is invalid"),
         ({"prefetch": "yes"}, "runner.prefetch='yes' is invalid"),
+        ({"eval_on_workers": 1}, "runner.eval_on_workers=1 is invalid"),
     ],
 )
 def test_bad_runner_options_fail_at_construction(options, message):
@@ -163,6 +185,7 @@ def test_runner_options_from_the_command_line_are_typed_and_recorded():
         "max_worker_restarts": 3,
         "rollout_timeout_s": 300.0,
         "prefetch": False,
+        "eval_on_workers": False,
     }
 
 

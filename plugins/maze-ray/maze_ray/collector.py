@@ -23,6 +23,7 @@ from maze_core import statistics
 from maze_core.env.structured_env import ActorID
 from maze_core.errors import ConfigurationError, EnvWorkerError, MazeError
 from maze_core.statistics import EpisodeRecorder
+from maze_core.training.evaluator import RolloutEvaluator
 from maze_core.training.rollout import ActorTransitions, Rollout
 from maze_ray.worker import RolloutWorker, flat_weights
 
@@ -118,6 +119,28 @@ class RayCollector:
                 for value in values:
                     self._episodes.add_metric(name, value)
         return rollout_from_arrays(merge_rollouts([result["rollout"] for result in results]), self.device)
+
+    def evaluate(
+        self, model, n_envs: int, n_episodes: int, seed: int | None, deterministic: bool
+    ) -> tuple[list[float], list[int]]:
+        """Returns and lengths of ``n_episodes`` episodes on ``n_envs`` evaluation envs spread over
+        the workers in contiguous blocks (env ``i`` reset with ``seed + i``, episodes spread over
+        the envs as :class:`~maze_core.training.evaluator.RolloutEvaluator` spreads them)."""
+        weights = ray.put(flat_weights(model))
+        per_env = [(n_episodes + i) // n_envs for i in range(n_envs)][::-1]
+        calls, first = {}, 0
+        for index, count in enumerate(_split_evenly(n_envs, len(self.workers))):
+            if count:
+                env_seed = None if seed is None else seed + first
+                arguments = (weights, count, sum(per_env[first : first + count]), env_seed, deterministic)
+                self._call(calls, index, "evaluate", arguments)
+            first += count
+        returns, lengths = [], []
+        for result in self._gather(calls):
+            if result is not None:
+                returns += result[0]
+                lengths += result[1]
+        return returns, lengths
 
     def epoch_stats(self) -> dict[str, float]:
         """Statistics of the training episodes finished since the last call, and how many workers
@@ -233,6 +256,33 @@ class RayCollector:
         failure.worker_index = index
         failure.env_traceback = remote_traceback
         return failure
+
+
+class WorkerEvaluator(RolloutEvaluator):
+    """A :class:`~maze_core.training.evaluator.RolloutEvaluator` whose episodes run on the rollout
+    workers of a :class:`RayCollector`, each on evaluation envs of its own, with the weights of
+    ``model`` (the learner's) at the time of the evaluation."""
+
+    def __init__(
+        self, collector: RayCollector, model, n_envs: int, n_episodes: int, deterministic: bool = True
+    ):
+        super().__init__(None, n_episodes=n_episodes, deterministic=deterministic)
+        self.collector, self.model, self.n_envs = collector, model, n_envs
+
+    def episodes(self, policy, seed: int | None = None) -> tuple[list[float], list[int]]:
+        return self.collector.evaluate(self.model, self.n_envs, self.n_episodes, seed, self.deterministic)
+
+    def __repr__(self) -> str:
+        return (
+            f"WorkerEvaluator(n_envs={self.n_envs}, n_episodes={self.n_episodes}, "
+            f"deterministic={self.deterministic})"
+        )
+
+
+def _split_evenly(n: int, parts: int) -> list[int]:
+    """``n`` as ``parts`` counts differing by at most one (larger first)."""
+    size, extra = divmod(n, parts)
+    return [size + (index < extra) for index in range(parts)]
 
 
 def _death_reason(error) -> str:

@@ -39,6 +39,9 @@ class RayRunner(Runner):
         real time (a large model, several PPO passes); rollouts keep the behaviour policy's
         log-probs and values, so PPO's ratio stays correct, while A2C becomes slightly off-policy.
         Off by default: every rollout then comes from the current weights, as on the dev runner.
+    :param eval_on_workers: run the default evaluation (``eval_episodes`` on ``n_eval_envs`` envs)
+        on the workers, each on evaluation envs of its own, instead of in this process: for envs
+        whose episodes cost real time. An algorithm's own ``rollout_evaluator`` runs where it is.
     """
 
     def __init__(
@@ -50,6 +53,7 @@ class RayRunner(Runner):
         max_worker_restarts: int = 3,
         rollout_timeout_s: float = 300.0,
         prefetch: bool = False,
+        eval_on_workers: bool = False,
         **kwargs,
     ):
         if "n_envs" in kwargs:
@@ -83,12 +87,15 @@ class RayRunner(Runner):
         self.num_cpus_per_worker = float(num_cpus_per_worker)
         self.max_worker_restarts = max_worker_restarts
         self.rollout_timeout_s = float(rollout_timeout_s)
-        if not isinstance(prefetch, bool):
-            raise ConfigurationError(f"runner.prefetch={prefetch!r} is invalid: it must be true or false")
+        for name, value in (("prefetch", prefetch), ("eval_on_workers", eval_on_workers)):
+            if not isinstance(value, bool):
+                raise ConfigurationError(f"runner.{name}={value!r} is invalid: it must be true or false")
         self.prefetch = prefetch
+        self.eval_on_workers = eval_on_workers
         super().__init__(n_envs=n_workers * envs_per_worker, **kwargs)
         self._started_ray = False
         self._collector = None
+        self._model = None
 
     @property
     def n_envs(self) -> int:
@@ -118,6 +125,7 @@ class RayRunner(Runner):
         from maze_ray.collector import RayCollector
 
         self._connect()
+        self._model = model
         self._collector = RayCollector(
             env_factory,
             model,
@@ -130,6 +138,15 @@ class RayRunner(Runner):
             prefetch=self.prefetch,
         )
         return self._collector
+
+    def make_evaluator(self, env_factory, collector):
+        """The default evaluator: in this process, or on the workers with ``eval_on_workers``."""
+        if not self.eval_on_workers:
+            return super().make_evaluator(env_factory, collector)
+        from maze_ray.collector import WorkerEvaluator
+
+        n_envs = min(self.n_eval_envs, self.eval_episodes)
+        return WorkerEvaluator(collector, self._model, n_envs=n_envs, n_episodes=self.eval_episodes)
 
     def _connect(self) -> None:
         """Connect this process to Ray: a private instance, or the cluster at ``address``."""
@@ -164,6 +181,7 @@ class RayRunner(Runner):
             "max_worker_restarts": self.max_worker_restarts,
             "rollout_timeout_s": self.rollout_timeout_s,
             "prefetch": self.prefetch,
+            "eval_on_workers": self.eval_on_workers,
         }
 
     def close(self) -> None:
@@ -171,7 +189,7 @@ class RayRunner(Runner):
         try:
             super().close()
         finally:
-            self._collector = None
+            self._collector = self._model = None
             if self._started_ray:
                 import ray
 

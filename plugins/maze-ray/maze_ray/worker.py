@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from maze_core.env.vector import SequentialVectorEnv
+from maze_core.training.evaluator import RolloutEvaluator
 from maze_core.training.rollout import VectorEnvCollector
 
 
@@ -38,7 +39,9 @@ class RolloutWorker:
             torch.manual_seed(seed)  # actions are sampled with torch's global generator
         self.model = copy.deepcopy(model).to("cpu")
         self.model.train()
+        self.env_factory = env_factory
         self.env = SequentialVectorEnv([env_factory] * n_envs)
+        self.eval_env = None  # built by the first evaluate()
         self.collector = VectorEnvCollector(self.env, device="cpu", seed=seed)
 
     def collect(self, weights: np.ndarray | None, n_steps: int) -> dict:
@@ -48,6 +51,24 @@ class RolloutWorker:
             load_flat_weights(self.model, weights)
         rollout = self.collector.collect(self.model, n_steps)
         return {"rollout": rollout_to_arrays(rollout), "episodes": self._finished_episodes()}
+
+    def evaluate(
+        self, weights: np.ndarray | None, n_envs: int, n_episodes: int, seed: int | None, deterministic: bool
+    ) -> tuple[list[float], list[int]]:
+        """Returns and lengths of ``n_episodes`` complete episodes on ``n_envs`` evaluation envs of
+        this worker (separate from its training envs; env ``i`` is reset with ``seed + i``)."""
+        if weights is not None:
+            load_flat_weights(self.model, weights)
+        if self.eval_env is None or self.eval_env.n_envs != n_envs:
+            if self.eval_env is not None:
+                self.eval_env.close()
+            self.eval_env = SequentialVectorEnv([self.env_factory] * n_envs)
+        evaluator = RolloutEvaluator(self.eval_env, n_episodes=n_episodes, deterministic=deterministic)
+        self.model.eval()
+        try:
+            return evaluator.episodes(self.model.policy, seed)
+        finally:
+            self.model.train()
 
     def _finished_episodes(self) -> dict:
         """Returns, lengths and metric values of the episodes finished since the last call."""
@@ -66,6 +87,8 @@ class RolloutWorker:
 
     def close(self) -> None:
         self.env.close()
+        if self.eval_env is not None:
+            self.eval_env.close()
 
 
 # --- weights as one flat vector -----------------------------------------------------------------

@@ -15,6 +15,16 @@ from pathlib import Path
 from maze_core.errors import ConfigurationError
 
 
+def check_integer_options(*options: tuple[str, object, int]) -> None:
+    """Raise a ConfigurationError naming the first ``(name, value, minimum)`` whose value is not an
+    integer >= minimum."""
+    for name, value, minimum in options:
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise ConfigurationError(
+                f"runner.{name}={value!r} is invalid: it must be an integer >= {minimum}"
+            )
+
+
 class Runner(ABC):
     """Base runner.
 
@@ -26,16 +36,12 @@ class Runner(ABC):
     """
 
     def __init__(self, n_envs: int = 4, n_eval_envs: int = 4, eval_episodes: int = 8, torch_threads: int = 1):
-        for name, value, minimum in (
+        check_integer_options(
             ("n_envs", n_envs, 1),
             ("n_eval_envs", n_eval_envs, 1),
             ("eval_episodes", eval_episodes, 0),
             ("torch_threads", torch_threads, 1),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ConfigurationError(
-                    f"runner.{name}={value!r} is invalid: it must be an integer >= {minimum}"
-                )
+        )
         self.n_envs = n_envs
         self.n_eval_envs = n_eval_envs
         self.eval_episodes = eval_episodes

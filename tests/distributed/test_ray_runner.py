@@ -198,30 +198,17 @@ def test_the_tutorials_algorithm_config_and_networks_work_unchanged(two_nodes, t
     from maze_a2c import A2CAlgorithmConfig
     from models import tutorial_nets
     from models.test_composers import tutorial_composers
+    from training.test_config import SEED_VALUES
 
     from maze_core import GymMazeEnv, RolloutEvaluator, SequentialVectorEnv
 
     def cartpole_env_factory():
         return GymMazeEnv(env=gymnasium.make("CartPole-v0"))
 
-    algorithm_config = A2CAlgorithmConfig(  # the tutorial's, as written there
-        n_epochs=5,
-        epoch_length=25,
-        patience=15,
-        critic_burn_in_epochs=0,
-        n_rollout_steps=100,
-        lr=0.0005,
-        gamma=0.98,
-        gae_lambda=1.0,
-        policy_loss_coef=1.0,
-        value_loss_coef=0.5,
-        entropy_coef=0.00025,
-        max_grad_norm=0.0,
-        device="cpu",
-        rollout_evaluator=RolloutEvaluator(
-            eval_env=SequentialVectorEnv([cartpole_env_factory]), n_episodes=1, deterministic=True
-        ),
+    evaluator = RolloutEvaluator(
+        eval_env=SequentialVectorEnv([cartpole_env_factory]), n_episodes=1, deterministic=True
     )
+    algorithm_config = A2CAlgorithmConfig(**{**SEED_VALUES, "rollout_evaluator": evaluator})  # the tutorial's
     _, policy_composer, _, critic_composer = tutorial_composers(cartpole_env_factory())
     # a script's own classes travel by value; the tests' helper module is not importable by workers
     ray.cloudpickle.register_pickle_by_value(tutorial_nets)

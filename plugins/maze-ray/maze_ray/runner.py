@@ -12,7 +12,7 @@ import os
 
 from maze_core.env.vector import SequentialVectorEnv
 from maze_core.errors import ConfigurationError
-from maze_core.runners import Runner
+from maze_core.runners import Runner, check_integer_options
 
 
 class RayRunner(Runner):
@@ -61,15 +61,11 @@ class RayRunner(Runner):
                 "runner.n_envs: the ray runner trains on n_workers x envs_per_worker envs; set "
                 "runner.n_workers and runner.envs_per_worker instead"
             )
-        for name, value, minimum in (
+        check_integer_options(
             ("n_workers", n_workers, 1),
             ("envs_per_worker", envs_per_worker, 1),
             ("max_worker_restarts", max_worker_restarts, 0),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-                raise ConfigurationError(
-                    f"runner.{name}={value!r} is invalid: it must be an integer >= {minimum}"
-                )
+        )
         for name, value in (
             ("num_cpus_per_worker", num_cpus_per_worker),
             ("rollout_timeout_s", rollout_timeout_s),

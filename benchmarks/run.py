@@ -151,7 +151,7 @@ def run_b7(repetitions: int, quick: bool) -> dict:
     from maze_core.env import GymMazeEnv
 
     isolation = isolate_network()
-    _log(f"B7: network namespace: {isolation or 'private, loopback only'}")
+    _log(f"B7: network: {isolation or 'a private network namespace, loopback only'}")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     busy, cartpole = (1_000, 4_000) if quick else (8_000, 20_000)
     _log(f"B7: ray runner vs dev runner; {busy} env steps on the ~1 ms env, {cartpole} on CartPole-v1")
@@ -177,7 +177,9 @@ def run_b7(repetitions: int, quick: bool) -> dict:
     return {
         "busy_steps": busy,
         "cartpole_steps": cartpole,
-        "network": isolation or "private network namespace, loopback only",
+        "network": f"not isolated: {isolation}"
+        if isolation
+        else "a private network namespace, loopback only",
         "runs": report.stopwatches(results),
         "costs": costs,
         "model": distributed.scaling_model(costs["busy"]),

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from processes import descendants, wait_until_gone
-from shell import MAZE, clean_env
+from shell import MAZE, clean_env, maze
 
 pytestmark = pytest.mark.ray
 
@@ -48,3 +48,12 @@ def test_maze_train_learns_on_two_ray_workers_and_ctrl_c_leaves_nothing_running(
     config = json.loads((run_dir / "config.json").read_text())
     assert config["runner"]["name"] == "ray" and config["runner"]["n_envs"] == 4
     assert len(started) >= 4 and not wait_until_gone(started)
+
+
+def test_an_address_without_a_cluster_is_a_one_line_error(ray_session, tmp_path):
+    env = clean_env(RAY_TMPDIR=str(tmp_path / "ray"))  # no cluster has ever run there
+    command = ["train", "--env", "CartPole-v1", "--runner", "ray", "--set", "runner.address=auto"]
+    result = maze(*command, "--run-dir", tmp_path / "run", env=env, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: runner.address='auto': cannot connect to a Ray cluster (")
+    assert result.stderr.count("\n") == 1 and "ray start --head" in result.stderr

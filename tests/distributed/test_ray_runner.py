@@ -14,7 +14,7 @@ import pytest
 from processes import node_processes, parent, wait_until_gone
 
 from maze_core import RunContext
-from maze_core.errors import EnvWorkerError
+from maze_core.errors import ConfigurationError, EnvWorkerError
 
 pytestmark = pytest.mark.ray
 
@@ -232,3 +232,12 @@ def test_the_tutorials_algorithm_config_and_networks_work_unchanged(two_nodes, t
     assert line["eval"]["episode_count"] == 1 and line["train"]["episode_count"] > 0
     assert line["algorithm"]["env_steps"] == 25 * 100 * 4
     assert not wait_until_gone(pids)
+
+
+def test_more_workers_than_the_cluster_can_place_fail_at_once(two_nodes, tmp_path):
+    rc = ray_run(two_nodes, tmp_path / "run", **{"runner.n_workers": 3, "runner.num_cpus_per_worker": 1.5})
+    with pytest.raises(
+        ConfigurationError, match=r"needs 3 workers x num_cpus_per_worker=1\.5 = 4\.5 CPUs, but"
+    ):
+        rc.train(n_epochs=1)
+    rc.close()

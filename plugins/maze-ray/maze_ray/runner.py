@@ -164,7 +164,15 @@ class RayRunner(Runner):
                     **options,
                 )
         else:
-            ray.init(address=self.address, **options)
+            try:
+                ray.init(address=self.address, **options)
+            except (ConnectionError, RuntimeError, ValueError) as error:
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise ConfigurationError(
+                    f"runner.address={self.address!r}: cannot connect to a Ray cluster ({reason}). Start "
+                    "one with `ray start --head` (and `ray start --address=...` on the other machines), "
+                    "or leave runner.address unset for a private Ray instance on this machine."
+                ) from error
         self._started_ray = True
 
     def settings(self) -> dict:

@@ -253,7 +253,7 @@ def build_network(spec: Any, shape_kwargs: Mapping[str, Any], default: Callable,
     else:
         factory = spec
     if isinstance(factory, str):
-        factory = import_object(factory, f"{what} ({factory})")
+        factory = import_object(factory, f"{what} ({factory})", kind=nn.Module)
     if not callable(factory):
         raise ConfigurationError(
             f"{what}: {spec!r} is not a network; give an nn.Module, a network class, a dotted path to "

@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maze_core import run_dir as run_files
 from maze_core import statistics
 from maze_core.errors import TrainingError
 from maze_core.training.model_selection import BestModelSelection
 from maze_core.training.returns import compute_gae
 from maze_core.training.rollout import Rollout
 
-BEST_MODEL_FILE = "state_dict.pt"
-CHECKPOINT_FILE = "checkpoint.pt"
+BEST_MODEL_FILE = run_files.BEST_MODEL_FILE
+CHECKPOINT_FILE = run_files.CHECKPOINT_FILE
 
 
 class Trainer(ABC):
@@ -179,8 +180,13 @@ class ActorCriticTrainer(Trainer):
                     )
                     break
         except KeyboardInterrupt:
-            statistics.log_message("Interrupted: the best model and a resumable checkpoint are kept.")
             self.save_checkpoint()
+            kept = (
+                "the best model and a resumable checkpoint are"
+                if self.model_selection.best_state_dict is not None
+                else "a resumable checkpoint is (no epoch finished yet, so no best model)"
+            )
+            statistics.log_message(f"Interrupted: {kept} kept.")
             raise
         except TrainingError:
             raise  # the weights may be broken: keep the last good checkpoint on disk
@@ -257,15 +263,13 @@ class ActorCriticTrainer(Trainer):
         )
         random.setstate((3, tuple(rng["python"]), None))
         if self.run_dir is not None and (self.run_dir / BEST_MODEL_FILE).exists():
-            self.model_selection.best_state_dict = torch.load(
-                self.run_dir / BEST_MODEL_FILE, map_location=self.device, weights_only=True
+            self.model_selection.best_state_dict = run_files.load_torch(
+                self.run_dir / BEST_MODEL_FILE, map_location=self.device
             )
 
     def save_checkpoint(self) -> None:
         if self.run_dir is not None:
-            path = self.run_dir / CHECKPOINT_FILE
-            torch.save(self.state_dict(), path.with_suffix(".tmp"))
-            path.with_suffix(".tmp").replace(path)  # atomic: a crash never leaves a half-written file
+            run_files.save_torch(self.state_dict(), self.run_dir / CHECKPOINT_FILE)
 
 
 def _grad_norm(parameters: list) -> torch.Tensor:

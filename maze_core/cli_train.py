@@ -7,6 +7,7 @@ so it must stay light: torch-based modules are imported inside the commands.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -181,10 +182,19 @@ def evaluate(
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """A Maze error is the user's to fix: one line, no traceback, a non-zero exit status."""
-    from maze_core.errors import MazeError
+    from maze_core.errors import MazeError, MazeWarning
 
+    def show_warning(message, category, *args, **kwargs):
+        if issubclass(category, MazeWarning):
+            _console(stderr=True).print(Text.assemble(("Warning: ", "bold yellow"), str(message)))
+        else:
+            default_show_warning(message, category, *args, **kwargs)
+
+    default_show_warning = warnings.showwarning
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            yield
     except MazeError as error:
         _console(stderr=True).print(Text.assemble(("Error: ", "bold red"), str(error)))
         raise typer.Exit(EXIT_USER_ERROR) from None

@@ -33,3 +33,7 @@ class RunDirectoryError(MazeError):
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM during training: handled like Ctrl-C (the checkpoint is kept), exit status 143."""
+
+
+class MazeWarning(UserWarning):
+    """Something works but is likely not what the user wants (the CLI prints it as one line)."""

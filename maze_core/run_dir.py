@@ -128,6 +128,7 @@ class RunLock:
     def __init__(self, run_dir: Path):
         import fcntl
 
+        self._fd: int | None = None
         self.run_dir = run_dir
         path = run_dir / LOCK_FILE
         _os_call(run_dir, "create", lambda: run_dir.mkdir(parents=True, exist_ok=True))
@@ -155,7 +156,7 @@ class RunLock:
             os.close(fd)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd: int | None = fd
+        self._fd = fd
         self._path = path
         remove_stale_temporaries(run_dir)
 

@@ -35,7 +35,9 @@ def test_cli_overwrite_with_a_network_that_does_not_import_keeps_the_old_run(run
 def test_python_overwrite_builds_everything_before_removing_the_old_run(run_copy, networks):
     before = snapshot(run_copy)
     overrides = {**QUICK_OVERRIDES, "policy.networks": networks}
-    context = RunContext(env="CartPole-v1", overrides=overrides, run_dir=run_copy, overwrite=True, silent=True)
+    context = RunContext(
+        env="CartPole-v1", overrides=overrides, run_dir=run_copy, overwrite=True, silent=True
+    )
     with context, pytest.raises(MazeError):
         context.train(1)
     assert snapshot(run_copy) == before

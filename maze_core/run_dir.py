@@ -306,8 +306,8 @@ def _last_good(damaged: Path) -> str:
     if other.name == CHECKPOINT_FILE:
         epoch = state.get("epoch", "?") if isinstance(state, dict) else "?"
         return (
-            f"the last good checkpoint is {other} (epoch {epoch}): remove {damaged.name} and continue with "
-            f"maze train --resume {damaged.parent} (it keeps the next best model)"
+            f"the last good checkpoint is {other} (epoch {epoch}): remove {damaged} and continue with "
+            f"maze train --resume {damaged.parent}, which writes a new best model after its first epoch"
         )
     return (
         f"the last good checkpoint is {other} (the best model): maze evaluate {damaged.parent} still "
@@ -316,8 +316,13 @@ def _last_good(damaged: Path) -> str:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    """The gist of an error in one line: its first sentence (and the next line after a colon)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    text = lines[0] + (f" {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else "")
+    text = text.split(". ")[0].rstrip(".")
+    return f"{type(error).__name__}: {text[:300]}"
 
 
 # --- OS errors as one line -------------------------------------------------------------------------

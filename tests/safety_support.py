@@ -26,10 +26,21 @@ QUICK_OVERRIDES = {
 }
 
 
+def cli(*args):
+    """``maze <args>`` in this process (quicker than a subprocess; the same code path)."""
+    from typer.testing import CliRunner
+
+    from maze_core.cli import app
+
+    return CliRunner().invoke(app, [str(arg) for arg in args])
+
+
 def one_line_error(result, *fragments: str) -> str:
-    """Assert that a CLI call failed with exit code 1 and one ``Error: ...`` line holding ``fragments``."""
+    """Assert that a CLI call (a subprocess or :func:`cli`) failed with exit code 1 and one
+    ``Error: ...`` line holding ``fragments``."""
     output = result.stdout + result.stderr
-    assert result.returncode == 1, output
+    code = result.returncode if hasattr(result, "returncode") else result.exit_code
+    assert code == 1, output
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in output
     for fragment in fragments:

@@ -266,6 +266,8 @@ class ActorCriticTrainer(Trainer):
             self.model_selection.best_state_dict = run_files.load_torch(
                 self.run_dir / BEST_MODEL_FILE, map_location=self.device
             )
+        elif self.run_dir is not None:  # removed (e.g. it was damaged): the next epoch writes a new one
+            self.model_selection.best_reward = -math.inf
 
     def save_checkpoint(self) -> None:
         if self.run_dir is not None:

@@ -132,4 +132,3 @@ def test_a_target_return_of_the_wrong_type_fails_before_training(tmp_path):
         with pytest.raises(MazeError, match="target_return='high' is invalid: it must be a finite number"):
             context.train(1, target_return="high")
     assert not (tmp_path / "stats.jsonl").exists()
-

@@ -110,12 +110,21 @@ def _check_installed(module_name: str, path: str, what: str, kind: type | None, 
 
 
 def _untrusted(source: Path, what: str, path: str, reason: str) -> ConfigurationError:
+    named = what if path in what else f"{what} {path!r}"
     return ConfigurationError(
-        f"{source} names {what} {path!r}, which Maze does not load from a run directory: {reason}. "
+        f"{source} names {named}, which Maze does not load from a run directory: {reason}. "
         "Only plugin names and classes of the expected kind from installed packages are loaded; if "
         "you trust this run, load it with --trust-run-dir (trust_run_dir=True)"
     )
 
 
 def _kind_name(kind: type | None) -> str:
-    return "an allowed" if kind is None else f"{kind.__module__}.{kind.__qualname__}"
+    """``torch.nn.Module`` rather than ``torch.nn.modules.module.Module``: the shortest public path."""
+    if kind is None:
+        return "an allowed"
+    parts = kind.__module__.split(".")
+    for end in range(1, len(parts) + 1):
+        module = sys.modules.get(".".join(parts[:end]))
+        if module is not None and getattr(module, kind.__qualname__, None) is kind:
+            return f"{'.'.join(parts[:end])}.{kind.__qualname__}"
+    return f"{kind.__module__}.{kind.__qualname__}"

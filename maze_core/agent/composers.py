@@ -263,6 +263,8 @@ def build_network(spec: Any, shape_kwargs: Mapping[str, Any], default: Callable,
     kwargs = {**_shape_arguments(factory, shape_kwargs, kwargs, f"{what} ({name})"), **kwargs}
     try:
         network = factory(**kwargs)
+    except ConfigurationError:
+        raise  # already says what is wrong (e.g. a refused activation)
     except Exception as error:
         raise ConfigurationError(
             f"building {what} with {name}(**{sorted(kwargs)}) failed: {error!r}"

@@ -428,14 +428,11 @@ def _checked_arguments(config: dict[str, Any], path: Path) -> dict[str, Any]:
             raise ConfigurationError(f"{path}: arguments.{key} must be {names}, got {value!r}")
     if "env" not in arguments:
         raise ConfigurationError(f"{path}: arguments.env is missing")
-    seed = config.get("seed")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ConfigurationError(f"{path}: seed must be an integer in [0, 2**32 - 1], got {seed!r}")
-    if "target_return" in config:
-        try:
-            _check_target_return(config["target_return"])
-        except ConfigurationError as error:
-            raise ConfigurationError(f"{path}: {error}") from None
+    try:
+        _checked_seed(config.get("seed"))
+        _check_target_return(config.get("target_return"))
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{path}: {error}") from None
     return dict(arguments)
 
 

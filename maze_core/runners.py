@@ -49,13 +49,9 @@ class Runner(ABC):
         self.n_eval_envs = n_eval_envs
         self.eval_episodes = eval_episodes
         self.torch_threads = torch_threads
-        valid = isinstance(step_timeout_s, (int, float)) and not isinstance(step_timeout_s, bool)
-        if step_timeout_s is not None and not (valid and 0 < step_timeout_s < float("inf")):
-            raise ConfigurationError(
-                f"runner.step_timeout_s={step_timeout_s!r} is invalid: it must be a number of seconds > 0, "
-                "or None for no limit"
-            )
-        self.step_timeout_s = step_timeout_s
+        from maze_core.env.vector import checked_step_timeout
+
+        self.step_timeout_s = checked_step_timeout(step_timeout_s, "runner.step_timeout_s")
         self._owned = []  # envs/collectors this runner created and must close
 
     @abstractmethod

@@ -326,7 +326,7 @@ class SequentialVectorEnv(VectorEnv):
         step_timeout_s: float | None = None,
     ):
         factories = _check_factories(env_factories)
-        self._step_timeout_s = _checked_timeout(step_timeout_s)
+        self._step_timeout_s = checked_step_timeout(step_timeout_s)
         self.envs: list[StructuredEnv] = []
         try:
             for index, factory in enumerate(factories):
@@ -407,12 +407,12 @@ class SequentialVectorEnv(VectorEnv):
             env.close()
 
 
-def _checked_timeout(step_timeout_s: float | None) -> float | None:
+def checked_step_timeout(step_timeout_s: float | None, name: str = "step_timeout_s") -> float | None:
+    """``step_timeout_s`` if it is None or a finite number of seconds > 0; a ConfigurationError else."""
     valid = isinstance(step_timeout_s, (int, float)) and not isinstance(step_timeout_s, bool)
     if step_timeout_s is not None and not (valid and 0 < step_timeout_s < float("inf")):
         raise ConfigurationError(
-            f"step_timeout_s={step_timeout_s!r} is invalid: it must be a number of seconds > 0, or None "
-            "for no limit"
+            f"{name}={step_timeout_s!r} is invalid: it must be a number of seconds > 0, or None for no limit"
         )
     return step_timeout_s
 
@@ -518,7 +518,7 @@ class SubprocVectorEnv(VectorEnv):
         step_timeout_s: float | None = None,
     ):
         factories = _check_factories(env_factories)
-        self._step_timeout_s = _checked_timeout(step_timeout_s)
+        self._step_timeout_s = checked_step_timeout(step_timeout_s)
         self.logging_prefix = logging_prefix  # errors while the workers start name the envs by it
         if n_workers is not None and (
             not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1

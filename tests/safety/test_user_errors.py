@@ -69,7 +69,7 @@ def test_foreign_weights_do_not_fit(run_copy):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda config: config.pop("seed"), "seed must be an integer in [0, 2**32 - 1], got None"),
+        (lambda config: config.pop("seed"), "seed=None is invalid: it must be an integer in [0, 2**32 - 1]"),
         (lambda config: config["arguments"].update(overrides="lr=1"), "arguments.overrides must be dict"),
         (lambda config: config["arguments"].update(env=7), "arguments.env must be str, got 7"),
         (lambda config: config["arguments"].update(colour="red"), "arguments.colour is not a RunContext"),

@@ -198,13 +198,14 @@ class ActorCriticTrainer(Trainer):
                     )
                     break
         except KeyboardInterrupt:
-            self.save_checkpoint()
-            kept = (
-                "the best model and a resumable checkpoint are"
-                if self.model_selection.best_state_dict is not None
-                else "a resumable checkpoint is (no epoch finished yet, so no best model)"
-            )
-            statistics.log_message(f"Interrupted: {kept} kept.")
+            with run_files.signals_held_back():  # a second Ctrl-C waits until this is done
+                self.save_checkpoint()
+                statistics.log_message(
+                    "Interrupted: the best model and a resumable checkpoint are kept."
+                    if self.model_selection.best_state_dict is not None
+                    else "Interrupted before the first epoch finished: a resumable checkpoint is kept, "
+                    "no best model yet."
+                )
             raise
         except TrainingError:
             raise  # the weights may be broken: keep the last good checkpoint on disk

@@ -77,7 +77,7 @@ def test_ctrl_c_twice_in_the_first_epoch_exits_130_and_claims_no_best_model(tmp_
     assert process.returncode == 130, stdout + stderr
     assert "Traceback" not in stdout + stderr
     assert "the best model" not in stdout + stderr
-    assert "no epoch finished yet, so no best model" in stdout
+    assert "Interrupted before the first epoch finished: a resumable checkpoint is kept, no best" in stdout
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 0
     assert not list((tmp_path / "run").glob(".*maze-tmp")) and not (tmp_path / "run" / ".maze.lock").exists()
 

@@ -233,6 +233,7 @@ class RunContext:
                 )
             elif self.overwrite:
                 run_files.remove_run(self.run_dir)
+            run_files.refuse_links(self.run_dir)
         except BaseException:
             self.close()
             raise

@@ -106,6 +106,12 @@ def remove_run(run_dir: Path) -> None:
             _os_call(path, "remove", path.unlink)
 
 
+def refuse_links(run_dir: Path) -> None:
+    """Refuse to write into ``run_dir`` while a run file in it is a symbolic link."""
+    for path in run_files(run_dir):
+        _refuse_link(path)
+
+
 def _refuse_link(path: Path) -> None:
     if path.is_symlink():
         raise RunDirectoryError(
@@ -132,8 +138,6 @@ class RunLock:
         self.run_dir = run_dir
         path = run_dir / LOCK_FILE
         _os_call(run_dir, "create", lambda: run_dir.mkdir(parents=True, exist_ok=True))
-        for path_ in run_files(run_dir):
-            _refuse_link(path_)
         _refuse_link(path)
         while True:
             fd = _os_call(

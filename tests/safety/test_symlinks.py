@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from safety_support import QUICK_OVERRIDES
 
 from maze_core import RunContext
 from maze_core.errors import RunDirectoryError
@@ -38,3 +39,16 @@ def test_a_link_at_the_old_temporary_checkpoint_name_is_never_written(run_copy, 
     resume(run_copy)
     assert victim.read_text() == "precious"
     assert (run_copy / "checkpoint.tmp").is_symlink()  # not Maze's: left alone
+
+
+def test_overwrite_removes_a_link_not_its_target(run_copy, tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (run_copy / "stats.jsonl").unlink()
+    (run_copy / "stats.jsonl").symlink_to(victim)
+    with RunContext(
+        env="CartPole-v1", overrides=QUICK_OVERRIDES, run_dir=run_copy, overwrite=True, silent=True
+    ) as context:
+        context.train(1)
+    assert victim.read_text() == "precious"
+    assert not (run_copy / "stats.jsonl").is_symlink()

@@ -178,6 +178,7 @@ def test_runner_options_from_the_command_line_are_typed_and_recorded():
         "n_eval_envs": 4,
         "eval_episodes": 8,
         "torch_threads": 1,
+        "step_timeout_s": None,
         "address": "auto",
         "n_workers": 3,
         "envs_per_worker": 2,

@@ -54,6 +54,7 @@ class RayCollector:
         max_worker_restarts: int,
         rollout_timeout_s: float,
         prefetch: bool = False,
+        step_timeout_s: float | None = None,
     ):
         self.device = next(iter(model.parameters())).device
         self.seed = seed
@@ -61,6 +62,7 @@ class RayCollector:
         self.max_worker_restarts = max_worker_restarts
         self.rollout_timeout_s = rollout_timeout_s
         self.prefetch = prefetch
+        self.step_timeout_s = step_timeout_s
         self._prefetched = None  # (n_steps, calls in flight) of the next rollout
         _check_cluster_cpus(n_workers, num_cpus_per_worker)
         try:
@@ -173,7 +175,7 @@ class RayCollector:
         seed = None if self.seed is None else self.seed + self._starts * self.envs_per_worker
         self._starts += 1
         self.workers[index] = self._actor_class.remote(
-            self._env_factory, self._model, self.envs_per_worker, seed
+            self._env_factory, self._model, self.envs_per_worker, seed, self.step_timeout_s
         )
         self._descriptions[index] = self.workers[index].describe.remote()
 

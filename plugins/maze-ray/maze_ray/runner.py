@@ -115,7 +115,9 @@ class RayRunner(Runner):
 
     def make_vector_env(self, env_factories, logging_prefix: str):
         """The evaluation envs: in this process, next to the learner."""
-        return SequentialVectorEnv(env_factories, logging_prefix=logging_prefix)
+        return SequentialVectorEnv(
+            env_factories, logging_prefix=logging_prefix, step_timeout_s=self.step_timeout_s
+        )
 
     def make_collector(self, env_factory, device, seed: int | None, model=None):
         from maze_ray.collector import RayCollector
@@ -132,6 +134,7 @@ class RayRunner(Runner):
             max_worker_restarts=self.max_worker_restarts,
             rollout_timeout_s=self.rollout_timeout_s,
             prefetch=self.prefetch,
+            step_timeout_s=self.step_timeout_s,
         )
         return self._collector
 

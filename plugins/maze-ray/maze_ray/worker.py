@@ -31,16 +31,20 @@ class RolloutWorker:
     :param n_envs: envs stepped together by this worker.
     :param seed: env ``i`` is reset with ``seed + i`` first, and actions are sampled from a torch
         generator seeded with ``seed``; None for unseeded.
+    :param step_timeout_s: an env step or reset taking longer raises (see ``SequentialVectorEnv``).
     """
 
-    def __init__(self, env_factory, model, n_envs: int, seed: int | None = None):
+    def __init__(
+        self, env_factory, model, n_envs: int, seed: int | None = None, step_timeout_s: float | None = None
+    ):
         torch.set_num_threads(1)  # one core per worker: more threads only contend with the envs
         if seed is not None:
             torch.manual_seed(seed)  # actions are sampled with torch's global generator
         self.model = copy.deepcopy(model).to("cpu")
         self.model.train()
         self.env_factory = env_factory
-        self.env = SequentialVectorEnv([env_factory] * n_envs)
+        self.step_timeout_s = step_timeout_s
+        self.env = SequentialVectorEnv([env_factory] * n_envs, step_timeout_s=step_timeout_s)
         self.eval_env = None  # built by the first evaluate()
         self.collector = VectorEnvCollector(self.env, device="cpu", seed=seed)
 
@@ -62,7 +66,9 @@ class RolloutWorker:
         if self.eval_env is None or self.eval_env.n_envs != n_envs:
             if self.eval_env is not None:
                 self.eval_env.close()
-            self.eval_env = SequentialVectorEnv([self.env_factory] * n_envs)
+            self.eval_env = SequentialVectorEnv(
+                [self.env_factory] * n_envs, step_timeout_s=self.step_timeout_s
+            )
         evaluator = RolloutEvaluator(self.eval_env, n_episodes=n_episodes, deterministic=deterministic)
         self.model.eval()
         try:

@@ -17,6 +17,7 @@ MODULES = [
     "startup",
     "report",
     "busy_env",
+    "distributed",
 ]
 
 
@@ -80,3 +81,33 @@ def test_the_report_renders_targets():
     assert "| B1: ours >= 1.5x Stable-Baselines3 | 1.50 (1.50-1.50)x" in text
     assert "0.94 (0.94-0.94)x | **met**" in text
     assert "9.00 (9.00-9.00) s (peak RSS 300 (300-300) MiB) | **not met**" in text
+
+
+def test_the_ray_scaling_model_matches_its_formula():
+    from benchmarks.distributed import scaling_model
+
+    costs = {
+        "envs_per_worker": 2,
+        "n_rollout_steps": 100,
+        "worker_rollout_ms": 100.0,
+        "worker_1_step_ms": 1.0,
+        "ray_collect_1_step_1_workers_ms": 2.0,  # c(1) = 1 ms
+        "ray_collect_1_step_2_workers_ms": 3.0,  # c(2) = 2 ms: 1 ms more per worker
+        "learner_update_ms": {"2": 10.0, "4": 12.0, "8": 16.0, "16": 24.0},  # 10 ms + 1 ms per env over 2
+    }
+    (row,) = scaling_model(costs, worker_counts=(4,))
+    # T(4) = t_rollout + c(4) + t_learn(8) = 100 + 4 + 16 ms; 4 workers x 2 envs x 100 steps per update
+    assert row["update_ms"] == pytest.approx(120.0)
+    assert row["steps_per_second"] == pytest.approx(800 / 0.120)
+    assert row["steps_per_second_prefetch"] == pytest.approx(800 / 0.104)  # max(100 + 4, 16)
+
+
+def test_the_ray_benchmark_report_renders_from_its_saved_results():
+    import json
+
+    from benchmarks import report
+
+    results = json.loads((ROOT / "benchmarks" / "results" / "b7.json").read_text())
+    text = report.render(results, command=results["command"])
+    assert "| B7: ray runner with 2 workers >= 1.4x the dev runner (~1 ms env) |" in text
+    assert "## B7: the ray runner" in text and "| 32 |" in text

@@ -58,7 +58,7 @@ def test_a2c_learns_cartpole_with_a_worker_on_each_node(two_nodes, tmp_path):
     pids = worker_pids(rc.runner)
     nodes = [two_nodes.head_node, *two_nodes.worker_nodes]
     assert sorted(parent(pid) for pid in pids) == sorted(raylet_pid(node) for node in nodes)
-    rc.train(n_epochs=7)
+    rc.train(n_epochs=7, target_return=300)  # stops as soon as the evaluation reaches 300
     rc.close()
     assert not wait_until_gone(pids), "the workers were not shut down"
     assert all(line["eval"]["episode_count"] == 8 for line in epoch_stats(tmp_path / "run"))
@@ -241,3 +241,45 @@ def test_more_workers_than_the_cluster_can_place_fail_at_once(two_nodes, tmp_pat
     ):
         rc.train(n_epochs=1)
     rc.close()
+
+
+def test_a_worker_that_hangs_is_treated_as_dead_after_rollout_timeout_s(two_nodes, tmp_path, capfd):
+    marker = tmp_path / "hung"
+
+    def make_env():
+        import gymnasium
+
+        from maze_core.env import GymMazeEnv
+
+        class HangsOnce(gymnasium.Wrapper):
+            """The first env (of all workers) to reach its 50th step hangs; the others never do."""
+
+            steps = 0
+
+            def step(self, action):
+                self.steps += 1
+                if self.steps == 50:
+                    try:
+                        os.close(os.open(marker, os.O_CREAT | os.O_EXCL))
+                        time.sleep(3600)
+                    except FileExistsError:
+                        pass
+                return self.env.step(action)
+
+        return GymMazeEnv(HangsOnce(gymnasium.make("CartPole-v1")))
+
+    rc = ray_run(
+        two_nodes,
+        tmp_path / "run",
+        env=make_env,
+        silent=False,
+        **{"runner.rollout_timeout_s": 10.0, "algorithm.epoch_length": 3, "runner.eval_episodes": 1},
+    )
+    rc.train(n_epochs=1)
+    pids = worker_pids(rc.runner)
+    rc.close()
+    out, _ = capfd.readouterr()
+    assert marker.exists() and "did not answer within rollout_timeout_s=10 s" in out
+    assert epoch_stats(tmp_path / "run")[0]["train"]["worker_restarts"] == 1
+    hung = int(re.search(r"\(pid (\d+) on [^)]*\) did not answer", out)[1])
+    assert not wait_until_gone([hung, *pids])

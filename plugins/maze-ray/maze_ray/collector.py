@@ -211,7 +211,9 @@ class RayCollector:
                     if time.monotonic() - started >= self.rollout_timeout_s:
                         del calls[reference]
                         self._replace(
-                            index, f"did not answer within rollout_timeout_s={self.rollout_timeout_s:g} s"
+                            index,
+                            f"did not answer within rollout_timeout_s={self.rollout_timeout_s:g} s (an env "
+                            "that hangs, or a new worker Ray could not place for lack of free CPUs)",
                         )
                         self._call(calls, index, method, args)
                 continue

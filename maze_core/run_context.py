@@ -189,7 +189,7 @@ class RunContext:
         from rich.progress import Progress
 
         from maze_core import statistics
-        from maze_core.training.writers import setup_logging
+        from maze_core.training.writers import ConsoleWriter, setup_logging
 
         _check_target_return(target_return)
         if self._trainer is None:
@@ -200,9 +200,15 @@ class RunContext:
                 if n_epochs == 0:
                     return
         writers = setup_logging(log_dir=self.run_dir, console=not self.silent)
+        # the progress bar draws on the console writer's console, so that a message printed in the
+        # middle of an epoch (a replaced worker) goes above the bar instead of into it
+        console = next((writer.console for writer in writers if isinstance(writer, ConsoleWriter)), None)
         self._best_policy = None
         try:
-            with Progress(disable=self.silent, transient=True) as progress, _terminate_as_interrupt():
+            with (
+                Progress(console=console, disable=self.silent, transient=True) as progress,
+                _terminate_as_interrupt(),
+            ):
                 self._trainer.progress = progress
                 self._trainer.train(n_epochs, target_return=target_return)
         finally:

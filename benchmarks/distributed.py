@@ -133,17 +133,17 @@ def scaling_model(costs: dict, worker_counts=(1, 2, 4, 8, 16, 32)) -> list[dict]
     """Modelled env steps per second for ``n_workers`` workers, each on its own core.
 
     One synchronous update takes ``T(W) = t_rollout + c(W) + t_learn(W * e)``: every worker's
-    rollout in parallel (``t_rollout``, one worker's rollout time measured in this process), the
-    ray runner's overhead of a collect call with ``W`` workers (``c(W)``: a 1-step collect call
-    minus a worker's own 1-step collection, measured for 1 and 2 workers and extended linearly),
-    and the learner's update on ``W * e`` envs (measured for 2-16 envs, extended linearly). With
-    prefetch the rollout and the update overlap: ``T(W) = max(t_rollout + c(W), t_learn(W * e))``.
-    Throughput is ``W * e * n_rollout_steps / T(W)``.
+    rollout in parallel (``t_rollout``, one worker's rollout in its own process: the ray runner's
+    rollout with 1 worker minus ``c(1)``), the ray runner's overhead of a collect call with ``W``
+    workers (``c(W)``: a 1-step collect call minus a worker's own 1-step collection, measured for
+    1 and 2 workers and extended linearly), and the learner's update on ``W * e`` envs (measured
+    for 2-16 envs, extended linearly). With prefetch the rollout and the update overlap:
+    ``T(W) = max(t_rollout + c(W), t_learn(W * e))``. Throughput is ``W * e * n_rollout_steps / T(W)``.
     """
     e, n = costs["envs_per_worker"], costs["n_rollout_steps"]
-    t_rollout = costs["worker_rollout_ms"]
     c1 = max(costs["ray_collect_1_step_1_workers_ms"] - costs["worker_1_step_ms"], 0.0)
     c2 = max(costs["ray_collect_1_step_2_workers_ms"] - costs["worker_1_step_ms"], c1)
+    t_rollout = costs["ray_rollout_1_workers_ms"] - c1
     learner = {int(n_envs): ms for n_envs, ms in costs["learner_update_ms"].items()}
     slope = (learner[16] - learner[2]) / 14
     rows = []

@@ -442,8 +442,10 @@ def _render_b7(b7: dict, body: list[str], summary: list) -> None:
     body.append("")
     body.append("| workers | measured env steps/s | modelled env steps/s | modelled, prefetch |")
     body.append("|---|---|---|---|")
+    from benchmarks.distributed import scaling_model
+
     measured = {1: wall["busy_ray_1_worker_2_envs"], 2: wall["busy_ray_2_workers"]}
-    for row in b7["model"]:
+    for row in scaling_model(busy):
         w = row["n_workers"]
         seen = measured[w].describe() if w in measured else ""
         body.append(

@@ -182,7 +182,6 @@ def run_b7(repetitions: int, quick: bool) -> dict:
         else "a private network namespace, loopback only",
         "runs": report.stopwatches(results),
         "costs": costs,
-        "model": distributed.scaling_model(costs["busy"]),
     }
 
 

@@ -89,7 +89,7 @@ def test_the_ray_scaling_model_matches_its_formula():
     costs = {
         "envs_per_worker": 2,
         "n_rollout_steps": 100,
-        "worker_rollout_ms": 100.0,
+        "ray_rollout_1_workers_ms": 101.0,  # t_rollout = 101 - c(1) = 100 ms
         "worker_1_step_ms": 1.0,
         "ray_collect_1_step_1_workers_ms": 2.0,  # c(1) = 1 ms
         "ray_collect_1_step_2_workers_ms": 3.0,  # c(2) = 2 ms: 1 ms more per worker

@@ -79,6 +79,7 @@ def list_plugins(
 
 def _load_commands() -> None:
     """Import sibling modules that add commands to :data:`app`."""
+    import maze_core.cli_plot  # noqa: F401  (maze plot)
     import maze_core.cli_train  # noqa: F401  (maze train, maze evaluate)
 
 

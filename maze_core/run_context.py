@@ -162,11 +162,11 @@ class RunContext:
         None means the config's ``n_epochs``; a resumed run then trains the epochs it had left.
         With ``target_return``, training stops once the mean evaluation return reaches it.
         """
-        from rich.progress import Progress
-
         from maze_core import statistics
-        from maze_core.training.writers import setup_logging
+        from maze_core.training.progress import ConsoleProgress, Progress
+        from maze_core.training.writers import make_console, setup_logging
 
+        console = None if self.silent else make_console()
         if self._trainer is None:
             self._build()
             self._write_config(target_return)
@@ -174,16 +174,35 @@ class RunContext:
                 n_epochs = max(self.algorithm.n_epochs - self._trainer.epoch, 0)
                 if n_epochs == 0:
                     return
-        writers = setup_logging(log_dir=self.run_dir, console=not self.silent)
+            if console is not None:
+                console.print(self._banner())
+        writers = setup_logging(log_dir=self.run_dir, console=console or False)
         self._best_policy = None
         try:
-            with Progress(disable=self.silent, transient=True) as progress:
+            with ConsoleProgress(console) if console else Progress() as progress:
                 self._trainer.progress = progress
                 self._trainer.train(n_epochs, target_return=target_return)
         finally:
             self._trainer.progress = None
             for writer in writers:
                 statistics.remove_writer(writer)
+
+    def _banner(self) -> str:
+        """What is trained, where and how (rich markup), printed when training starts."""
+        from rich.markup import escape
+
+        n_parameters = sum(p.numel() for p in self._model.parameters())
+        n_envs = getattr(self.runner, "n_envs", None)
+        runner = self.runner_name
+        if n_envs:
+            runner += f", {n_envs} env" + ("s" if n_envs > 1 else "")
+        action = f"Resuming at epoch {self._trainer.epoch}:" if self.resume else "Training"
+        return (
+            f"{action} [bold]{escape(self.env_name)}[/] with [bold]{self.algorithm_name}[/]"
+            f" (runner {runner}, device {self.torch_device}, seed {self.seed})\n"
+            f"Model: {n_parameters:,} parameters\n"
+            f"Run directory: {escape(str(self.run_dir))}"
+        )
 
     def _build(self) -> None:
         import torch

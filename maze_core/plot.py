@@ -1,0 +1,198 @@
+"""Learning curves: the mean return of one or more runs against env steps or wall time.
+
+Reads the runs' ``stats.jsonl`` (and ``config.json`` to group runs), draws with matplotlib and
+writes the figure atomically. Runs set up alike (the same recorded arguments, apart from the seed)
+form one curve: the mean over the runs, with a band from the lowest to the highest run. The
+evaluation return is drawn when every run has one, else the training return.
+
+matplotlib is imported by :func:`write_curve` only, so training and ``maze plugins list`` never
+load it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from maze_core.errors import ConfigurationError
+
+X_AXES = ("steps", "time")
+STATS_FILE = "stats.jsonl"
+CURVE_FILE = "curve.png"
+
+
+@dataclass
+class RunCurve:
+    """One run's curve: ``x`` (env steps or seconds) and the mean return of each epoch."""
+
+    run_dir: Path
+    group: str  # runs with the same group are drawn as one curve
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+def load_curves(run_dirs, x: str = "steps", source: str | None = None) -> tuple[list[RunCurve], str]:
+    """The curves of ``run_dirs`` and the statistics source drawn (``"eval"`` or ``"train"``).
+
+    ``source`` None picks ``eval`` when every run has evaluation returns, else ``train``.
+    """
+    from maze_core.run_context import load_run_config
+
+    if x not in X_AXES:
+        raise ConfigurationError(f"x axis {x!r}: choose one of {', '.join(X_AXES)}")
+    runs = []
+    for run_dir in map(Path, run_dirs):
+        config = load_run_config(run_dir)
+        lines = _read_stats(run_dir)
+        runs.append((run_dir, config, lines))
+    if source is None:
+        has_eval = all(
+            any("episode_return_mean" in line.get("eval", {}) for line in lines) for *_, lines in runs
+        )
+        source = "eval" if has_eval else "train"
+    labels = _labels([config for _, config, _ in runs])
+    curves = []
+    for (run_dir, config, lines), label in zip(runs, labels, strict=True):
+        points = [
+            (_x(line, x), line[source]["episode_return_mean"])
+            for line in lines
+            if "episode_return_mean" in line.get(source, {})
+        ]
+        if x == "time":
+            start = _start_time(lines)
+            points = [(t - start, y) for t, y in points]
+        if not points:
+            raise ConfigurationError(f"{run_dir / STATS_FILE} has no {source} return to plot yet")
+        xs, ys = (np.asarray(values, dtype=np.float64) for values in zip(*points, strict=True))
+        curves.append(RunCurve(run_dir, _group_key(config), label, xs, ys))
+    return curves, source
+
+
+def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | None = None) -> Path:
+    """Draw the learning curves of ``run_dirs`` into ``output`` (PNG, SVG or PDF, by its suffix)."""
+    output = Path(output)
+    file_format = output.suffix.lower().lstrip(".")
+    if file_format not in ("png", "svg", "pdf"):
+        raise ConfigurationError(f"{output}: write the figure to a .png, .svg or .pdf file")
+    curves, source = load_curves(run_dirs, x=x)
+
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+
+    figure = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    groups: dict[str, list[RunCurve]] = {}
+    for curve in curves:
+        groups.setdefault(curve.group, []).append(curve)
+    for members in groups.values():
+        grid, mean, low, high = mean_and_band(members)
+        label = members[0].label + (f" ({len(members)} runs)" if len(members) > 1 else "")
+        (line,) = axes.plot(grid, mean, label=label, linewidth=1.8)
+        if len(members) > 1:
+            axes.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    axes.set_xlabel("env steps" if x == "steps" else "wall time [s]")
+    axes.set_ylabel(f"mean {'evaluation' if source == 'eval' else 'training'} return")
+    axes.set_title(title or _title(curves))
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right", fontsize="small")
+    if x == "steps":
+        axes.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useMathText=True)
+    _atomic_save(figure, output, file_format)
+    return output
+
+
+def mean_and_band(curves: list[RunCurve], n_points: int = 200):
+    """Mean, lowest and highest of ``curves`` on a common x grid (linear interpolation).
+
+    A run counts where it has data: between its first and last point. The grid spans all runs, so
+    the tail of a run that trained longer is its own (the band narrows to it).
+    """
+    if len(curves) == 1:
+        (curve,) = curves
+        return curve.x, curve.y, curve.y, curve.y
+    start = min(curve.x[0] for curve in curves)
+    stop = max(curve.x[-1] for curve in curves)
+    grid = np.linspace(start, stop, n_points)
+    values = np.full((len(curves), n_points), np.nan)
+    for row, curve in zip(values, curves, strict=True):
+        inside = (grid >= curve.x[0]) & (grid <= curve.x[-1])
+        row[inside] = np.interp(grid[inside], curve.x, curve.y)
+    keep = ~np.isnan(values).all(axis=0)
+    values, grid = values[:, keep], grid[keep]
+    return grid, np.nanmean(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+
+
+def _read_stats(run_dir: Path) -> list[dict]:
+    path = run_dir / STATS_FILE
+    if not path.is_file():
+        raise ConfigurationError(f"{run_dir} has no {STATS_FILE}: the run has not finished an epoch yet")
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except ValueError as error:
+        raise ConfigurationError(f"cannot read {path}: {error}") from error
+
+
+def _x(line: dict, x: str) -> float:
+    if x == "steps":
+        return float(line.get("algorithm", {}).get("env_steps", line["epoch"]))
+    return float(line["time"])
+
+
+def _start_time(lines: list[dict]) -> float:
+    """When the run started: its first epoch's end minus that epoch's training time."""
+    first = lines[0]
+    return float(first["time"]) - float(first.get("algorithm", {}).get("epoch_time", 0.0))
+
+
+def _group_key(config: dict) -> str:
+    """Runs set up alike (apart from the seed) share this key."""
+    return json.dumps(
+        config.get("arguments") or {k: config.get(k) for k in ("env", "algorithm")}, sort_keys=True
+    )
+
+
+def _labels(configs: list[dict]) -> list[str]:
+    """``<env> <algorithm>``, plus the overrides that tell groups with the same name apart."""
+    names = [f"{config.get('env')} {_name(config.get('algorithm'))}" for config in configs]
+    overrides = [(config.get("arguments") or {}).get("overrides") or {} for config in configs]
+    labels = []
+    for name, own in zip(names, overrides, strict=True):
+        others = [o for n, o in zip(names, overrides, strict=True) if n == name and o != own]
+        differing = sorted(key for key in own if any(other.get(key) != own[key] for other in others))
+        differing += sorted(key for other in others for key in other if key not in own)
+        extra = ", ".join(
+            f"{key.split('.', 1)[-1]}={own.get(key, 'default')}" for key in dict.fromkeys(differing)
+        )
+        labels.append(f"{name} ({extra})" if extra else name)
+    return labels
+
+
+def _name(algorithm) -> str:
+    return algorithm.get("name", "?") if isinstance(algorithm, dict) else str(algorithm)
+
+
+def _title(curves: list[RunCurve]) -> str:
+    envs = list(dict.fromkeys(curve.label.split(" ", 1)[0] for curve in curves))
+    return ", ".join(envs)
+
+
+def _atomic_save(figure, output: Path, file_format: str) -> None:
+    """Write to a new temporary file next to ``output``, then rename it over ``output``.
+
+    A reader never sees half a figure, and an existing symlink at ``output`` is replaced, not
+    followed.
+    """
+    directory = output.parent if str(output.parent) else Path(".")
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            figure.savefig(file, format=file_format)
+        os.replace(temporary, output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -7,6 +7,7 @@ so it must stay light: torch-based modules are imported inside the commands.
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from maze_core.cli import app
+from maze_core.plot import CURVE_FILE
 from maze_core.run_context import (
     CONFIG_FILE,
     DEFAULT_ALGORITHM,
@@ -31,7 +33,14 @@ from maze_core.run_context import (
 #: what ``--resume`` may change; everything else is the run's own configuration
 RESUME_OPTIONS = ("resume", "epochs", "target_return", "device")
 #: what a fresh run leaves in its run directory (``--overwrite`` removes exactly these)
-RUN_FILES = (CONFIG_FILE, "state_dict.pt", "checkpoint.pt", "stats.jsonl", "events.out.tfevents.*")
+RUN_FILES = (
+    CONFIG_FILE,
+    "state_dict.pt",
+    "checkpoint.pt",
+    "stats.jsonl",
+    "events.out.tfevents.*",
+    CURVE_FILE,
+)
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
@@ -120,6 +129,8 @@ def train(
             raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:
             context.close()
+    if _trained_epochs(context.run_dir) > epochs_before:
+        _write_curve(context.run_dir)
     _print_summary(context.run_dir, trained=_trained_epochs(context.run_dir) > epochs_before)
 
 
@@ -260,6 +271,7 @@ def _stats(run_dir: Path) -> list[dict]:
 
 
 def _print_summary(run_dir: Path, trained: bool) -> None:
+    """Where the run is, its best return, and the commands that evaluate it and show its curves."""
     lines = _stats(run_dir)
     console = _console()
     if not trained:
@@ -268,11 +280,37 @@ def _print_summary(run_dir: Path, trained: bool) -> None:
             f"{_trained_epochs(run_dir)} epochs; give --epochs N to train until epoch N."
         )
         return
-    returns = [(line["eval"]["episode_return_mean"], line["epoch"]) for line in lines if "eval" in line]
+    source = "eval" if any("eval" in line for line in lines) else "train"
+    returns = [
+        (line[source]["episode_return_mean"], line)
+        for line in lines
+        if "episode_return_mean" in line.get(source, {})
+    ]
+    console.print()
     if returns:
-        best, epoch = max(returns, key=lambda item: item[0])  # the first best, as model selection keeps it
+        best, line = max(returns, key=lambda item: item[0])  # the first best, as model selection keeps it
+        kind = "evaluation" if source == "eval" else "training"
+        steps = line.get("algorithm", {}).get("env_steps")
+        at = f", {int(steps):,} env steps" if steps is not None else ""
         console.print(
-            f"Best mean evaluation return [bold]{best:.2f}[/] (epoch {epoch} of {lines[-1]['epoch']})."
+            f"Best mean {kind} return [bold]{best:.2f}[/] in epoch {line['epoch']} of "
+            f"{lines[-1]['epoch']}{at}."
         )
-    directory = escape(str(run_dir))
-    console.print(f"Run directory: {directory}\nEvaluate it with: [bold]maze evaluate {directory}[/]")
+    directory = escape(shlex.quote(str(run_dir)))
+    curve = run_dir / CURVE_FILE
+    console.print(f"Run directory:  {escape(str(run_dir))}")
+    if curve.exists():
+        console.print(f"Learning curve: {escape(str(curve))}")
+    console.print(f"Evaluate it:    [bold]maze evaluate {directory}[/]")
+    console.print(f"TensorBoard:    [bold]tensorboard --logdir {directory}[/]")
+
+
+def _write_curve(run_dir: Path) -> None:
+    """``curve.png`` in the run directory; a run without a finished episode has none (said so)."""
+    from maze_core.errors import MazeError
+    from maze_core.plot import write_curve
+
+    try:
+        write_curve([run_dir], run_dir / CURVE_FILE)
+    except MazeError as error:
+        _console().print(f"No learning curve: {escape(str(error))}")

@@ -1,12 +1,13 @@
 """Learning curves: the mean return of one or more runs against env steps or wall time.
 
 Reads the runs' ``stats.jsonl`` (and ``config.json`` to group runs), draws with matplotlib and
-writes the figure atomically. Runs set up alike (the same recorded arguments, apart from the seed)
-form one curve: the mean over the runs, with a band from the lowest to the highest run. The
+writes the figure atomically. Runs set up alike (the same recorded arguments, apart from the seed,
+the number of epochs and the device) form one curve: the mean over the runs, with a band from the
+lowest to the highest run, over the range of env steps (or time) that all of them reached. The
 evaluation return is drawn when every run has one, else the training return.
 
 matplotlib is imported by :func:`write_curve` only, so training and ``maze plugins list`` never
-load it.
+load it; numpy only when curves are read, so ``maze --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from maze_core.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 X_AXES = ("steps", "time")
 STATS_FILE = "stats.jsonl"
@@ -42,6 +45,8 @@ def load_curves(run_dirs, x: str = "steps", source: str | None = None) -> tuple[
 
     ``source`` None picks ``eval`` when every run has evaluation returns, else ``train``.
     """
+    import numpy as np
+
     from maze_core.run_context import load_run_config
 
     if x not in X_AXES:
@@ -91,7 +96,13 @@ def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | Non
         groups.setdefault(curve.group, []).append(curve)
     for members in groups.values():
         grid, mean, low, high = mean_and_band(members)
-        label = members[0].label + (f" ({len(members)} runs)" if len(members) > 1 else "")
+        label = members[0].label
+        if len(members) > 1:
+            label = (
+                f"{label[:-1]}, {len(members)} runs)"
+                if label.endswith(")")
+                else f"{label} ({len(members)} runs)"
+            )
         (line,) = axes.plot(grid, mean, label=label, linewidth=1.8)
         if len(members) > 1:
             axes.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
@@ -99,7 +110,7 @@ def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | Non
     axes.set_ylabel(f"mean {'evaluation' if source == 'eval' else 'training'} return")
     axes.set_title(title or _title(curves))
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right", fontsize="small")
+    axes.legend(loc="best", fontsize="small")
     if x == "steps":
         axes.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useMathText=True)
     _atomic_save(figure, output, file_format)
@@ -109,22 +120,19 @@ def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | Non
 def mean_and_band(curves: list[RunCurve], n_points: int = 200):
     """Mean, lowest and highest of ``curves`` on a common x grid (linear interpolation).
 
-    A run counts where it has data: between its first and last point. The grid spans all runs, so
-    the tail of a run that trained longer is its own (the band narrows to it).
+    The grid covers the range every run reached (a run stopped early by a target return ends the
+    curve there), so each point averages all runs.
     """
+    import numpy as np
+
     if len(curves) == 1:
         (curve,) = curves
         return curve.x, curve.y, curve.y, curve.y
-    start = min(curve.x[0] for curve in curves)
-    stop = max(curve.x[-1] for curve in curves)
-    grid = np.linspace(start, stop, n_points)
-    values = np.full((len(curves), n_points), np.nan)
-    for row, curve in zip(values, curves, strict=True):
-        inside = (grid >= curve.x[0]) & (grid <= curve.x[-1])
-        row[inside] = np.interp(grid[inside], curve.x, curve.y)
-    keep = ~np.isnan(values).all(axis=0)
-    values, grid = values[:, keep], grid[keep]
-    return grid, np.nanmean(values, axis=0), np.nanmin(values, axis=0), np.nanmax(values, axis=0)
+    start = max(curve.x[0] for curve in curves)
+    stop = min(curve.x[-1] for curve in curves)
+    grid = np.linspace(start, stop, n_points) if stop > start else np.array([start])
+    values = np.stack([np.interp(grid, curve.x, curve.y) for curve in curves])
+    return grid, values.mean(axis=0), values.min(axis=0), values.max(axis=0)
 
 
 def _read_stats(run_dir: Path) -> list[dict]:
@@ -149,24 +157,39 @@ def _start_time(lines: list[dict]) -> float:
     return float(first["time"]) - float(first.get("algorithm", {}).get("epoch_time", 0.0))
 
 
-def _group_key(config: dict) -> str:
-    """Runs set up alike (apart from the seed) share this key."""
-    return json.dumps(
-        config.get("arguments") or {k: config.get(k) for k in ("env", "algorithm")}, sort_keys=True
+#: recorded arguments that say how long or where a run trained, not how: runs differing only in
+#: these (and the seed) are drawn as one curve
+_NOT_GROUPED = ("device", "overrides.algorithm.n_epochs")
+
+
+def _setup(config: dict) -> dict:
+    """The recorded arguments of a run, without those in :data:`_NOT_GROUPED`."""
+    arguments = dict(
+        config.get("arguments") or {"env": config.get("env"), "algorithm": config.get("algorithm")}
     )
+    arguments["overrides"] = dict(arguments.get("overrides") or {})
+    for path in _NOT_GROUPED:
+        section, _, key = path.partition(".")
+        (arguments[section] if key else arguments).pop(key or section, None)
+    return arguments
+
+
+def _group_key(config: dict) -> str:
+    """Runs set up alike (apart from the seed, the budget and the device) share this key."""
+    return json.dumps(_setup(config), sort_keys=True, default=str)
 
 
 def _labels(configs: list[dict]) -> list[str]:
-    """``<env> <algorithm>``, plus the overrides that tell groups with the same name apart."""
+    """``<env> <algorithm>``, plus the overrides that tell curves with the same name apart."""
     names = [f"{config.get('env')} {_name(config.get('algorithm'))}" for config in configs]
-    overrides = [(config.get("arguments") or {}).get("overrides") or {} for config in configs]
+    overrides = [_setup(config)["overrides"] for config in configs]
     labels = []
     for name, own in zip(names, overrides, strict=True):
         others = [o for n, o in zip(names, overrides, strict=True) if n == name and o != own]
-        differing = sorted(key for key in own if any(other.get(key) != own[key] for other in others))
-        differing += sorted(key for other in others for key in other if key not in own)
+        differing = [key for key in own if any(other.get(key) != own[key] for other in others)]
+        differing += [key for other in others for key in other if key not in own]
         extra = ", ".join(
-            f"{key.split('.', 1)[-1]}={own.get(key, 'default')}" for key in dict.fromkeys(differing)
+            f"{key.split('.', 1)[-1]}={own.get(key, 'default')}" for key in sorted(set(differing))
         )
         labels.append(f"{name} ({extra})" if extra else name)
     return labels
@@ -192,6 +215,9 @@ def _atomic_save(figure, output: Path, file_format: str) -> None:
     try:
         with os.fdopen(descriptor, "wb") as file:
             figure.savefig(file, format=file_format)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # as an ordinary new file (mkstemp makes it private)
         os.replace(temporary, output)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -101,9 +101,13 @@ class ConsoleProgress(Progress):
         return f"{self._epoch}/{last}" if self._n_epochs else str(self._epoch)
 
     def _show(self, description: str, completed: int, total: int | None) -> None:
+        """Update the line; draw it at once when the phase changes (short phases are seen too)."""
+        changed = description != self._rich.tasks[0].description
         self._rich.update(
             self._task, description=description, completed=completed, total=total, info=self._info()
         )
+        if changed:
+            self._rich.refresh()
 
     def _info(self) -> str:
         from maze_core.training.writers import compact

@@ -175,7 +175,7 @@ class RunContext:
                 if n_epochs == 0:
                     return
             if console is not None:
-                console.print(self._banner())
+                console.print(self._banner(), soft_wrap=True)  # long names: never a line break inside
         writers = setup_logging(log_dir=self.run_dir, console=console or False)
         self._best_policy = None
         try:
@@ -198,8 +198,8 @@ class RunContext:
             runner += f", {n_envs} env" + ("s" if n_envs > 1 else "")
         action = f"Resuming at epoch {self._trainer.epoch}:" if self.resume else "Training"
         return (
-            f"{action} [bold]{escape(self.env_name)}[/] with [bold]{self.algorithm_name}[/]"
-            f" (runner {runner}, device {self.torch_device}, seed {self.seed})\n"
+            f"{action} [bold]{escape(self.env_name)}[/] with [bold]{self.algorithm_name}[/]\n"
+            f"Runner {runner}; device {self.torch_device}; seed {self.seed}\n"
             f"Model: {n_parameters:,} parameters\n"
             f"Run directory: {escape(str(self.run_dir))}"
         )

@@ -141,8 +141,9 @@ def summary(title: str, stats: dict[str, float]) -> str:
     mean return (min, max) and mean episode length."""
     if not stats.get("episode_count"):
         return f"[bold]{title}[/]: no episode finished"
+    count = stats["episode_count"]
     return (
-        f"[bold]{title}[/]: {stats['episode_count']} episodes, return "
+        f"[bold]{title}[/]: {count} episode{'s' if count > 1 else ''}, return "
         f"[cyan]{stats['episode_return_mean']:.2f}[/] (min {stats['episode_return_min']:.2f}, "
         f"max {stats['episode_return_max']:.2f}), length {stats['episode_length_mean']:.1f}"
     )

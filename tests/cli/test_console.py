@@ -49,9 +49,9 @@ def console_env(**extra: str) -> dict[str, str]:
 
 def check_table(lines: list[str], run_dir) -> None:
     """The banner, then a header and one row per epoch whose columns line up with the header."""
-    assert lines[0].startswith("Training CartPole-v1 with a2c (runner dev, 1 env, device cpu, seed 0)")
-    assert re.fullmatch(r"Model: [\d,]+ parameters", lines[1])
-    assert lines[2] == f"Run directory: {run_dir}"
+    assert lines[:2] == ["Training CartPole-v1 with a2c", "Runner dev, 1 env; device cpu; seed 0"]
+    assert re.fullmatch(r"Model: [\d,]+ parameters", lines[2])
+    assert lines[3] == f"Run directory: {run_dir}"
     header_index = next(i for i, line in enumerate(lines) if line.startswith("epoch"))
     header = lines[header_index]
     assert header.split()[:5] == ["epoch", "steps", "return", "eval", "length"]

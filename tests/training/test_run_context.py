@@ -244,7 +244,7 @@ def test_console_shows_a_banner_and_one_row_per_epoch(tmp_path, capfd):
     rc.train(n_epochs=2)
     rc.close()
     lines = capfd.readouterr().out.splitlines()
-    assert lines[0].startswith("Training CartPole-v1 with a2c") and "seed 0" in lines[0]
+    assert lines[0] == "Training CartPole-v1 with a2c" and lines[1].endswith("seed 0")
     assert f"Run directory: {tmp_path}" in lines
     header = next(line for line in lines if line.startswith("epoch"))
     rows = lines[lines.index(header) + 1 :]

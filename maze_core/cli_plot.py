@@ -7,18 +7,18 @@ from typing import Annotated
 
 import typer
 
-from maze_core.cli import app
+from maze_core.cli import MazeCommand, app
 from maze_core.cli_train import _console, _user_errors
 
 
-@app.command(no_args_is_help=True)
+@app.command(cls=MazeCommand, no_args_is_help=True)
 def plot(
     run_dirs: Annotated[
         list[Path],
         typer.Argument(
-            metavar="RUN_DIR...",
-            help="Run directories; runs set up alike (apart from the seed) are drawn as one curve: "
-            "their mean, with a band from the lowest to the highest run.",
+            metavar="RUN_DIR",
+            help="Run directories; runs set up alike (apart from the seed and the number of epochs) "
+            "are drawn as one curve: their mean, with a band from the lowest to the highest run.",
             show_default=False,
         ),
     ],
@@ -27,14 +27,18 @@ def plot(
         typer.Option(
             "--output",
             "-o",
+            metavar="FILE",
             help="The figure file; .png, .svg or .pdf. Needed with several runs.",
             show_default="RUN_DIR/curve.png for one run",
         ),
     ] = None,
     x: Annotated[
-        str, typer.Option("--x", help="The x axis: env steps ('steps') or wall time ('time').")
+        str,
+        typer.Option("--x", metavar="AXIS", help="The x axis: env steps ('steps') or wall time ('time')."),
     ] = "steps",
-    title: Annotated[str | None, typer.Option(help="The figure's title.", show_default="the envs")] = None,
+    title: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="The figure's title.", show_default="the envs")
+    ] = None,
 ) -> None:
     """Draw the mean return of runs against env steps or wall time."""
     with _user_errors():

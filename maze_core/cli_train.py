@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from maze_core.cli import app
+from maze_core.cli import MazeCommand, app
 from maze_core.plot import CURVE_FILE
 from maze_core.run_context import (
     CONFIG_FILE,
@@ -46,33 +46,53 @@ EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 
-@app.command(no_args_is_help=True)
+@app.command(cls=MazeCommand, no_args_is_help=True)
 def train(
     ctx: typer.Context,
     env: Annotated[
-        str | None, typer.Option(help="Env: a name registered by a plugin, or a gymnasium id.")
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Env: a name registered by a plugin, or a gymnasium id. Required (except with --resume).",
+            show_default=False,
+        ),
     ] = None,
-    algorithm: Annotated[str, typer.Option(help="Registered algorithm name.")] = DEFAULT_ALGORITHM,
-    runner: Annotated[str, typer.Option(help="Registered runner name: where the envs run.")] = DEFAULT_RUNNER,
-    policy: Annotated[str, typer.Option(help="Registered policy composer name.")] = DEFAULT_POLICY,
-    critic: Annotated[str, typer.Option(help="Registered critic composer name.")] = DEFAULT_CRITIC,
+    algorithm: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered algorithm name.")
+    ] = DEFAULT_ALGORITHM,
+    runner: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered runner name: where the envs run.")
+    ] = DEFAULT_RUNNER,
+    policy: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered policy composer name.")
+    ] = DEFAULT_POLICY,
+    critic: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered critic composer name.")
+    ] = DEFAULT_CRITIC,
     device: Annotated[
         str | None,
-        typer.Option(help="Training device, e.g. cpu, cuda, cuda:1.", show_default="the algorithm's"),
+        typer.Option(
+            metavar="DEVICE", help="Training device, e.g. cpu, cuda, cuda:1.", show_default="the algorithm's"
+        ),
     ] = None,
     epochs: Annotated[
         int | None,
         typer.Option(
             min=0,
+            metavar="N",
             help="Epochs in total (0: until early stopping, the target return or Ctrl-C).",
             show_default="the algorithm's n_epochs",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the run.", show_default="drawn and saved")] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Seed of the run.", show_default="drawn and saved")
+    ] = None,
     run_dir: Annotated[
         Path | None,
         typer.Option(
-            help="Where the run's files go.", show_default="outputs/<env>-<algorithm>-<runner>/<time>"
+            metavar="DIR",
+            help="Where the run's files go; by default a new directory outputs/ENV-ALGO-RUNNER/TIME.",
+            show_default=False,
         ),
     ] = None,
     overrides: Annotated[
@@ -85,7 +105,7 @@ def train(
         ),
     ] = None,
     target_return: Annotated[
-        float | None, typer.Option(help="Stop once the mean evaluation return reaches this.")
+        float | None, typer.Option(metavar="R", help="Stop once the mean evaluation return reaches R.")
     ] = None,
     resume: Annotated[
         Path | None,
@@ -134,20 +154,21 @@ def train(
     _print_summary(context.run_dir, trained=_trained_epochs(context.run_dir) > epochs_before)
 
 
-@app.command(no_args_is_help=True)
+@app.command(cls=MazeCommand, no_args_is_help=True)
 def evaluate(
     run_dir: Annotated[
         Path,
         typer.Argument(metavar="RUN_DIR", help="The run directory (holds config.json and state_dict.pt)."),
     ],
     episodes: Annotated[
-        int | None, typer.Option(min=1, help="Episodes to run.", show_default="the run's eval_episodes")
+        int | None,
+        typer.Option(min=1, metavar="N", help="Episodes to run.", show_default="the run's eval_episodes"),
     ] = None,
     stochastic: Annotated[
         bool, typer.Option("--stochastic", help="Sample actions instead of taking the most likely ones.")
     ] = False,
     device: Annotated[
-        str | None, typer.Option(help="Device of the policy.", show_default="the run's")
+        str | None, typer.Option(metavar="DEVICE", help="Device of the policy.", show_default="the run's")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
 ) -> None:

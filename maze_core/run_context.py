@@ -20,7 +20,8 @@ from typing import Any
 import attrs
 
 from maze_core import plugins
-from maze_core.errors import ConfigurationError
+from maze_core.errors import ConfigurationError, UnknownNameError
+from maze_core.overrides import check_field
 from maze_core.training.config import AlgorithmConfig
 
 CONFIG_FILE = "config.json"
@@ -152,7 +153,17 @@ class RunContext:
         arguments["overrides"] = {**(arguments.get("overrides") or {}), **(overrides or {})}
         if device is not None:
             arguments["device"] = device
-        return cls(**arguments, run_dir=run_dir, seed=config["seed"], silent=silent, resume=True)
+        try:
+            return cls(**arguments, run_dir=run_dir, seed=config["seed"], silent=silent, resume=True)
+        except UnknownNameError as error:
+            missing = _missing_plugins(config)
+            if not missing:
+                raise
+            raise UnknownNameError(
+                f"{error} The run in {run_dir} was trained with plugins that are not installed now "
+                f"(its {CONFIG_FILE} records them): {', '.join(missing)}. Install them "
+                f"(pip install {' '.join(missing)}) to use the run."
+            ) from error
 
     # --- training -------------------------------------------------------------------------------
 
@@ -348,6 +359,23 @@ class RunContext:
         self.close()
 
 
+def _missing_plugins(config: dict[str, Any]) -> list[str]:
+    """``package==version`` of each plugin recorded in a run's config that is not installed now."""
+    recorded = config.get("plugins")
+    if not isinstance(recorded, dict):
+        return []
+    installed = {_normalized(info.distribution) for info in plugins.plugins()}
+    return [
+        f"{package}=={version}" if version else str(package)
+        for package, version in recorded.items()
+        if _normalized(str(package)) not in installed
+    ]
+
+
+def _normalized(package: str) -> str:
+    return package.lower().replace("_", "-").replace(".", "-")
+
+
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:
     """The ``config.json`` of the run in ``run_dir``, with a clear error when there is none."""
     run_dir = Path(run_dir)
@@ -395,13 +423,8 @@ def _algorithm(algorithm, changes: dict[str, Any], device: str | None):
         )
     if device is not None:
         changes = {**changes, "device": device}
-    fields = {field.name for field in attrs.fields(type(config))}
     for key in changes:
-        if key not in fields:
-            raise ConfigurationError(
-                f"override 'algorithm.{key}': {type(config).__name__} has no field {key!r}; "
-                f"fields are {', '.join(sorted(fields))}"
-            )
+        check_field(f"algorithm.{key}", type(config), key)
     # evolve() builds a new config (validators run again) and leaves the user's instance untouched
     return name, attrs.evolve(config, **changes) if changes else config
 
@@ -426,7 +449,9 @@ def _composer(kind: str, value, default: str, kwargs: dict[str, Any]):
     base = BasePolicyComposer if kind == "policy" else CriticComposerInterface
     if value is None or isinstance(value, str):
         name = value or default
-        plugins.load(kind, name)  # fail now on an unknown name
+        composer_class = plugins.load(kind, name)  # fail now on an unknown name
+        for key in kwargs:
+            check_field(f"{kind}.{key}", composer_class, key)
         return name, None, kwargs
     if isinstance(value, base):
         if kwargs:
@@ -446,16 +471,15 @@ def _runner(runner, kwargs: dict[str, Any]):
 
     if isinstance(runner, str):
         runner_class = plugins.load("runner", runner)
+        for key in kwargs:
+            check_field(f"runner.{key}", runner_class, key)
         try:
             return runner, runner_class(**kwargs)
         except TypeError as error:
             raise ConfigurationError(f"runner {runner!r} options {kwargs}: {error}") from error
     if isinstance(runner, Runner):
         for key, value in kwargs.items():
-            if not hasattr(runner, key):
-                raise ConfigurationError(
-                    f"override 'runner.{key}': {type(runner).__name__} has no option {key!r}"
-                )
+            check_field(f"runner.{key}", type(runner), key)
             setattr(runner, key, value)
         return _registered_name("runner", type(runner)), runner
     raise ConfigurationError(

@@ -121,3 +121,16 @@ def test_a_terminal_gets_colours_a_live_progress_line_and_the_same_table(tmp_pat
         if line and not re.match(r"(epoch|eval) +\d+/3 |starting", line):
             screen.append(line)
     check_table(screen, run_dir)
+
+
+def test_help_shows_no_types_after_flags_no_braces_and_every_default_in_full():
+    result = subprocess.run(
+        [*MAZE, "train", "--help"], env=console_env(COLUMNS="80"), capture_output=True, text=True, timeout=60
+    )
+    text = result.stdout
+    assert "<bool>" not in text and "{" not in text and "…" not in text
+    assert "outputs/ENV-ALGO-RUNNER/TIME" in text and "Required (except with --resume)" in text
+    usage = subprocess.run(
+        [*MAZE, "evaluate", "--help"], env=console_env(COLUMNS="80"), capture_output=True, text=True
+    ).stdout
+    assert "Usage: maze evaluate [OPTIONS] RUN_DIR" in usage

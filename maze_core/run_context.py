@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import copy
 import enum
+import inspect
 import json
 import random
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -24,11 +25,15 @@ from maze_core.errors import ConfigurationError, UnknownNameError
 from maze_core.overrides import check_field
 from maze_core.training.config import AlgorithmConfig
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from maze_core.agent import BasePolicyComposer, CriticComposerInterface
+    from maze_core.runners import Runner
+
 CONFIG_FILE = "config.json"
-DEFAULT_ALGORITHM = "a2c"
 DEFAULT_POLICY = "probabilistic"
 DEFAULT_CRITIC = "step_state"
-DEFAULT_RUNNER = "dev"
 OVERRIDE_SECTIONS = ("algorithm", "policy", "critic", "runner")
 
 
@@ -59,12 +64,12 @@ class RunContext:
 
     def __init__(
         self,
-        env=None,
-        algorithm=DEFAULT_ALGORITHM,
-        policy=None,
-        critic=None,
-        runner=DEFAULT_RUNNER,
-        wrappers=None,
+        env: str | Callable[[], Any] | None = None,
+        algorithm: str | AlgorithmConfig = "a2c",
+        policy: str | BasePolicyComposer | None = None,
+        critic: str | CriticComposerInterface | None = None,
+        runner: str | Runner = "dev",
+        wrappers: list | dict | None = None,
         overrides: dict[str, Any] | None = None,
         run_dir: str | Path | None = None,
         seed: int | None = None,
@@ -374,6 +379,11 @@ def _missing_plugins(config: dict[str, Any]) -> list[str]:
 
 def _normalized(package: str) -> str:
     return package.lower().replace("_", "-").replace(".", "-")
+
+
+#: the defaults of ``RunContext(algorithm=..., runner=...)``, for the CLI
+DEFAULT_ALGORITHM = inspect.signature(RunContext).parameters["algorithm"].default
+DEFAULT_RUNNER = inspect.signature(RunContext).parameters["runner"].default
 
 
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:

@@ -348,9 +348,9 @@ class RunContext:
         finally:
             env.close()
         if not self.silent:
-            from rich.console import Console
+            from maze_core.training.writers import make_console
 
-            Console().print(summary("evaluation", stats))
+            make_console().print(summary("evaluation", stats))
         return stats
 
     def close(self) -> None:

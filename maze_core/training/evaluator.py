@@ -73,9 +73,9 @@ class RolloutEvaluator:
         if prefix and statistics.has_writers():
             statistics.log_stats(prefix, stats)
         elif prefix:  # used on its own, as in the tutorial: show the result now
-            from rich.console import Console
+            from maze_core.training.writers import make_console
 
-            Console().print(summary(prefix, stats))
+            make_console().print(summary(prefix, stats))
         return stats
 
     def _act(self, policy, obs):

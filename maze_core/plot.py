@@ -112,7 +112,9 @@ def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | Non
     axes.grid(alpha=0.3)
     axes.legend(loc="best", fontsize="small")
     if x == "steps":
-        axes.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useMathText=True)
+        from matplotlib.ticker import FuncFormatter
+
+        axes.xaxis.set_major_formatter(FuncFormatter(_steps_label))
     _atomic_save(figure, output, file_format)
     return output
 
@@ -133,6 +135,15 @@ def mean_and_band(curves: list[RunCurve], n_points: int = 200):
     grid = np.linspace(start, stop, n_points) if stop > start else np.array([start])
     values = np.stack([np.interp(grid, curve.x, curve.y) for curve in curves])
     return grid, values.mean(axis=0), values.min(axis=0), values.max(axis=0)
+
+
+def _steps_label(value: float, position=None) -> str:
+    """Env steps as ``0``, ``500``, ``2.5k``, ``1.2M``."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:g}M"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
 
 
 def _read_stats(run_dir: Path) -> list[dict]:

@@ -62,6 +62,7 @@ def check_field(override: str, target: type, name: str, fields: Mapping[str, Any
     if name not in fields:
         close = difflib.get_close_matches(name, list(fields), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = getattr(target, "hint_for", lambda _: "")(name) or hint
         raise ConfigurationError(
             f"override {override!r}: {target.__name__} has no field {name!r}.{hint} "
             f"Fields: {', '.join(sorted(fields))}."

@@ -39,12 +39,12 @@ class ConsoleWriter:
         if self._columns is None:
             self._columns = self._choose_columns(stats)
             header = "  ".join(label.rjust(width) for label, width, _ in self._columns)
-            self.console.print(f"[bold]{header.rstrip()}[/]")
+            self.console.print(header.rstrip(), style="bold", soft_wrap=True, markup=False)
         cells = [get(step, stats).rjust(width) for _, width, get in self._columns]
         row = "  ".join(cells).rstrip()
         if row.endswith("*"):
             row = f"{row[:-1]}[bold green]*[/]"
-        self.console.print(row)
+        self.console.print(row, soft_wrap=True)  # a narrow terminal wraps it; rich never breaks a row
 
     def _choose_columns(self, stats: dict[str, statistics.Stats]) -> list[tuple[str, int, object]]:
         def value(prefix: str, name: str, convert=float):
@@ -83,7 +83,7 @@ class ConsoleWriter:
         return head + shown + tail
 
     def message(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/]")
+        self.console.print(text, style="yellow", markup=False)
 
     def close(self) -> None:
         pass

@@ -155,7 +155,7 @@ def setup_logging(job_config=None, log_dir: str | Path = ".", console=True) -> l
 
 def compact(value: float | int | None) -> str:
     """A number in at most 7 characters (6 from -1e7 to 1e7 and above 1e-3 in magnitude):
-    ``163.8k``, ``1.25M``, ``2048``, ``487.3``, ``12.34``, ``0.0123``, ``-1.2e-05``."""
+    ``163.8k``, ``1.25M``, ``2048``, ``487.3``, ``12.34``, ``0.0123``, ``-1.2e-5``."""
     if value is None:
         return "-"
     magnitude = abs(value)
@@ -173,4 +173,5 @@ def compact(value: float | int | None) -> str:
         return f"{value:.2f}"
     if magnitude >= 1e-3:
         return f"{value:.4f}"
-    return f"{value:.1e}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"

@@ -154,8 +154,8 @@ def setup_logging(job_config=None, log_dir: str | Path = ".", console=True) -> l
 
 
 def compact(value: float | int | None) -> str:
-    """A number in at most 7 characters (6 from -1e7 to 1e7 and above 1e-3 in magnitude):
-    ``163.8k``, ``1.25M``, ``2048``, ``487.3``, ``12.34``, ``0.0123``, ``-1.2e-5``."""
+    """A number for a console column: 7 characters at most for magnitudes from 1e-9 to 1e8
+    (``163.8k``, ``1.25M``, ``2048``, ``487.3``, ``12.34``, ``-0.0123``, ``-1.2e-5``); ``-`` for None."""
     if value is None:
         return "-"
     magnitude = abs(value)

@@ -212,9 +212,10 @@ class RunContext:
         runner = self.runner_name
         if n_envs:
             runner += f", {n_envs} env" + ("s" if n_envs > 1 else "")
-        action = f"Resuming at epoch {self._trainer.epoch}:" if self.resume else "Training"
+        after = f" after epoch {self._trainer.epoch}" if self.resume else ""
         return (
-            f"{action} [bold]{escape(self.env_name)}[/] with [bold]{self.algorithm_name}[/]\n"
+            f"{'Resuming' if self.resume else 'Training'} [bold]{escape(self.env_name)}[/] with "
+            f"[bold]{self.algorithm_name}[/]{after}\n"
             f"Runner {runner}; device {self.torch_device}; seed {self.seed}\n"
             f"Model: {n_parameters:,} parameters\n"
             f"Run directory: {escape(str(self.run_dir))}"

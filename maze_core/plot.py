@@ -3,7 +3,8 @@
 Reads the runs' ``stats.jsonl`` (and ``config.json`` to group runs), draws with matplotlib and
 writes the figure atomically. Runs set up alike (the same recorded arguments, apart from the seed,
 the number of epochs and the device) form one curve: the mean over the runs, with a band from the
-lowest to the highest run, over the range of env steps (or time) that all of them reached. The
+lowest to the highest run, at the points where runs were evaluated (the others interpolated), over
+the range of env steps (or time) that all of them reached. The
 evaluation return is drawn when every run has one, else the training return.
 
 matplotlib is imported by :func:`write_curve` only, so training and ``maze plugins list`` never
@@ -103,7 +104,8 @@ def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | Non
                 if label.endswith(")")
                 else f"{label} ({len(members)} runs)"
             )
-        (line,) = axes.plot(grid, mean, label=label, linewidth=1.8)
+        marker = "o" if len(grid) <= 50 else None  # a run's evaluations are points; one epoch is one
+        (line,) = axes.plot(grid, mean, label=label, linewidth=1.8, marker=marker, markersize=3.5)
         if len(members) > 1:
             axes.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     axes.set_xlabel("env steps" if x == "steps" else "wall time [s]")
@@ -119,20 +121,19 @@ def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | Non
     return output
 
 
-def mean_and_band(curves: list[RunCurve], n_points: int = 200):
-    """Mean, lowest and highest of ``curves`` on a common x grid (linear interpolation).
+def mean_and_band(curves: list[RunCurve]):
+    """Mean, lowest and highest of ``curves`` at every x where one of them was evaluated (the
+    others linearly interpolated there).
 
-    The grid covers the range every run reached (a run stopped early by a target return ends the
+    Only the range every run reached is covered (a run stopped early by a target return ends the
     curve there), so each point averages all runs.
     """
     import numpy as np
 
-    if len(curves) == 1:
-        (curve,) = curves
-        return curve.x, curve.y, curve.y, curve.y
     start = max(curve.x[0] for curve in curves)
     stop = min(curve.x[-1] for curve in curves)
-    grid = np.linspace(start, stop, n_points) if stop > start else np.array([start])
+    grid = np.unique(np.concatenate([curve.x for curve in curves]))
+    grid = grid[(grid >= start) & (grid <= stop)]
     values = np.stack([np.interp(grid, curve.x, curve.y) for curve in curves])
     return grid, values.mean(axis=0), values.min(axis=0), values.max(axis=0)
 

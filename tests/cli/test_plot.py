@@ -83,7 +83,10 @@ def test_mean_and_band_cover_the_range_every_run_reached():
 
     short = RunCurve(None, "g", "a", np.array([0.0, 10.0]), np.array([0.0, 10.0]))
     long = RunCurve(None, "g", "a", np.array([0.0, 10.0, 20.0]), np.array([0.0, 20.0, 40.0]))
-    grid, mean, low, high = mean_and_band([short, long], n_points=3)
-    assert grid.tolist() == [0.0, 5.0, 10.0]  # up to the shorter run's end
-    assert mean.tolist() == [0.0, 7.5, 15.0]
-    assert low.tolist() == [0.0, 5.0, 10.0] and high.tolist() == [0.0, 10.0, 20.0]
+    grid, mean, low, high = mean_and_band([short, long])
+    assert grid.tolist() == [0.0, 10.0]  # the evaluations, up to the shorter run's end
+    assert mean.tolist() == [0.0, 15.0]
+    assert low.tolist() == [0.0, 10.0] and high.tolist() == [0.0, 20.0]
+    shifted = RunCurve(None, "g", "a", np.array([5.0, 15.0]), np.array([10.0, 30.0]))
+    grid, mean, _, _ = mean_and_band([long, shifted])  # evaluated at other steps: interpolated
+    assert grid.tolist() == [5.0, 10.0, 15.0] and mean.tolist() == [10.0, 20.0, 30.0]

@@ -4,8 +4,8 @@ Reads the runs' ``stats.jsonl`` (and ``config.json`` to group runs), draws with 
 writes the figure atomically. Runs set up alike (the same recorded arguments, apart from the seed,
 the number of epochs and the device) form one curve: the mean over the runs, with a band from the
 lowest to the highest run, at the points where runs were evaluated (the others interpolated), over
-the range of env steps (or time) that all of them reached. The
-evaluation return is drawn when every run has one, else the training return.
+the range of env steps (or time) that all of them reached. The evaluation return is drawn when
+every run has one, else the training return.
 
 matplotlib is imported by :func:`write_curve` only, so training and ``maze plugins list`` never
 load it; numpy only when curves are read, so ``maze --help`` stays fast.

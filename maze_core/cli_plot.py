@@ -43,7 +43,8 @@ def plot(
     """Draw the mean return of runs against env steps or wall time."""
     with _user_errors():
         from maze_core.errors import ConfigurationError
-        from maze_core.plot import CURVE_FILE, write_curve
+        from maze_core.plot import write_curve
+        from maze_core.run_dir import CURVE_FILE
 
         if output is None:
             if len(run_dirs) > 1:

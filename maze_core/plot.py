@@ -14,20 +14,17 @@ load it; numpy only when curves are read, so ``maze --help`` stays fast.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maze_core.errors import ConfigurationError
+from maze_core.run_dir import STATS_FILE, atomic_write
 
 if TYPE_CHECKING:
     import numpy as np
 
 X_AXES = ("steps", "time")
-STATS_FILE = "stats.jsonl"
-CURVE_FILE = "curve.png"
 
 
 @dataclass
@@ -117,7 +114,8 @@ def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | Non
         from matplotlib.ticker import FuncFormatter
 
         axes.xaxis.set_major_formatter(FuncFormatter(_steps_label))
-    _atomic_save(figure, output, file_format)
+    # a temporary file renamed over ``output``: never half a figure, never through a link
+    atomic_write(output, lambda file: figure.savefig(file, format=file_format))
     return output
 
 
@@ -214,23 +212,3 @@ def _name(algorithm) -> str:
 def _title(curves: list[RunCurve]) -> str:
     envs = list(dict.fromkeys(curve.label.split(" ", 1)[0] for curve in curves))
     return ", ".join(envs)
-
-
-def _atomic_save(figure, output: Path, file_format: str) -> None:
-    """Write to a new temporary file next to ``output``, then rename it over ``output``.
-
-    A reader never sees half a figure, and an existing symlink at ``output`` is replaced, not
-    followed.
-    """
-    directory = output.parent if str(output.parent) else Path(".")
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            figure.savefig(file, format=file_format)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # as an ordinary new file (mkstemp makes it private)
-        os.replace(temporary, output)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

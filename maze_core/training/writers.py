@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import secrets
 import textwrap
 import time
 from pathlib import Path
 
 from maze_core import statistics
+from maze_core.run_dir import append_line
 
 #: statistics the trainer adds to the algorithm's own (shown in fixed columns, or only in the files)
 _TRAINER_STATISTICS = ("learning_rate", "steps_per_second", "epoch_time", "env_steps")
@@ -98,14 +100,14 @@ def make_console(stderr: bool = False):
 
 class JsonLinesWriter:
     """Appends one JSON object per epoch to ``stats.jsonl``:
-    ``{"epoch": n, "time": <unix time>, "<prefix>": {...}}``."""
+    ``{"epoch": n, "time": <unix time>, "<prefix>": {...}}`` (atomically: the file holds whole
+    lines only)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
-        with self.path.open("a") as file:
-            file.write(json.dumps({"epoch": step, "time": round(time.time(), 3), **stats}) + "\n")
+        append_line(self.path, json.dumps({"epoch": step, "time": round(time.time(), 3), **stats}))
 
     def close(self) -> None:
         pass
@@ -121,7 +123,8 @@ class TensorBoardWriter:
     def __init__(self, log_dir: str | Path):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.summary = SummaryWriter(log_dir=str(log_dir))
+        # a random suffix: nobody can place a link at the event file's name beforehand
+        self.summary = SummaryWriter(log_dir=str(log_dir), filename_suffix=f".{secrets.token_hex(4)}")
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
         global_step = int(stats.get("algorithm", {}).get("env_steps", step))

@@ -27,14 +27,17 @@ phase "3/5 Evaluate the best model on 20 fresh episodes (maze evaluate)"
 
 phase "4/5 The original tutorial script (examples/plain_python_training.py)"
 echo "A one-epoch demonstration of the Python API with a linear policy: its returns are low."
-# The tutorial builds CartPole-v0, deprecated by gymnasium in favour of CartPole-v1; it is kept
-# verbatim, so exactly that deprecation is filtered here (env workers apply the same filters).
+# The tutorial is kept verbatim, so two warnings about its own choices are filtered here, exactly
+# (env workers apply the same filters): it builds CartPole-v0, which gymnasium deprecates in favour
+# of CartPole-v1, and it runs 4 local-runner workers, more than a 2-core machine has cores.
 .venv/bin/python -c '
 import runpy, warnings
 import gymnasium  # first: it installs its own filter, which a later one must go before
+from maze_core.errors import MazeWarning
 warnings.filterwarnings(
     "ignore", message=".*The environment CartPole-v0 is out of date", category=DeprecationWarning
 )
+warnings.filterwarnings("ignore", message="the local runner will step its envs in", category=MazeWarning)
 runpy.run_path("examples/plain_python_training.py", run_name="__main__")'
 
 phase "5/5 Summary"

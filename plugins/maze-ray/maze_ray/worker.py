@@ -32,6 +32,9 @@ class RolloutWorker:
     :param seed: env ``i`` is reset with ``seed + i`` first, and actions are sampled from a torch
         generator seeded with ``seed``; None for unseeded.
     :param step_timeout_s: an env step or reset taking longer raises (see ``SequentialVectorEnv``).
+
+    Made for a process of its own: it sets torch's thread count (1) and seeds torch's generator of
+    the process it runs in.
     """
 
     def __init__(

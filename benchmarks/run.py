@@ -13,6 +13,8 @@ writes a report only where ``--output`` says.
 * B4 the local runner with 2 workers vs the dev runner, on an env with ~1 ms of CPU work per step
 * B5 start-up: ``maze --help``, ``maze plugins list``; peak memory of the tutorial
 * B6 the tutorial script's wall time
+* B8 A2C throughput at 8, 64 and 256 envs: ours (per-env and native path) vs Stable-Baselines3 vs
+  the minimal loop, steady state and end to end, and a profile of an update at 256 envs
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.common import ROOT, alternate, machine
 
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B8")
 
 
 def _log(text: str) -> None:
@@ -116,6 +118,40 @@ def run_b4(repetitions: int, quick: bool) -> dict:
     return {"steps": steps, "runs": report.stopwatches(results)}
 
 
+def run_b8(repetitions: int, quick: bool) -> dict:
+    from benchmarks import env_scaling
+
+    # the same number of updates (at least) at every size: whole epochs of 100 updates of 5 steps
+    epochs = {8: 4, 64: 1, 256: 1} if not quick else {8: 1, 64: 1, 256: 1}
+    result: dict = {"steady": {}, "end_to_end": {}, "epochs": epochs}
+    for n_envs in env_scaling.N_ENVS:
+        steps = epochs[n_envs] * 500 * n_envs
+        _log(f"B8: {n_envs} envs, {steps} env steps per run (steady state)")
+        runs = alternate(
+            {
+                name: (lambda i, name=name, n=n_envs, s=steps: env_scaling.steady_state(name, n, s, seed=i))
+                for name in env_scaling.CONTENDERS
+            },
+            repetitions,
+            _log,
+        )
+        result["steady"][n_envs] = {"steps": steps, "runs": report.stopwatches(runs)}
+        _log(f"B8: {n_envs} envs, {steps} env steps per fresh process (end to end)")
+        runs = alternate(
+            {
+                name: (lambda i, name=name, n=n_envs, s=steps: env_scaling.end_to_end(name, n, s))
+                for name in env_scaling.CONTENDERS
+            },
+            repetitions,
+            _log,
+        )
+        result["end_to_end"][n_envs] = {"steps": steps, "runs": report.stopwatches(runs)}
+    _log("B8: profile of the native path at 256 envs")
+    result["profile"] = env_scaling.profile_update(256, updates=200 if quick else 1_000)
+    _log(json.dumps(result["profile"], indent=2))
+    return result
+
+
 def run_b5_b6(repetitions: int, quick: bool) -> dict:
     from benchmarks import startup
 
@@ -165,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     command = " ".join(["benchmarks/run.sh", *(argv if argv is not None else sys.argv[1:])])
     results = {"machine": machine(), "repetitions": args.repetitions, "quick": args.quick, "command": command}
     _log(json.dumps(results["machine"], indent=2))
-    runners = {"B1": run_b1, "B2": run_b2, "B3": run_b3, "B4": run_b4}
+    runners = {"B1": run_b1, "B2": run_b2, "B3": run_b3, "B4": run_b4, "B8": run_b8}
     for name in selected:
         if name in runners:
             load_before = _load()

@@ -86,7 +86,7 @@ def maze_a2c(steps: int, seed: int = 0) -> Stopwatch:
     return _timed_maze_run(B1["env"], config, "dev", overrides, steps, seed)
 
 
-def sb3_a2c(steps: int, seed: int = 0, threads: int | None = None) -> Stopwatch:
+def sb3_a2c(steps: int, seed: int = 0, threads: int | None = None, n_envs: int = B1["n_envs"]) -> Stopwatch:
     """Stable-Baselines3's A2C with the same hyperparameters (its MlpPolicy is 64x64 tanh for both
     actor and critic; it uses RMSprop where we use Adam). ``threads`` None leaves torch's default,
     which is what a user of Stable-Baselines3 gets."""
@@ -94,7 +94,7 @@ def sb3_a2c(steps: int, seed: int = 0, threads: int | None = None) -> Stopwatch:
     from stable_baselines3.common.env_util import make_vec_env
 
     with torch_threads(threads or DEFAULT_TORCH_THREADS):
-        env = make_vec_env(B1["env"], n_envs=B1["n_envs"], seed=seed)
+        env = make_vec_env(B1["env"], n_envs=n_envs, seed=seed)
         model = A2C(
             "MlpPolicy",
             env,
@@ -119,14 +119,14 @@ def sb3_a2c(steps: int, seed: int = 0, threads: int | None = None) -> Stopwatch:
     return watch
 
 
-def minimal_a2c(steps: int, seed: int = 0) -> Stopwatch:
+def minimal_a2c(steps: int, seed: int = 0, n_envs: int = B1["n_envs"]) -> Stopwatch:
     """The hand-written loop of ``benchmarks/minimal_a2c.py``, one torch thread."""
     from benchmarks.minimal_a2c import MinimalA2C
 
     with torch_threads(1):
         agent = MinimalA2C(
             env_id=B1["env"],
-            n_envs=B1["n_envs"],
+            n_envs=n_envs,
             n_steps=B1["n_rollout_steps"],
             lr=B1["lr"],
             gamma=B1["gamma"],

@@ -301,11 +301,17 @@ class RunContext:
 
         None means the runner's ``eval_episodes``, or 8 for a run trained without evaluation.
         """
+        from maze_core.env.native import native_factory
         from maze_core.env.vector import SequentialVectorEnv
         from maze_core.training.evaluator import RolloutEvaluator, summary
 
         n_episodes = n_episodes or self.runner.eval_episodes or 8
-        env = SequentialVectorEnv([self.env_factory] * min(n_episodes, self.runner.n_eval_envs))
+        n_envs = min(n_episodes, self.runner.n_eval_envs)
+        vector_env_factory = native_factory(self.env_factory, auto=self.runner.native_vector_env)
+        if vector_env_factory is not None:
+            env = vector_env_factory(n_envs)
+        else:
+            env = SequentialVectorEnv([self.env_factory] * n_envs)
         try:
             stats = RolloutEvaluator(env, n_episodes=n_episodes, deterministic=deterministic).evaluate(
                 self.policy, seed=self.seed + 1
@@ -447,6 +453,13 @@ def _runner(runner, kwargs: dict[str, Any]):
 def _wrapped_factory(factory, wrappers):
     if not wrappers:
         return factory
+    from maze_core.env.native import VectorEnvFactory
+
+    if isinstance(factory, VectorEnvFactory):
+        raise ConfigurationError(
+            "wrappers= wraps single Maze envs, but env= is a VectorEnvFactory (a batch of envs): "
+            "apply gymnasium vector wrappers inside the factory instead."
+        )
     if isinstance(wrappers, dict):
         wrappers = list(wrappers.items())
     specs = [(w, {}) if not isinstance(w, (tuple, list)) else (w[0], dict(w[1])) for w in wrappers]

@@ -23,9 +23,19 @@ class Runner(ABC):
     :param eval_episodes: episodes of the default evaluator; 0 evaluates nothing (the best model
         is then selected by the mean training return).
     :param torch_threads: torch CPU threads for the trainer; 1 is fastest for small models.
+    :param native_vector_env: step a gymnasium id whose registration has a vector entry point
+        (e.g. CartPole-v1) as one native vector env (``gymnasium.make_vec``) instead of one
+        ``GymMazeEnv`` per env; an env given as a ``VectorEnvFactory`` is always stepped natively.
     """
 
-    def __init__(self, n_envs: int = 4, n_eval_envs: int = 4, eval_episodes: int = 8, torch_threads: int = 1):
+    def __init__(
+        self,
+        n_envs: int = 4,
+        n_eval_envs: int = 4,
+        eval_episodes: int = 8,
+        torch_threads: int = 1,
+        native_vector_env: bool = True,
+    ):
         for name, value, minimum in (
             ("n_envs", n_envs, 1),
             ("n_eval_envs", n_eval_envs, 1),
@@ -40,16 +50,35 @@ class Runner(ABC):
         self.n_eval_envs = n_eval_envs
         self.eval_episodes = eval_episodes
         self.torch_threads = torch_threads
+        if not isinstance(native_vector_env, bool):
+            raise ConfigurationError(
+                f"runner.native_vector_env={native_vector_env!r} is invalid: it must be true or false"
+            )
+        self.native_vector_env = native_vector_env
         self._owned = []  # envs/collectors this runner created and must close
 
     @abstractmethod
     def make_vector_env(self, env_factories, logging_prefix: str):
         """A vector env over ``env_factories`` (one env per factory)."""
 
+    def make_native_vector_env(self, vector_env_factory, n_envs: int, logging_prefix: str | None):
+        """A :class:`~maze_core.env.native.NativeVectorEnv` of ``n_envs`` envs (in this process)."""
+        return vector_env_factory(n_envs, logging_prefix=logging_prefix)
+
+    def make_envs(self, env_factory, n_envs: int, logging_prefix: str | None = None):
+        """``n_envs`` envs of ``env_factory`` as one vector env: native where there is a native
+        implementation (see ``native_vector_env``), else one env per factory call."""
+        from maze_core.env.native import native_factory
+
+        vector_env_factory = native_factory(env_factory, auto=self.native_vector_env)
+        if vector_env_factory is not None:
+            return self.make_native_vector_env(vector_env_factory, n_envs, logging_prefix)
+        return self.make_vector_env([env_factory] * n_envs, logging_prefix=logging_prefix)
+
     def make_collector(self, env_factory, device, seed: int | None):
         from maze_core.training.rollout import VectorEnvCollector
 
-        env = self.make_vector_env([env_factory] * self.n_envs, logging_prefix="train")
+        env = self.make_envs(env_factory, self.n_envs, logging_prefix="train")
         return VectorEnvCollector(env, device=device, seed=seed)
 
     def settings(self) -> dict:
@@ -59,6 +88,7 @@ class Runner(ABC):
             "n_eval_envs": self.n_eval_envs,
             "eval_episodes": self.eval_episodes,
             "torch_threads": self.torch_threads,
+            "native_vector_env": self.native_vector_env,
         }
 
     def create_trainer(
@@ -76,7 +106,7 @@ class Runner(ABC):
         evaluator = algorithm.rollout_evaluator
         if evaluator is None and self.eval_episodes > 0:
             n_eval_envs = min(self.n_eval_envs, self.eval_episodes)
-            eval_env = self.make_vector_env([env_factory] * n_eval_envs, logging_prefix="eval")
+            eval_env = self.make_envs(env_factory, n_eval_envs, logging_prefix="eval")
             self._owned.append(eval_env)
             evaluator = RolloutEvaluator(eval_env, n_episodes=self.eval_episodes, deterministic=True)
         trainer_class = import_object(algorithm.trainer_class, what="trainer class")

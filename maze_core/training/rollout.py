@@ -43,6 +43,14 @@ class Rollout:
     next_actor_id: ActorID
     # truncated episodes bootstrap from their final observation: (t, env index, observation)
     final_observations: list[tuple[int, int, dict[str, torch.Tensor]]] = field(default_factory=list)
+    # (T, N), False where a next-step autoreset env only reset itself (not trained on); None: all valid
+    valid: torch.Tensor | None = None
+
+    def valid_only(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The ``(T, N)`` tensors as they are, or only their valid transitions (flattened)."""
+        if self.valid is None:
+            return tensors
+        return tuple(tensor[self.valid] for tensor in tensors)
 
     @property
     def n_steps(self) -> int:
@@ -115,6 +123,8 @@ class VectorEnvCollector:
         self._buffers: dict[ActorID, _ActorBuffer] = {}
         self._capacity = 0
         self._observation = None
+        # next-step autoreset (native vector envs): the step after an episode end only resets the env
+        self.next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
 
     def collect(self, policy, n_steps: int) -> Rollout:
         env, n = self.env, self.env.n_envs
@@ -129,6 +139,7 @@ class VectorEnvCollector:
         terminated = np.zeros((n_steps, n), dtype=bool)
         truncated = np.zeros((n_steps, n), dtype=bool)
         env_step_ends = np.ones((n_steps, n), dtype=bool)
+        valid = np.ones((n_steps, n), dtype=bool) if self.next_step_autoreset else None
         actor_ids: list[ActorID] = []
         final_observations = []
         observation = self._observation
@@ -146,7 +157,9 @@ class VectorEnvCollector:
                 if not self.single_actor:
                     actor = ActorID(*env.actor_id())
                     env_step_ends[t] = (env.get_env_time() != time_before) | terminated[t] | truncated[t]
-                if truncated[t].any():
+                if valid is not None:
+                    valid[t] = ~env.reset_steps()
+                elif truncated[t].any():
                     for i in np.flatnonzero(truncated[t] & ~terminated[t]):
                         final = infos[i]["final_observation"]
                         final_observations.append(
@@ -173,6 +186,7 @@ class VectorEnvCollector:
             },
             next_actor_id=actor,
             final_observations=final_observations,
+            valid=None if valid is None else torch.from_numpy(valid).to(self.device),
         )
 
     def _buffer_for(self, actor: ActorID) -> _ActorBuffer:

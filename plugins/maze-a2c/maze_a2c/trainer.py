@@ -14,6 +14,9 @@ class A2C(ActorCriticTrainer):
         config = self.config
         log_probs, entropies, values = self.evaluate_actions(rollout)
         advantages, returns = self.advantages_and_returns(rollout, values)
+        log_probs, entropies, values, advantages, returns = rollout.valid_only(
+            log_probs, entropies, values, advantages, returns
+        )
         std, mean = torch.std_mean(advantages)
         advantages = (advantages - mean) / (std + 1e-8)
 

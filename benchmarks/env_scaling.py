@@ -1,0 +1,215 @@
+"""B8: A2C throughput as the number of envs grows (8, 64, 256), and where an update's time goes.
+
+Contenders, all with B1's settings (CartPole-v1, A2C, 5-step rollouts, 64x64 tanh nets, one torch
+thread) except ``n_envs``:
+
+* ours on the per-env path (the dev runner with ``native_vector_env=False``: one ``GymMazeEnv``
+  per env in a ``SequentialVectorEnv``),
+* ours on the native path (the dev runner's default for CartPole-v1: gymnasium's numpy-vectorized
+  ``CartPoleVectorEnv`` stepped as one batch),
+* Stable-Baselines3's A2C (its ``DummyVecEnv``, one torch thread),
+* the minimal hand-written loop of ``benchmarks/minimal_a2c.py`` (gymnasium's ``SyncVectorEnv``).
+
+*Steady state* times training after a warm-up (as B1); *end to end* times a fresh Python process
+that imports everything, builds the envs and the model and trains the same number of env steps.
+:func:`profile_update` splits the time of the native path at 256 envs into its parts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+from benchmarks.common import ROOT, Stopwatch
+from benchmarks.throughput import B1, B1_EPOCH_LENGTH, _default_nets, _timed_maze_run
+
+N_ENVS = (8, 64, 256)
+CONTENDERS = ("maze_per_env", "maze_native", "sb3", "minimal")
+
+
+def _config():
+    from maze_a2c import A2CAlgorithmConfig
+
+    return A2CAlgorithmConfig(
+        n_epochs=0,
+        epoch_length=B1_EPOCH_LENGTH,
+        patience=0,
+        n_rollout_steps=B1["n_rollout_steps"],
+        lr=B1["lr"],
+        gamma=B1["gamma"],
+        gae_lambda=1.0,
+        value_loss_coef=B1["value_loss_coef"],
+        entropy_coef=B1["entropy_coef"],
+        max_grad_norm=B1["max_grad_norm"],
+    )
+
+
+def _overrides(n_envs: int, native: bool) -> dict:
+    return {
+        "runner.n_envs": n_envs,
+        "runner.native_vector_env": native,
+        **_default_nets(B1["hidden_units"]),
+    }
+
+
+def maze(n_envs: int, native: bool, steps: int, seed: int = 0) -> Stopwatch:
+    """Ours on the dev runner, steady state (one epoch of warm-up, then whole epochs)."""
+    return _timed_maze_run(B1["env"], _config(), "dev", _overrides(n_envs, native), steps, seed)
+
+
+def sb3(n_envs: int, steps: int, seed: int = 0) -> Stopwatch:
+    from benchmarks.throughput import sb3_a2c
+
+    return sb3_a2c(steps, seed=seed, threads=1, n_envs=n_envs)
+
+
+def minimal(n_envs: int, steps: int, seed: int = 0) -> Stopwatch:
+    from benchmarks.throughput import minimal_a2c
+
+    return minimal_a2c(steps, seed=seed, n_envs=n_envs)
+
+
+def steady_state(contender: str, n_envs: int, steps: int, seed: int = 0) -> Stopwatch:
+    if contender == "maze_per_env":
+        return maze(n_envs, False, steps, seed)
+    if contender == "maze_native":
+        return maze(n_envs, True, steps, seed)
+    if contender == "sb3":
+        return sb3(n_envs, steps, seed)
+    if contender == "minimal":
+        return minimal(n_envs, steps, seed)
+    raise ValueError(f"unknown contender {contender!r}")
+
+
+def _train_from_scratch(contender: str, n_envs: int, steps: int) -> None:
+    """What the end-to-end process does: build everything and train ``steps`` env steps."""
+    if contender.startswith("maze"):
+        import tempfile
+
+        from maze_core import RunContext
+
+        updates_per_epoch = B1_EPOCH_LENGTH * B1["n_rollout_steps"] * n_envs
+        n_epochs = max(1, round(steps / updates_per_epoch))
+        with tempfile.TemporaryDirectory(prefix="maze-bench-") as run_dir:
+            rc = RunContext(
+                env=B1["env"],
+                algorithm=_config(),
+                runner="dev",
+                seed=0,
+                silent=True,
+                run_dir=run_dir,
+                overrides={"runner.eval_episodes": 0, **_overrides(n_envs, contender == "maze_native")},
+            )
+            rc.train(n_epochs=n_epochs)
+            rc.close()
+    elif contender == "sb3":
+        import torch
+        from stable_baselines3 import A2C
+        from stable_baselines3.common.env_util import make_vec_env
+
+        torch.set_num_threads(1)
+        model = A2C(
+            "MlpPolicy",
+            make_vec_env(B1["env"], n_envs=n_envs, seed=0),
+            n_steps=B1["n_rollout_steps"],
+            learning_rate=B1["lr"],
+            gamma=B1["gamma"],
+            gae_lambda=1.0,
+            vf_coef=B1["value_loss_coef"],
+            ent_coef=B1["entropy_coef"],
+            max_grad_norm=B1["max_grad_norm"],
+            policy_kwargs={"net_arch": {"pi": B1["hidden_units"], "vf": B1["hidden_units"]}},
+            seed=0,
+            device="cpu",
+        )
+        model.learn(steps)
+    elif contender == "minimal":
+        import torch
+
+        from benchmarks.minimal_a2c import MinimalA2C
+
+        torch.set_num_threads(1)
+        MinimalA2C(env_id=B1["env"], n_envs=n_envs, n_steps=B1["n_rollout_steps"], seed=0).learn(steps)
+    else:
+        raise ValueError(f"unknown contender {contender!r}")
+
+
+def end_to_end(contender: str, n_envs: int, steps: int) -> Stopwatch:
+    """Wall time of a fresh ``python -m benchmarks.env_scaling`` process (imports included)."""
+    command = [sys.executable, "-m", "benchmarks.env_scaling", contender, str(n_envs), str(steps)]
+    with Stopwatch(steps) as watch:
+        subprocess.run(command, cwd=ROOT, check=True)
+    return watch
+
+
+class _Timer:
+    """Accumulates the wall time of calls to one function (wrapped in place)."""
+
+    def __init__(self, totals: dict, name: str, function):
+        self.totals, self.name, self.function = totals, name, function
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.function(*args, **kwargs)
+        finally:
+            self.totals[self.name] += time.perf_counter() - start
+
+
+def profile_update(n_envs: int = 256, updates: int = 2_000) -> dict:
+    """Where the time of one update (a 5-step rollout on ``n_envs`` envs plus the gradient step)
+    goes on the native path: per part, milliseconds per update (parts nest as listed)."""
+    import torch
+
+    from maze_core import RunContext
+
+    torch.set_num_threads(1)
+    totals: dict[str, float] = defaultdict(float)
+    with __import__("tempfile").TemporaryDirectory(prefix="maze-bench-") as run_dir:
+        rc = RunContext(
+            env=B1["env"],
+            algorithm=_config(),
+            runner="dev",
+            seed=0,
+            silent=True,
+            run_dir=run_dir,
+            overrides={"runner.eval_episodes": 0, **_overrides(n_envs, True)},
+        )
+        rc.train(n_epochs=1)  # warm-up, and builds the trainer
+        trainer = rc._trainer
+        collector, env = trainer.collector, trainer.collector.env
+        policy = trainer.model.policy
+        wrapped = [
+            (collector, "collect", "rollout (collector.collect)"),
+            (env, "step", "  env step, Maze adapter included (NativeVectorEnv.step)"),
+            (env.env, "step", "    gymnasium CartPoleVectorEnv.step"),
+            (policy, "compute_action", "  policy forward + sampling (compute_action)"),
+            (trainer, "update", "update (A2C.update)"),
+            (trainer, "evaluate_actions", "  forward of actor and critic on the rollout"),
+            (trainer, "advantages_and_returns", "  bootstrap values and GAE"),
+            (trainer, "gradient_step", "  backward, gradient norms, clipping, Adam"),
+        ]
+        for owner, attribute, name in wrapped:
+            setattr(owner, attribute, _Timer(totals, name, getattr(owner, attribute)))
+        config = trainer.config
+        trainer.model.train()
+        start = time.perf_counter()
+        for _ in range(updates):
+            rollout = trainer.collector.collect(trainer.model.policy, config.n_rollout_steps)
+            trainer.update(rollout, False)
+        total = time.perf_counter() - start
+        rc.close()
+    parts = {name: totals[name] / updates * 1e3 for _, _, name in wrapped}
+    parts["total per update (rollout + update)"] = total / updates * 1e3
+    return {
+        "n_envs": n_envs,
+        "updates": updates,
+        "env_steps_per_second": updates * n_envs * B1["n_rollout_steps"] / total,
+        "ms_per_update": parts,
+    }
+
+
+if __name__ == "__main__":
+    _train_from_scratch(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))

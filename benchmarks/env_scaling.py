@@ -22,28 +22,11 @@ import sys
 import time
 from collections import defaultdict
 
-from benchmarks.common import ROOT, Stopwatch
-from benchmarks.throughput import B1, B1_EPOCH_LENGTH, _default_nets, _timed_maze_run
+from benchmarks.common import ROOT, Stopwatch, scratch_dir
+from benchmarks.throughput import B1, B1_EPOCH_LENGTH, _default_nets, _timed_maze_run, b1_config, sb3_model
 
 N_ENVS = (8, 64, 256)
 CONTENDERS = ("maze_per_env", "maze_native", "sb3", "minimal")
-
-
-def _config():
-    from maze_a2c import A2CAlgorithmConfig
-
-    return A2CAlgorithmConfig(
-        n_epochs=0,
-        epoch_length=B1_EPOCH_LENGTH,
-        patience=0,
-        n_rollout_steps=B1["n_rollout_steps"],
-        lr=B1["lr"],
-        gamma=B1["gamma"],
-        gae_lambda=1.0,
-        value_loss_coef=B1["value_loss_coef"],
-        entropy_coef=B1["entropy_coef"],
-        max_grad_norm=B1["max_grad_norm"],
-    )
 
 
 def _overrides(n_envs: int, native: bool) -> dict:
@@ -54,9 +37,25 @@ def _overrides(n_envs: int, native: bool) -> dict:
     }
 
 
+def _run_context(run_dir, n_envs: int, native: bool):
+    """Ours with B1's settings at ``n_envs`` envs, without evaluation, seed 0."""
+    from maze_core import RunContext
+
+    overrides = {"runner.eval_episodes": 0, **_overrides(n_envs, native)}
+    return RunContext(
+        env=B1["env"],
+        algorithm=b1_config(),
+        runner="dev",
+        seed=0,
+        silent=True,
+        run_dir=run_dir,
+        overrides=overrides,
+    )
+
+
 def maze(n_envs: int, native: bool, steps: int, seed: int = 0) -> Stopwatch:
     """Ours on the dev runner, steady state (one epoch of warm-up, then whole epochs)."""
-    return _timed_maze_run(B1["env"], _config(), "dev", _overrides(n_envs, native), steps, seed)
+    return _timed_maze_run(B1["env"], b1_config(), "dev", _overrides(n_envs, native), steps, seed)
 
 
 def sb3(n_envs: int, steps: int, seed: int = 0) -> Stopwatch:
@@ -86,44 +85,17 @@ def steady_state(contender: str, n_envs: int, steps: int, seed: int = 0) -> Stop
 def _train_from_scratch(contender: str, n_envs: int, steps: int) -> None:
     """What the end-to-end process does: build everything and train ``steps`` env steps."""
     if contender.startswith("maze"):
-        import tempfile
-
-        from maze_core import RunContext
-
         updates_per_epoch = B1_EPOCH_LENGTH * B1["n_rollout_steps"] * n_envs
         n_epochs = max(1, round(steps / updates_per_epoch))
-        with tempfile.TemporaryDirectory(prefix="maze-bench-") as run_dir:
-            rc = RunContext(
-                env=B1["env"],
-                algorithm=_config(),
-                runner="dev",
-                seed=0,
-                silent=True,
-                run_dir=run_dir,
-                overrides={"runner.eval_episodes": 0, **_overrides(n_envs, contender == "maze_native")},
-            )
+        with scratch_dir() as run_dir:
+            rc = _run_context(run_dir, n_envs, native=contender == "maze_native")
             rc.train(n_epochs=n_epochs)
             rc.close()
     elif contender == "sb3":
         import torch
-        from stable_baselines3 import A2C
-        from stable_baselines3.common.env_util import make_vec_env
 
         torch.set_num_threads(1)
-        model = A2C(
-            "MlpPolicy",
-            make_vec_env(B1["env"], n_envs=n_envs, seed=0),
-            n_steps=B1["n_rollout_steps"],
-            learning_rate=B1["lr"],
-            gamma=B1["gamma"],
-            gae_lambda=1.0,
-            vf_coef=B1["value_loss_coef"],
-            ent_coef=B1["entropy_coef"],
-            max_grad_norm=B1["max_grad_norm"],
-            policy_kwargs={"net_arch": {"pi": B1["hidden_units"], "vf": B1["hidden_units"]}},
-            seed=0,
-            device="cpu",
-        )
+        model = sb3_model(n_envs, seed=0)
         model.learn(steps)
     elif contender == "minimal":
         import torch
@@ -163,20 +135,10 @@ def profile_update(n_envs: int = 256, updates: int = 2_000) -> dict:
     goes on the native path: per part, milliseconds per update (parts nest as listed)."""
     import torch
 
-    from maze_core import RunContext
-
     torch.set_num_threads(1)
     totals: dict[str, float] = defaultdict(float)
-    with __import__("tempfile").TemporaryDirectory(prefix="maze-bench-") as run_dir:
-        rc = RunContext(
-            env=B1["env"],
-            algorithm=_config(),
-            runner="dev",
-            seed=0,
-            silent=True,
-            run_dir=run_dir,
-            overrides={"runner.eval_episodes": 0, **_overrides(n_envs, True)},
-        )
+    with scratch_dir() as run_dir:
+        rc = _run_context(run_dir, n_envs, native=True)
         rc.train(n_epochs=1)  # warm-up, and builds the trainer
         trainer = rc._trainer
         collector, env = trainer.collector, trainer.collector.env

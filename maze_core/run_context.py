@@ -112,6 +112,7 @@ class RunContext:
         self._trainer = None
         self._model = None
         self._best_policy = None
+        self._loaded_normalization = None
 
     @classmethod
     def from_run_dir(
@@ -221,6 +222,7 @@ class RunContext:
             }
         finally:
             probe.close()
+        self._observation_spaces_dict = spaces["observation_spaces_dict"]
         policy_composer = self.policy_composer or plugins.load("policy", self.policy_name)(
             **spaces, **self.policy_kwargs
         )
@@ -293,8 +295,32 @@ class RunContext:
         return torch.load(path, map_location=self.torch_device, weights_only=True)
 
     def compute_action(self, observation, actor_id=None, deterministic: bool = False):
-        """An action of the best policy for ``observation`` (which is not modified)."""
+        """An action of the best policy for ``observation`` (which is not modified); with
+        ``runner.normalize_observations`` the observation is normalized first (frozen statistics)."""
+        normalization = self._observation_normalization()
+        if normalization is not None:
+            step_key = actor_id[0] if actor_id is not None else next(iter(self._observation_spaces_dict))
+            observation = normalization.normalize_observation(observation, step_key, update=False)
         return self.policy.compute_action(observation, actor_id=actor_id, deterministic=deterministic)
+
+    def _observation_normalization(self):
+        """The run's observation normalization (None without one): the trainer's statistics, or for
+        a loaded run those of its last checkpoint."""
+        if not self.runner.normalize_observations:
+            return None
+        if self._trainer is not None:
+            return self._trainer.collector.env.normalization
+        if self._loaded_normalization is None:
+            import torch
+
+            from maze_core.env.normalization import Normalization
+
+            self._build_model()
+            state = torch.load(self.run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+            normalization = Normalization(self._observation_spaces_dict)
+            normalization.load_state_dict(state["collector"]["normalization"])
+            self._loaded_normalization = normalization
+        return self._loaded_normalization
 
     def evaluate(self, n_episodes: int | None = None, deterministic: bool = True) -> dict[str, float]:
         """Evaluate the best policy on ``n_episodes`` fresh episodes; returns their statistics.
@@ -312,6 +338,11 @@ class RunContext:
             env = vector_env_factory(n_envs)
         else:
             env = SequentialVectorEnv([self.env_factory] * n_envs)
+        normalization = self._observation_normalization()
+        if normalization is not None:
+            from maze_core.env.normalization import NormalizedVectorEnv
+
+            env = NormalizedVectorEnv(env, normalization, training=False)
         try:
             stats = RolloutEvaluator(env, n_episodes=n_episodes, deterministic=deterministic).evaluate(
                 self.policy, seed=self.seed + 1

@@ -26,6 +26,10 @@ class Runner(ABC):
     :param native_vector_env: step a gymnasium id whose registration has a vector entry point
         (e.g. CartPole-v1) as one native vector env (``gymnasium.make_vec``) instead of one
         ``GymMazeEnv`` per env; an env given as a ``VectorEnvFactory`` is always stepped natively.
+    :param normalize_observations: normalize the float observations of the training envs with
+        running mean/std statistics (frozen at evaluation, saved in the checkpoint).
+    :param normalize_rewards: scale the training rewards by the running standard deviation of the
+        discounted return (Stable-Baselines3's ``VecNormalize``); reported returns stay raw.
     """
 
     def __init__(
@@ -35,6 +39,8 @@ class Runner(ABC):
         eval_episodes: int = 8,
         torch_threads: int = 1,
         native_vector_env: bool = True,
+        normalize_observations: bool = False,
+        normalize_rewards: bool = False,
     ):
         for name, value, minimum in (
             ("n_envs", n_envs, 1),
@@ -50,11 +56,16 @@ class Runner(ABC):
         self.n_eval_envs = n_eval_envs
         self.eval_episodes = eval_episodes
         self.torch_threads = torch_threads
-        if not isinstance(native_vector_env, bool):
-            raise ConfigurationError(
-                f"runner.native_vector_env={native_vector_env!r} is invalid: it must be true or false"
-            )
+        for name, value in (
+            ("native_vector_env", native_vector_env),
+            ("normalize_observations", normalize_observations),
+            ("normalize_rewards", normalize_rewards),
+        ):
+            if not isinstance(value, bool):
+                raise ConfigurationError(f"runner.{name}={value!r} is invalid: it must be true or false")
         self.native_vector_env = native_vector_env
+        self.normalize_observations = normalize_observations
+        self.normalize_rewards = normalize_rewards
         self._owned = []  # envs/collectors this runner created and must close
 
     @abstractmethod
@@ -75,10 +86,17 @@ class Runner(ABC):
             return self.make_native_vector_env(vector_env_factory, n_envs, logging_prefix)
         return self.make_vector_env([env_factory] * n_envs, logging_prefix=logging_prefix)
 
-    def make_collector(self, env_factory, device, seed: int | None):
+    def make_collector(self, env_factory, device, seed: int | None, gamma: float = 0.99):
+        """The training envs' rollout source; ``gamma`` discounts the returns whose scale
+        normalizes the rewards (``normalize_rewards``)."""
+        from maze_core.env.normalization import NormalizedVectorEnv
         from maze_core.training.rollout import VectorEnvCollector
 
         env = self.make_envs(env_factory, self.n_envs, logging_prefix="train")
+        if self.normalize_observations or self.normalize_rewards:
+            env = NormalizedVectorEnv(
+                env, observations=self.normalize_observations, rewards=self.normalize_rewards, gamma=gamma
+            )
         return VectorEnvCollector(env, device=device, seed=seed)
 
     def settings(self) -> dict:
@@ -89,6 +107,8 @@ class Runner(ABC):
             "eval_episodes": self.eval_episodes,
             "torch_threads": self.torch_threads,
             "native_vector_env": self.native_vector_env,
+            "normalize_observations": self.normalize_observations,
+            "normalize_rewards": self.normalize_rewards,
         }
 
     def create_trainer(
@@ -101,13 +121,20 @@ class Runner(ABC):
 
         configure_torch_threads(self.torch_threads)
         device = next(iter(model.parameters())).device
-        collector = self.make_collector(env_factory, device, derive_seed(seed, "train_envs"))
+        collector = self.make_collector(
+            env_factory, device, derive_seed(seed, "train_envs"), gamma=getattr(algorithm, "gamma", 0.99)
+        )
         self._owned.append(collector)
         evaluator = algorithm.rollout_evaluator
         if evaluator is None and self.eval_episodes > 0:
             n_eval_envs = min(self.n_eval_envs, self.eval_episodes)
             eval_env = self.make_envs(env_factory, n_eval_envs, logging_prefix="eval")
             self._owned.append(eval_env)
+            normalization = getattr(collector.env, "normalization", None)
+            if normalization is not None:  # evaluate with the training statistics, frozen
+                from maze_core.env.normalization import NormalizedVectorEnv
+
+                eval_env = NormalizedVectorEnv(eval_env, normalization, training=False)
             evaluator = RolloutEvaluator(eval_env, n_episodes=self.eval_episodes, deterministic=True)
         trainer_class = import_object(algorithm.trainer_class, what="trainer class")
         return trainer_class(

@@ -17,6 +17,7 @@ MODULES = [
     "startup",
     "report",
     "busy_env",
+    "env_scaling",
 ]
 
 
@@ -80,3 +81,40 @@ def test_the_report_renders_targets():
     assert "| B1: ours >= 1.5x Stable-Baselines3 | 1.50 (1.50-1.50)x" in text
     assert "0.94 (0.94-0.94)x | **met**" in text
     assert "9.00 (9.00-9.00) s (peak RSS 300 (300-300) MiB) | **not met**" in text
+
+
+def test_the_report_renders_b8():
+    from benchmarks import report
+
+    def runs(rate):
+        return [{"steps": 1000, "wall": 1000 / rate, "cpu": 1000 / rate}] * 3
+
+    def section(per_env, native, sb3):
+        return {
+            "steps": 1000,
+            "runs": {
+                "maze_per_env": runs(per_env),
+                "maze_native": runs(native),
+                "sb3": runs(sb3),
+                "minimal": runs(sb3),
+            },
+        }
+
+    sizes = {8: section(150, 300, 100), 64: section(150, 300, 100), 256: section(60_000, 300_000, 50_000)}
+    profile = {
+        "n_envs": 256,
+        "updates": 10,
+        "env_steps_per_second": 3e5,
+        "ms_per_update": {"rollout": 2.0, "total per update (rollout + update)": 4.0},
+    }
+    results = {
+        "machine": {"cpu": "test"},
+        "repetitions": 3,
+        "quick": True,
+        "B8": {"steady": sizes, "end_to_end": sizes, "profile": profile},
+    }
+    text = report.render(results, command="benchmarks/run.sh --only B8")
+    assert "| B8: per-env path >= 1.5x Stable-Baselines3 at 8 envs | 1.50 (1.50-1.50)x | **met** |" in text
+    assert "| B8: native path >= 5x Stable-Baselines3 at 256 envs | 6.00 (6.00-6.00)x | **met** |" in text
+    assert "| B8: native path >= 250,000 env steps/s at 256 envs (steady state) | 300000" in text
+    assert "| rollout | 2.000 | 50% |" in text

@@ -202,6 +202,15 @@ class VectorEnvCollector:
             self._buffers[actor] = buffer
         return buffer
 
+    def state_dict(self) -> dict:
+        """What a checkpoint needs from the envs: the normalization statistics, if any."""
+        normalization = getattr(self.env, "normalization", None)
+        return {} if normalization is None else {"normalization": normalization.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "normalization" in state:
+            self.env.normalization.load_state_dict(state["normalization"])
+
     def epoch_stats(self) -> dict[str, float]:
         """Statistics of the training episodes finished since the last call."""
         return self.env.write_epoch_stats()

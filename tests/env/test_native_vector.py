@@ -5,12 +5,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from dummy_envs import ScriptedVectorEnv
+from dummy_models import QUICK_RUN, ObservedValue
 from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import batch_space
 from maze_a2c import A2C, A2CAlgorithmConfig
 from maze_critics import StepStateCriticComposer
 from maze_policies import ProbabilisticPolicyComposer
-from torch import nn
 
 from maze_core import RunContext
 from maze_core.agent import TorchActorCritic
@@ -20,77 +20,10 @@ from maze_core.errors import ConfigurationError
 from maze_core.training.evaluator import RolloutEvaluator
 from maze_core.training.rollout import VectorEnvCollector
 
-# per env, its episodes: the observations (reset observation first, final observation last; the
-# value V(s) = s) and how the episode ends; every step has reward 1
-SCRIPT = [
-    [([1, 2, 3], "truncated"), ([10, 11, 12, 13, 14, 15], "terminated")],
-    [([5, 6, 7, 8], "terminated"), ([30, 31, 32, 33, 34], "terminated")],
-]
-
-
-class ScriptedVectorEnv(gym.vector.VectorEnv):
-    """Plays SCRIPT in either autoreset mode, as gymnasium's vector envs do."""
-
-    def __init__(self, mode: AutoresetMode, script=SCRIPT):
-        self.metadata = {"autoreset_mode": mode}
-        self.script = script
-        self.num_envs = len(script)
-        self.single_observation_space = gym.spaces.Dict({"v": gym.spaces.Box(-100, 100, (1,), np.float32)})
-        self.single_action_space = gym.spaces.Discrete(2)
-        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.actions = []
-
-    def _obs(self, values):
-        return {"v": np.array(values, dtype=np.float32).reshape(-1, 1)}
-
-    def reset(self, seed=None, options=None):
-        self.episode = [0] * self.num_envs
-        self.t = [0] * self.num_envs
-        self.pending_reset = [False] * self.num_envs
-        return self._obs([self._value(i) for i in range(self.num_envs)]), {}
-
-    def _value(self, i):
-        return self.script[i][self.episode[i]][0][self.t[i]]
-
-    def step(self, actions):
-        self.actions.append(np.array(actions))
-        n = self.num_envs
-        rewards, terminated, truncated = np.ones(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
-        final = np.full(n, None, dtype=object)
-        for i in range(n):
-            if self.pending_reset[i]:  # next-step autoreset: this step only resets
-                self.episode[i], self.t[i], self.pending_reset[i] = self.episode[i] + 1, 0, False
-                rewards[i] = 0.0
-                continue
-            self.t[i] += 1
-            observations, end = self.script[i][self.episode[i]]
-            if self.t[i] == len(observations) - 1:
-                terminated[i], truncated[i] = end == "terminated", end == "truncated"
-                if self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
-                    final[i] = self._obs([self._value(i)])["v"][0]
-                    final[i] = {"v": final[i]}
-                    self.episode[i], self.t[i] = self.episode[i] + 1, 0
-                else:
-                    self.pending_reset[i] = True
-        info = {}
-        if any(f is not None for f in final):
-            info = {"final_obs": final, "_final_obs": final != None}  # noqa: E711
-        return self._obs([self._value(i) for i in range(n)]), rewards, terminated, truncated, info
-
 
 class FirstActionPolicy:
     def compute_action(self, observation, actor_id=None, deterministic=False):
         return {"action": np.zeros(len(observation["v"]), dtype=np.int64)}
-
-
-class ObservedValue(nn.Module):
-    def __init__(self, obs_shapes):
-        super().__init__()
-        self.scale = nn.Parameter(torch.ones(1))
-
-    def forward(self, x):
-        return {"value": x["v"] * self.scale}
 
 
 def _trainer(env):
@@ -217,17 +150,8 @@ def _training_env(rc):
     return rc._trainer.collector.env
 
 
-QUICK = {
-    "algorithm.epoch_length": 2,
-    "algorithm.n_rollout_steps": 8,
-    "runner.n_envs": 4,
-    "runner.eval_episodes": 2,
-    "runner.n_eval_envs": 2,
-}
-
-
 def test_cartpole_is_stepped_natively_unless_turned_off(tmp_path):
-    rc = RunContext(env="CartPole-v1", run_dir=tmp_path / "a", seed=0, silent=True, overrides=QUICK)
+    rc = RunContext(env="CartPole-v1", run_dir=tmp_path / "a", seed=0, silent=True, overrides=QUICK_RUN)
     rc.train(n_epochs=1)
     env = _training_env(rc)
     assert isinstance(env, NativeVectorEnv) and env.autoreset_mode == "next_step"
@@ -236,7 +160,7 @@ def test_cartpole_is_stepped_natively_unless_turned_off(tmp_path):
     rc.close()
     assert rc.evaluate(n_episodes=2)["episode_count"] == 2
 
-    overrides = {**QUICK, "runner.native_vector_env": False}
+    overrides = {**QUICK_RUN, "runner.native_vector_env": False}
     rc = RunContext(env="CartPole-v1", run_dir=tmp_path / "b", seed=0, silent=True, overrides=overrides)
     rc.train(n_epochs=1)
     assert isinstance(_training_env(rc), SequentialVectorEnv)
@@ -244,7 +168,7 @@ def test_cartpole_is_stepped_natively_unless_turned_off(tmp_path):
 
 
 def test_the_local_runner_steps_native_vector_envs_in_its_workers(tmp_path):
-    overrides = {**QUICK, "runner.n_envs": 5, "runner.n_workers": 2}
+    overrides = {**QUICK_RUN, "runner.n_envs": 5, "runner.n_workers": 2}
     rc = RunContext(
         env="CartPole-v1", runner="local", run_dir=tmp_path, seed=0, silent=True, overrides=overrides
     )
@@ -280,7 +204,7 @@ def test_an_explicit_vector_env_factory_trains(tmp_path):
             vector_kwargs={"autoreset_mode": AutoresetMode.SAME_STEP},
         )
 
-    rc = RunContext(env=VectorEnvFactory(make), run_dir=tmp_path, seed=0, silent=True, overrides=QUICK)
+    rc = RunContext(env=VectorEnvFactory(make), run_dir=tmp_path, seed=0, silent=True, overrides=QUICK_RUN)
     rc.train(n_epochs=1)
     env = _training_env(rc)
     assert isinstance(env, NativeVectorEnv) and env.autoreset_mode == "same_step"

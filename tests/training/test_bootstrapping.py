@@ -3,10 +3,10 @@
 import gymnasium as gym
 import pytest
 import torch
+from dummy_models import ObservedValue
 from maze_a2c import A2C, A2CAlgorithmConfig
 from maze_critics import StepStateCriticComposer
 from maze_policies import ProbabilisticPolicyComposer
-from torch import nn
 
 from maze_core.agent import TorchActorCritic
 from maze_core.env.structured_env import ActorID
@@ -15,17 +15,6 @@ from maze_core.training.rollout import ActorTransitions, Rollout
 OBSERVATIONS = {0: gym.spaces.Dict({"v": gym.spaces.Box(-100, 100, (1,))})}
 ACTIONS = {0: gym.spaces.Dict({"action": gym.spaces.Discrete(2)})}
 ACTOR = ActorID(0, 0)
-
-
-class ObservedValue(nn.Module):
-    """V(s) = s["v"]: makes every bootstrap value readable from the observation."""
-
-    def __init__(self, obs_shapes):
-        super().__init__()
-        self.scale = nn.Parameter(torch.ones(1))
-
-    def forward(self, x):
-        return {"value": x["v"] * self.scale}
 
 
 def _trainer(gamma, gae_lambda):

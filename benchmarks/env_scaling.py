@@ -17,6 +17,7 @@ that imports everything, builds the envs and the model and trains the same numbe
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 import time
@@ -111,8 +112,14 @@ def _train_from_scratch(contender: str, n_envs: int, steps: int) -> None:
 def end_to_end(contender: str, n_envs: int, steps: int) -> Stopwatch:
     """Wall time of a fresh ``python -m benchmarks.env_scaling`` process (imports included)."""
     command = [sys.executable, "-m", "benchmarks.env_scaling", contender, str(n_envs), str(steps)]
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with Stopwatch(steps) as watch:
         subprocess.run(command, cwd=ROOT, check=True)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # the CPU time is the child's (user + system), not this process's
+    watch.cpu = (children.ru_utime - children_before.ru_utime) + (
+        children.ru_stime - children_before.ru_stime
+    )
     return watch
 
 

@@ -122,8 +122,8 @@ def run_b8(repetitions: int, quick: bool) -> dict:
     from benchmarks import env_scaling
 
     # the same number of updates (at least) at every size: whole epochs of 100 updates of 5 steps
-    epochs = {8: 4, 64: 1, 256: 1} if not quick else {8: 1, 64: 1, 256: 1}
-    result: dict = {"steady": {}, "end_to_end": {}, "epochs": epochs}
+    epochs = {8: 4, 64: 2, 256: 2} if not quick else {8: 1, 64: 1, 256: 1}
+    result: dict = {"steady": {}, "end_to_end": {}, "epochs": epochs, "busy_before": _busy()}
     for n_envs in env_scaling.N_ENVS:
         steps = epochs[n_envs] * 500 * n_envs
         _log(f"B8: {n_envs} envs, {steps} env steps per run (steady state)")
@@ -149,7 +149,21 @@ def run_b8(repetitions: int, quick: bool) -> dict:
     _log("B8: profile of the native path at 256 envs")
     result["profile"] = env_scaling.profile_update(256, updates=200 if quick else 1_000)
     _log(json.dumps(result["profile"], indent=2))
+    result["busy_after"] = _busy()
     return result
+
+
+def _busy() -> list[str]:
+    """The processes using the most CPU right now (the machine is shared), as ``ps`` shows them."""
+    import subprocess
+
+    try:
+        lines = subprocess.run(
+            ["ps", "-eo", "pcpu,etime,comm", "--sort=-pcpu"], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [" ".join(line.split()) for line in lines[1:7]]
 
 
 def run_b5_b6(repetitions: int, quick: bool) -> dict:

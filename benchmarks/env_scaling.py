@@ -71,6 +71,26 @@ def minimal(n_envs: int, steps: int, seed: int = 0) -> Stopwatch:
     return minimal_a2c(steps, seed=seed, n_envs=n_envs)
 
 
+def gym_loop(n_envs: int, steps: int, seed: int = 0) -> Stopwatch:
+    """The bound of every per-env path: ``n_envs`` ``gymnasium.make`` envs (wrappers included)
+    stepped one after the other with random actions and reset when done, nothing else."""
+    import gymnasium
+    import numpy as np
+
+    envs = [gymnasium.make(B1["env"]) for _ in range(n_envs)]
+    for index, env in enumerate(envs):
+        env.reset(seed=seed * n_envs + index)
+    actions = np.random.default_rng(seed).integers(0, 2, size=(64, n_envs)).tolist()
+    n_vector_steps = steps // n_envs
+    with Stopwatch(n_vector_steps * n_envs) as watch:
+        for step in range(n_vector_steps):
+            for env, action in zip(envs, actions[step % 64], strict=True):
+                _, _, terminated, truncated, _ = env.step(action)
+                if terminated or truncated:
+                    env.reset()
+    return watch
+
+
 def steady_state(contender: str, n_envs: int, steps: int, seed: int = 0) -> Stopwatch:
     if contender == "maze_per_env":
         return maze(n_envs, False, steps, seed)
@@ -80,6 +100,8 @@ def steady_state(contender: str, n_envs: int, steps: int, seed: int = 0) -> Stop
         return sb3(n_envs, steps, seed)
     if contender == "minimal":
         return minimal(n_envs, steps, seed)
+    if contender == "gym_loop":
+        return gym_loop(n_envs, steps, seed)
     raise ValueError(f"unknown contender {contender!r}")
 
 
@@ -142,6 +164,8 @@ def profile_update(n_envs: int = 256, updates: int = 2_000) -> dict:
     goes on the native path: per part, milliseconds per update (parts nest as listed)."""
     import torch
 
+    from maze_core.training import rollout as rollout_module
+
     torch.set_num_threads(1)
     totals: dict[str, float] = defaultdict(float)
     with scratch_dir() as run_dir:
@@ -154,10 +178,11 @@ def profile_update(n_envs: int = 256, updates: int = 2_000) -> dict:
             (collector, "collect", "rollout (collector.collect)"),
             (env, "step", "  env step, Maze adapter included (NativeVectorEnv.step)"),
             (env.env, "step", "    gymnasium CartPoleVectorEnv.step"),
-            (policy, "compute_action", "  policy forward + sampling (compute_action)"),
+            (policy, "sample_action", "  policy forward + sampling (sample_action)"),
+            (rollout_module, "_critic_values", "  critic values of the rollout, one pass"),
             (trainer, "update", "update (A2C.update)"),
             (trainer, "evaluate_actions", "  forward of actor and critic on the rollout"),
-            (trainer, "advantages_and_returns", "  bootstrap values and GAE"),
+            (trainer, "advantages_and_returns", "  GAE"),
             (trainer, "gradient_step", "  backward, gradient norms, clipping, Adam"),
         ]
         for owner, attribute, name in wrapped:
@@ -166,10 +191,12 @@ def profile_update(n_envs: int = 256, updates: int = 2_000) -> dict:
         trainer.model.train()
         start = time.perf_counter()
         for _ in range(updates):
-            rollout = trainer.collector.collect(trainer.model.policy, config.n_rollout_steps)
+            rollout = trainer.collector.collect(trainer.model, config.n_rollout_steps)
             trainer.update(rollout, False)
         total = time.perf_counter() - start
         rc.close()
+        for owner, attribute, _ in wrapped:  # the collector module is shared: unwrap it again
+            setattr(owner, attribute, getattr(owner, attribute).function)
     parts = {name: totals[name] / updates * 1e3 for _, _, name in wrapped}
     parts["total per update (rollout + update)"] = total / updates * 1e3
     return {

@@ -389,6 +389,17 @@ def _render_b8(b8: dict, body: list[str], summary: list) -> None:
                         _met(native.median >= TARGETS["b8_native_sb3"]),
                     )
                 )
+                if "gym_loop" in section["runs"]:
+                    bound = _rate(section["runs"]["gym_loop"])
+                    to_bound = _paired(wall["maze_per_env"], bound)
+                    summary.append(
+                        (
+                            "B8: per-env path within 15% of gymnasium's own per-env stepping at 256 envs",
+                            f"{to_bound.describe('{:.2f}')}x of {bound.describe()} env steps/s (gymnasium "
+                            "envs stepped in a bare loop)",
+                            _met(to_bound.median >= 0.85),
+                        )
+                    )
                 cpu = _rate(section["runs"]["maze_native"], "cpu")
                 summary.append(
                     (

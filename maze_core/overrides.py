@@ -51,6 +51,7 @@ def parse_overrides(assignments: Iterable[str], names: Mapping[str, str]) -> dic
         if name not in fields:
             close = difflib.get_close_matches(name, list(fields), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = getattr(target, "hint_for", lambda _: "")(name) or hint
             raise ConfigurationError(
                 f"override {assignment!r}: {target.__name__} has no field {name!r}.{hint} "
                 f"Fields: {', '.join(sorted(fields))}."

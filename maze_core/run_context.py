@@ -417,8 +417,8 @@ def _algorithm(algorithm, changes: dict[str, Any], device: str | None):
     for key in changes:
         if key not in fields:
             raise ConfigurationError(
-                f"override 'algorithm.{key}': {type(config).__name__} has no field {key!r}; "
-                f"fields are {', '.join(sorted(fields))}"
+                f"override 'algorithm.{key}': {type(config).__name__} has no field {key!r};"
+                f"{type(config).hint_for(key)} fields are {', '.join(sorted(fields))}"
             )
     # evolve() builds a new config (validators run again) and leaves the user's instance untouched
     return name, attrs.evolve(config, **changes) if changes else config

@@ -56,9 +56,21 @@ class TorchPolicy(TorchModel):
                 return self.compute_action(observation, actor_id, deterministic)
         distribution = self.distribution(observation, actor_id)
         actions = distribution.deterministic_sample() if deterministic else distribution.sample()
-        if self.device.type != "cpu":
-            actions = {head: action.cpu() for head, action in actions.items()}
-        return {head: action.numpy() for head, action in actions.items()}
+        return _numpy(actions)
+
+    def sample_action(
+        self, observation: Mapping[str, Any], actor_id=None
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+        """A random action and what training needs to re-evaluate it exactly, as numpy arrays:
+        ``(actions, latents, log_prob)``, ``latents`` holding the pre-squash samples of the heads
+        that have one (see :meth:`DictProbabilityDistribution.sample_with_latents`)."""
+        if not torch.is_inference_mode_enabled():
+            with torch.inference_mode():
+                return self.sample_action(observation, actor_id)
+        distribution = self.distribution(observation, actor_id)
+        actions, latents = distribution.sample_with_latents()
+        log_prob = distribution.log_prob(actions, latents)
+        return _numpy(actions), _numpy(latents), log_prob.cpu().numpy()
 
     def distribution(
         self, obs_tensors: Mapping[str, Any], actor_id=None, temperature: float = 1.0
@@ -83,3 +95,7 @@ class TorchPolicy(TorchModel):
     def __repr__(self) -> str:
         networks = ", ".join(f"{key!r}: {type(net).__name__}" for key, net in self._networks.items())
         return f"TorchPolicy(networks={{{networks}}}, device={self.device})"
+
+
+def _numpy(tensors: Mapping[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    return {key: tensor.cpu().numpy() for key, tensor in tensors.items()}

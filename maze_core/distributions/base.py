@@ -61,6 +61,16 @@ class ProbabilityDistribution(ABC):
     def kl(self, other: ProbabilityDistribution) -> torch.Tensor:
         """KL(self || other) to a distribution of the same type, summed over action dimensions."""
 
+    def sample_with_latent(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A random action and, for a distribution whose action is a lossy map of a latent sample
+        (e.g. a squashed Gaussian, whose saturated actions all round to the bound), that latent:
+        :meth:`log_prob_of_latent` then gives the exact log-prob. Default: ``(sample(), None)``."""
+        return self.sample(), None
+
+    def log_prob_of_latent(self, latent: torch.Tensor) -> torch.Tensor:
+        """Log-prob of the action made from ``latent`` (one :meth:`sample_with_latent` returned)."""
+        raise NotImplementedError(f"{type(self).__name__} samples no latent; use log_prob(actions)")
+
     def neg_log_prob(self, actions: torch.Tensor) -> torch.Tensor:
         return -self.log_prob(actions)
 

@@ -34,15 +34,34 @@ class DictProbabilityDistribution(Mapping[str, ProbabilityDistribution]):
     def deterministic_sample(self) -> dict[str, torch.Tensor]:
         return {head: dist.deterministic_sample() for head, dist in self.distribution_dict.items()}
 
-    def log_prob_dict(self, actions: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        missing = [head for head in self.distribution_dict if head not in actions]
+    def sample_with_latents(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """``({head: action}, {head: latent})``, the latter only for heads whose distribution has one
+        (see :meth:`ProbabilityDistribution.sample_with_latent`); pass both to :meth:`log_prob`."""
+        actions, latents = {}, {}
+        for head, dist in self.distribution_dict.items():
+            actions[head], latent = dist.sample_with_latent()
+            if latent is not None:
+                latents[head] = latent
+        return actions, latents
+
+    def log_prob_dict(
+        self, actions: Mapping[str, torch.Tensor], latents: Mapping[str, torch.Tensor] | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Per-head log-probs; a head with a latent in ``latents`` is evaluated exactly from it."""
+        latents = latents or {}
+        missing = [head for head in self.distribution_dict if head not in actions and head not in latents]
         if missing:
             raise KeyError(f"actions lack the action heads {missing} (got {sorted(actions)})")
-        return {head: dist.log_prob(actions[head]) for head, dist in self.distribution_dict.items()}
+        return {
+            head: dist.log_prob_of_latent(latents[head]) if head in latents else dist.log_prob(actions[head])
+            for head, dist in self.distribution_dict.items()
+        }
 
-    def log_prob(self, actions: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Joint log-probability of ``{head: action}`` (batch shape)."""
-        return _sum(self.log_prob_dict(actions).values())
+    def log_prob(
+        self, actions: Mapping[str, torch.Tensor], latents: Mapping[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Joint log-probability of ``{head: action}`` (batch shape), exact from ``latents`` where given."""
+        return _sum(self.log_prob_dict(actions, latents).values())
 
     def neg_log_prob(self, actions: Mapping[str, torch.Tensor]) -> torch.Tensor:
         return -self.log_prob(actions)

@@ -88,7 +88,10 @@ class DiagonalGaussianProbabilityDistribution(ProbabilityDistribution):
         return self._to_action(self.mean.detach())
 
     def log_prob(self, actions: torch.Tensor) -> torch.Tensor:
-        x = self._to_latent(actions.to(self.mean.dtype))
+        return self.log_prob_of_latent(self._to_latent(actions.to(self.mean.dtype)))
+
+    def log_prob_of_latent(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.mean.dtype)
         log_density = -0.5 * ((x - self.mean) / self.std) ** 2 - self.log_std - _HALF_LOG_2PI
         return self._reduce(log_density - self._log_abs_det_jacobian(x))
 
@@ -111,6 +114,10 @@ class SquashedGaussianProbabilityDistribution(DiagonalGaussianProbabilityDistrib
     density of ``x`` minus ``log |d action / d x|``). ``entropy`` is that of the Gaussian before
     squashing (the squashed entropy has no closed form); ``kl`` is exact. The deterministic sample
     is the squashed mean. The log standard deviation is clamped into [-20, 2].
+
+    A sample far out in the tails saturates: ``tanh(x)`` rounds to exactly +-1, so ``log_prob`` of
+    the action alone must guess ``x`` (it takes ``atanh(1 - 1e-6)``). Rollouts therefore keep the
+    pre-squash sample of :meth:`sample_with_latent`, whose :meth:`log_prob_of_latent` is exact.
     """
 
     log_std_bounds = (-20.0, 2.0)
@@ -135,6 +142,10 @@ class SquashedGaussianProbabilityDistribution(DiagonalGaussianProbabilityDistrib
             )
         if np.any(action_space.high <= action_space.low):
             raise ConfigurationError(f"{cls.__name__} needs high > low in every dimension")
+
+    def sample_with_latent(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x = (self.mean + self.std * torch.randn_like(self.mean)).detach()
+        return self._to_action(x), x
 
     def _to_action(self, x: torch.Tensor) -> torch.Tensor:
         return torch.clamp(self._center + self._scale * torch.tanh(x), self._low, self._high)

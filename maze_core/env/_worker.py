@@ -70,7 +70,9 @@ def step_env(env: StructuredEnv, action: dict, track_actors: bool) -> StepRecord
     """Step one env and return its ``StepRecord``; if its episode ends, reset it.
 
     The info of a reset env is its reset info plus ``final_observation`` and ``final_info`` (the
-    finished episode's last observation and step info).
+    finished episode's last observation and step info); with ``track_actors`` also
+    ``final_actor_id`` (whose actor the final observation is for) and ``final_completed_env_step``
+    (false for an episode that ended inside an env step: its bootstrap is not discounted).
     """
     observation, reward, terminated, truncated, info = env.step(action)
     metrics = env.pop_metrics()
@@ -78,9 +80,14 @@ def step_env(env: StructuredEnv, action: dict, track_actors: bool) -> StepRecord
     episode_length = -1
     if terminated or truncated:
         episode_length = env.get_env_time()
-        final_observation, final_info = observation, info
+        final = {"final_observation": observation, "final_info": info}
+        if track_actors:
+            completed = getattr(env, "completed_env_step", None)  # MazeEnv's; others: assume so
+            final.update(
+                final_actor_id=env.actor_id(), final_completed_env_step=completed() if completed else True
+            )
         observation, info = env.reset()
-        info = {**info, "final_observation": final_observation, "final_info": final_info}
+        info = {**info, **final}
     actor_id = env.actor_id() if track_actors else None
     return (
         observation,

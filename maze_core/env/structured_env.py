@@ -135,6 +135,7 @@ class MazeEnv(StructuredEnv):
     _env_time = 0
     _auto_env_time = True
     _next_seed: int | None = None
+    _completed_env_step = True
     _np_random: np.random.Generator | None = None
     # True in (internal) subclasses whose step() advances _env_time itself, saving the step wrapper
     _advances_env_time_itself = False
@@ -191,6 +192,11 @@ class MazeEnv(StructuredEnv):
         if not self._auto_env_time:
             self._env_time += 1
 
+    def completed_env_step(self) -> bool:
+        """Whether the last ``step`` completed an env step: false for a sub-step inside one, also
+        when the episode ended there (though env time then advances so that the step counts)."""
+        return self._completed_env_step
+
     def record_metric(self, name: str, value: float) -> None:
         """Report a value of the env's own metric ``name`` (e.g. once per step or per episode).
 
@@ -235,6 +241,7 @@ def _wrap_step(step):
             return step(self, action)
         env_time = self._env_time
         result = step(self, action)
+        self._completed_env_step = self._auto_env_time or self._env_time != env_time
         if self._auto_env_time or ((result[2] or result[3]) and self._env_time == env_time):
             self._env_time = env_time + 1
         return result

@@ -71,14 +71,75 @@ class AlgorithmConfig:
 
     #: "package.module:Class" of the trainer that runs this algorithm
     trainer_class: ClassVar[str]
+    #: names other libraries give these settings -> what to write here (an error shows the hint)
+    other_names: ClassVar[dict[str, str]] = {}
 
     n_epochs: int = attrs.field(default=0, validator=non_negative_int)
     device: str = attrs.field(default="cpu", validator=device_name)
     rollout_evaluator: Any = attrs.field(default=None, validator=evaluator_or_none)
 
+    def __new__(cls, *args, **kwargs):
+        for name in kwargs:
+            if name in cls.other_names:
+                raise ConfigurationError(f"{cls.__name__} has no field {name!r}.{cls.hint_for(name)}")
+        return super().__new__(cls)
+
+    @classmethod
+    def hint_for(cls, name: str) -> str:
+        """' Maze calls it ...' for a name another library uses for one of our fields, else ''."""
+        ours = cls.other_names.get(name)
+        return f" {cls.__name__} calls it {ours}." if ours else ""
+
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the resolved config file (objects shown by their repr)."""
         return {field.name: _plain(getattr(self, field.name)) for field in attrs.fields(type(self))}
+
+
+def boolean(_, attribute, value):
+    _check(isinstance(value, bool), attribute, value, "true or false")
+
+
+def one_of(*choices: str):
+    """A validator accepting exactly the given strings."""
+
+    def validate(_, attribute, value):
+        _check(value in choices, attribute, value, "one of " + ", ".join(repr(c) for c in choices))
+
+    return validate
+
+
+#: learning-rate (and other) schedules: the value as a function of the fraction of training left
+SCHEDULES = {"constant": lambda value, remaining: value, "linear": lambda value, remaining: value * remaining}
+
+
+@attrs.define(kw_only=True)
+class OnPolicyAlgorithmConfig(AlgorithmConfig):
+    """The fields :class:`~maze_core.training.trainer.ActorCriticTrainer` reads; an on-policy
+    algorithm's config derives from this and adds its loss coefficients. Defaults are the seed's A2C.
+
+    One epoch is ``epoch_length`` updates, each on a fresh rollout of ``n_rollout_steps`` steps on
+    every env; after each epoch the policy is evaluated and the best one kept. ``patience`` epochs
+    without a better evaluation stop training (0: never); the first ``critic_burn_in_epochs``
+    epochs train only the critic. ``gamma`` discounts per env step; ``gae_lambda`` 1.0 gives plain
+    bootstrapped discounted returns. ``max_grad_norm`` 0 disables gradient clipping.
+    ``optimizer`` is ``"adam"`` or ``"rmsprop"`` (``optimizer_eps`` is its epsilon);
+    ``lr_schedule`` ``"linear"`` decays ``lr`` to 0 at the last epoch of ``train()`` (so it needs a
+    number of epochs). ``normalize_advantages`` scales each batch's advantages to mean 0, std 1
+    (a batch of one sample is left as it is).
+    """
+
+    epoch_length: int = attrs.field(default=25, validator=positive_int)
+    patience: int = attrs.field(default=15, validator=non_negative_int)
+    critic_burn_in_epochs: int = attrs.field(default=0, validator=non_negative_int)
+    n_rollout_steps: int = attrs.field(default=100, validator=positive_int)
+    lr: float = attrs.field(default=0.0005, validator=positive_float)
+    gamma: float = attrs.field(default=0.98, validator=unit_interval)
+    gae_lambda: float = attrs.field(default=1.0, validator=unit_interval)
+    max_grad_norm: float = attrs.field(default=0.0, validator=non_negative_float)
+    optimizer: str = attrs.field(default="adam", validator=one_of("adam", "rmsprop"))
+    optimizer_eps: float = attrs.field(default=1e-8, validator=positive_float)
+    lr_schedule: str = attrs.field(default="constant", validator=one_of(*SCHEDULES))
+    normalize_advantages: bool = attrs.field(default=True, validator=boolean)
 
 
 def _plain(value: Any) -> Any:

@@ -1,18 +1,27 @@
-"""Rollout collection into preallocated buffers.
+"""Rollouts: what acting in the envs produced, in the form algorithms learn from.
 
 A rollout is ``T`` transitions (sub-steps) on each of ``N`` envs. Transitions are grouped by the
 actor that took them (step key and agent), because each actor has its own observation and action
 spaces and possibly its own network; in a plain single-agent env there is one group and every
 tensor is simply ``(T, N, ...)``.
 
-Per step the collector copies the observation into a numpy buffer, asks the policy for an action
-on a zero-copy torch view of it, and steps the vector env; everything else (moving to the training
-device, computing values) happens once per rollout.
+Besides observations, actions and rewards a rollout keeps what the behaviour policy and critic
+computed while acting: the log-prob of each taken action (``log_probs``), the pre-squash sample of
+heads whose distribution needs it to re-evaluate that log-prob exactly (``latents``), the critic's
+value of each observation (``values``) and of the state after each transition (``next_values``,
+the bootstrap). Off-policy corrections (PPO's ratio) and bootstrapping therefore never depend on
+weights that changed after acting, which matters once rollouts come from remote workers.
+
+:class:`Rollout` is a plain dataclass of tensors. :class:`VectorEnvCollector` produces one from a
+vector env in this process; a distributed runner's worker can run the same collector on its own
+envs with its copy of the model and ship the (CPU) rollout back, where :meth:`Rollout.to` moves it
+to the training device. Any other source fills the fields as documented on :class:`Rollout`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import torch
@@ -22,28 +31,41 @@ from maze_core.env.structured_env import ActorID
 
 @dataclass
 class ActorTransitions:
-    """The transitions of one actor inside a rollout."""
+    """The transitions of one actor inside a rollout (or a :class:`Minibatch`)."""
 
-    rows: torch.Tensor  # (T_actor,) indices into the rollout's time axis
-    observations: dict[str, torch.Tensor]  # (T_actor, N, ...)
-    actions: dict[str, torch.Tensor]  # (T_actor, N, ...)
+    #: (T_actor,) positions of these transitions along the first axis of the rollout's ``(T, N)``
+    #: tensors (the time index), or of a minibatch's ``(B,)`` tensors
+    rows: torch.Tensor
+    observations: dict[str, torch.Tensor]  # {key: (T_actor, N, ...)}, a minibatch: (B_actor, ...)
+    actions: dict[str, torch.Tensor]  # as sent to the env
+    #: pre-squash samples of the heads whose distribution has one (squashed Gaussian)
+    latents: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 @dataclass
 class Rollout:
-    """One rollout on the training device. Rewards and flags are ``(T, N)``."""
+    """One rollout. Every tensor named ``(T, N)`` is indexed ``[time, env]``.
+
+    ``terminated``/``truncated`` flag the transitions that ended an episode (the env was then reset:
+    the next transition on that env starts a new episode). ``env_step_ends`` is false for the
+    sub-steps inside a multi-step env step (env time did not advance), true otherwise.
+    ``next_values[t, n]`` is the critic's value of the state after transition ``t`` on env ``n``:
+    the next transition's observation, the observation after the rollout for ``t = T - 1``, or the
+    final observation of a truncated episode (valued by the critic of the actor it belongs to);
+    0 where the episode terminated.
+    """
 
     actors: dict[ActorID, ActorTransitions]
     actor_ids: list[ActorID]  # actor of each time index
-    rewards: torch.Tensor
-    terminated: torch.Tensor
-    truncated: torch.Tensor
-    env_step_ends: torch.Tensor  # the transition completed an env step (always true without sub-steps)
-    next_observation: dict[str, torch.Tensor]  # (N, ...) observation after the rollout
-    next_actor_id: ActorID
-    # truncated episodes bootstrap from their final observation: (t, env index, observation)
-    final_observations: list[tuple[int, int, dict[str, torch.Tensor]]] = field(default_factory=list)
-    # (T, N), False where a next-step autoreset env only reset itself (not trained on); None: all valid
+    rewards: torch.Tensor  # (T, N) float32
+    terminated: torch.Tensor  # (T, N) bool
+    truncated: torch.Tensor  # (T, N) bool
+    env_step_ends: torch.Tensor  # (T, N) bool
+    log_probs: torch.Tensor  # (T, N) behaviour policy's log-prob of the taken action (all heads)
+    values: torch.Tensor  # (T, N) critic's value of each observation, while acting
+    next_values: torch.Tensor  # (T, N) critic's value of the state after each transition
+    #: (T, N) bool, False where a next-step autoreset env only reset itself (not a transition of
+    #: any episode: not trained on); None when every transition is valid
     valid: torch.Tensor | None = None
 
     def valid_only(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -60,11 +82,105 @@ class Rollout:
     def n_envs(self) -> int:
         return self.rewards.shape[1]
 
+    @property
+    def batch_shape(self) -> torch.Size:
+        """``(T, N)``: the shape of one value per transition."""
+        return self.rewards.shape
+
+    def to(self, device: torch.device | str) -> Rollout:
+        """This rollout with every tensor on ``device`` (itself if they are already there)."""
+        device = torch.device(device)
+        if self.rewards.device == device:
+            return self
+        move = lambda tensors: {key: value.to(device) for key, value in tensors.items()}  # noqa: E731
+        actors = {
+            actor_id: ActorTransitions(
+                t.rows.to(device), move(t.observations), move(t.actions), move(t.latents)
+            )
+            for actor_id, t in self.actors.items()
+        }
+        tensors = {f.name: getattr(self, f.name) for f in fields(self)}
+        tensors = {
+            name: value.to(device) for name, value in tensors.items() if isinstance(value, torch.Tensor)
+        }
+        return Rollout(actors=actors, actor_ids=self.actor_ids, **tensors)
+
+    def minibatches(
+        self, n_minibatches: int, generator: torch.Generator | None = None, **tensors: torch.Tensor
+    ) -> Iterator[Minibatch]:
+        """The rollout's ``T * N`` transitions (its valid ones), shuffled and split into
+        ``n_minibatches`` of (nearly) equal size.
+
+        ``tensors`` are further ``(T, N)`` values to split alike (e.g. ``advantages=...``); a
+        minibatch hands them out by name (``batch["advantages"]``). The shuffle draws from
+        ``generator``, or from torch's global RNG (seeded by the run and kept in checkpoints).
+        Works the same for one actor and for multi-step or multi-agent rollouts: each minibatch
+        groups its transitions by actor, like the rollout.
+        """
+        n_steps, n_envs = self.batch_shape
+        total = n_steps * n_envs
+        n_valid = total if self.valid is None else int(self.valid.sum())
+        if not 0 < n_minibatches <= n_valid:
+            raise ValueError(
+                f"n_minibatches={n_minibatches} must be in [1, {n_valid}] (the rollout's transitions)"
+            )
+        device = self.rewards.device
+        per_transition = {"log_probs": self.log_probs, "values": self.values, **tensors}
+        flat = {name: value.reshape(total) for name, value in per_transition.items()}
+        # for each time index: which actor took it, and its row among that actor's transitions
+        owner = torch.empty(n_steps, dtype=torch.long, device=device)
+        local_row = torch.empty(n_steps, dtype=torch.long, device=device)
+        for index, transitions in enumerate(self.actors.values()):
+            owner[transitions.rows] = index
+            local_row[transitions.rows] = torch.arange(len(transitions.rows), device=device)
+        order = torch.randperm(total, generator=generator).to(device)
+        if self.valid is not None:  # next-step autoreset transitions are not trained on
+            order = order[self.valid.reshape(total)[order]]
+        for indices in torch.tensor_split(order, n_minibatches):
+            time, env = indices // n_envs, indices % n_envs
+            actors = {}
+            for index, (actor_id, transitions) in enumerate(self.actors.items()):
+                positions = torch.nonzero(owner[time] == index).squeeze(1)
+                if len(positions):
+                    where = (local_row[time[positions]], env[positions])
+                    actors[actor_id] = ActorTransitions(
+                        positions,
+                        *(
+                            {key: value[where] for key, value in part.items()}
+                            for part in _per_key(transitions)
+                        ),
+                    )
+            values = {name: value[indices] for name, value in flat.items()}
+            yield Minibatch(actors, values.pop("log_probs"), values.pop("values"), values)
+
+
+def _per_key(transitions: ActorTransitions) -> tuple[dict[str, torch.Tensor], ...]:
+    return transitions.observations, transitions.actions, transitions.latents
+
+
+@dataclass
+class Minibatch:
+    """``B`` transitions drawn from a rollout by :meth:`Rollout.minibatches`, grouped by actor;
+    ``rows`` of each actor index the minibatch's ``(B,)`` tensors."""
+
+    actors: dict[ActorID, ActorTransitions]
+    log_probs: torch.Tensor  # (B,) the behaviour policy's log-probs
+    values: torch.Tensor  # (B,) the critic's values while acting
+    tensors: dict[str, torch.Tensor]  # (B,) the extra tensors given to ``minibatches``
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        return self.log_probs.shape
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.tensors[name]
+
 
 class _ActorBuffer:
-    """Preallocated numpy storage for one actor's observations and actions."""
+    """Preallocated numpy storage for one actor's observations, actions and latents."""
 
     def __init__(self, observation_space, action_space, capacity: int, n_envs: int):
+        self.capacity, self.n_envs = capacity, n_envs
         self.observations = {
             key: np.zeros((capacity, n_envs, *space.shape), dtype=_dtype(space))
             for key, space in observation_space.spaces.items()
@@ -73,6 +189,7 @@ class _ActorBuffer:
             key: np.zeros((capacity, n_envs, *space.shape), dtype=_dtype(space))
             for key, space in action_space.spaces.items()
         }
+        self.latents: dict[str, np.ndarray] = {}  # allocated on the first latent of a head
         # torch views sharing memory with the numpy buffers: handed to the policy without copies;
         # one view per row, made here once (indexing a tensor costs microseconds, on every step)
         self.observation_views = {key: torch.from_numpy(buf) for key, buf in self.observations.items()}
@@ -87,17 +204,23 @@ class _ActorBuffer:
             buf[index] = observation[key]
         return dict(self._row_views[index])  # a new dict: the policy may do what it likes with it
 
-    def store_action(self, action: dict[str, np.ndarray]) -> None:
+    def store_action(self, action: dict[str, np.ndarray], latents: dict[str, np.ndarray]) -> None:
         index = len(self.rows)
         for key, buf in self.actions.items():
             buf[index] = action[key]
+        for key, latent in latents.items():
+            if key not in self.latents:
+                self.latents[key] = np.zeros((self.capacity, *latent.shape), dtype=latent.dtype)
+            self.latents[key][index] = latent
 
     def to_transitions(self, device: torch.device) -> ActorTransitions:
         count = len(self.rows)
+        to_device = lambda arrays: {k: torch.from_numpy(v[:count]).to(device) for k, v in arrays.items()}  # noqa: E731
         return ActorTransitions(
             rows=torch.as_tensor(self.rows, dtype=torch.long, device=device),
-            observations={k: torch.from_numpy(v[:count]).to(device) for k, v in self.observations.items()},
-            actions={k: torch.from_numpy(v[:count]).to(device) for k, v in self.actions.items()},
+            observations=to_device(self.observations),
+            actions=to_device(self.actions),
+            latents=to_device(self.latents),
         )
 
 
@@ -110,8 +233,12 @@ class VectorEnvCollector:
     """Collects rollouts from a vector env in this process; episodes continue across rollouts.
 
     This is the rollout source of the dev and local runners. A distributed runner provides the same
-    interface (``collect``, ``epoch_stats``, ``close``) with workers that step their envs with a
-    copy of the policy and ship the transitions back.
+    interface (``collect``, ``epoch_stats``, ``close``), e.g. with workers that each run a
+    ``VectorEnvCollector`` on their envs with a copy of the model and ship the rollouts back.
+
+    Per step the collector copies the observation into a numpy buffer, samples an action (with its
+    log-prob) on a zero-copy torch view of it, and steps the vector env; moving to the training
+    device and the critic's values happen once per rollout, with the same weights that acted.
     """
 
     def __init__(self, env, device: torch.device | str = "cpu", seed: int | None = None):
@@ -126,7 +253,9 @@ class VectorEnvCollector:
         # next-step autoreset (native vector envs): the step after an episode end only resets the env
         self.next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
 
-    def collect(self, policy, n_steps: int) -> Rollout:
+    def collect(self, model, n_steps: int) -> Rollout:
+        """A rollout of ``n_steps`` steps on every env, acting with ``model.policy`` and valued by
+        ``model.critic`` (a :class:`~maze_core.agent.TorchActorCritic`)."""
         env, n = self.env, self.env.n_envs
         if self._observation is None:
             self._observation, _ = env.reset(seed=self.seed)
@@ -139,17 +268,19 @@ class VectorEnvCollector:
         terminated = np.zeros((n_steps, n), dtype=bool)
         truncated = np.zeros((n_steps, n), dtype=bool)
         env_step_ends = np.ones((n_steps, n), dtype=bool)
+        log_probs = np.zeros((n_steps, n), dtype=np.float32)
         valid = np.ones((n_steps, n), dtype=bool) if self.next_step_autoreset else None
         actor_ids: list[ActorID] = []
-        final_observations = []
+        final_observations: list[tuple[int, int, ActorID, dict[str, np.ndarray]]] = []
         observation = self._observation
         actor = ActorID(*env.actor_id())
+        policy = model.policy
         with torch.inference_mode():
             for t in range(n_steps):
                 buffer = self._buffer_for(actor)
                 policy_input = buffer.store_observation(observation)
-                action = policy.compute_action(policy_input, actor_id=actor, deterministic=False)
-                buffer.store_action(action)
+                action, latents, log_probs[t] = policy.sample_action(policy_input, actor_id=actor)
+                buffer.store_action(action, latents)
                 buffer.rows.append(t)
                 actor_ids.append(actor)
                 time_before = None if self.single_actor else env.get_env_time()
@@ -161,31 +292,30 @@ class VectorEnvCollector:
                     valid[t] = ~env.reset_steps()
                 elif truncated[t].any():
                     for i in np.flatnonzero(truncated[t] & ~terminated[t]):
-                        final = infos[i]["final_observation"]
-                        final_observations.append(
-                            (
-                                t,
-                                int(i),
-                                {k: torch.as_tensor(np.asarray(v)).to(self.device) for k, v in final.items()},
-                            )
-                        )
+                        info = infos[i]
+                        final_actor = actor_ids[-1]
+                        if not self.single_actor:  # a truncation inside an env step bootstraps
+                            final_actor = ActorID(*info["final_actor_id"])  # from the next sub-step
+                            env_step_ends[t, i] = info["final_completed_env_step"]
+                        final_observations.append((t, int(i), final_actor, info["final_observation"]))
         self._observation = observation
+        actors = {
+            actor_id: buf.to_transitions(self.device) for actor_id, buf in self._buffers.items() if buf.rows
+        }
+        terminated_t = torch.from_numpy(terminated).to(self.device)
+        values, next_values = _critic_values(
+            model.critic, actors, terminated_t, observation, actor, final_observations, self.device
+        )
         return Rollout(
-            actors={
-                actor_id: buf.to_transitions(self.device)
-                for actor_id, buf in self._buffers.items()
-                if buf.rows
-            },
+            actors=actors,
             actor_ids=actor_ids,
             rewards=torch.from_numpy(rewards).to(self.device),
-            terminated=torch.from_numpy(terminated).to(self.device),
+            terminated=terminated_t,
             truncated=torch.from_numpy(truncated).to(self.device),
             env_step_ends=torch.from_numpy(env_step_ends).to(self.device),
-            next_observation={
-                k: torch.as_tensor(np.array(v)).to(self.device) for k, v in observation.items()
-            },
-            next_actor_id=actor,
-            final_observations=final_observations,
+            log_probs=torch.from_numpy(log_probs).to(self.device),
+            values=values,
+            next_values=next_values,
             valid=None if valid is None else torch.from_numpy(valid).to(self.device),
         )
 
@@ -217,3 +347,18 @@ class VectorEnvCollector:
 
     def close(self) -> None:
         self.env.close()
+
+
+@torch.no_grad()  # not inference mode: the values take part in losses as constants
+def _critic_values(critic, actors, terminated, next_observation, next_actor, final_observations, device):
+    """``(values, next_values)`` of a rollout (see :class:`Rollout`), in one critic pass per actor."""
+    values = torch.zeros(terminated.shape, device=device)
+    for actor_id, transitions in actors.items():
+        values[transitions.rows] = critic.predict_value(transitions.observations, actor_id=actor_id).float()
+    next_values = torch.empty_like(values)
+    next_values[:-1] = values[1:]
+    as_tensors = lambda obs: {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items()}  # noqa: E731
+    next_values[-1] = critic.predict_value(as_tensors(next_observation), actor_id=next_actor).float()
+    for t, env_index, actor_id, observation in final_observations:
+        next_values[t, env_index] = critic.predict_value(as_tensors(observation), actor_id=actor_id).float()
+    return values, next_values.masked_fill_(terminated, 0.0)

@@ -2,8 +2,9 @@
 
 ``ActorCriticTrainer`` runs epochs of ``epoch_length`` updates, each on a fresh rollout from the
 collector; after every epoch it evaluates the policy, keeps the best weights in ``state_dict.pt``,
-writes a resumable ``checkpoint.pt``, logs statistics and applies early stopping. A2C (plugin
-``maze-a2c``) implements :meth:`ActorCriticTrainer.update`.
+writes a resumable ``checkpoint.pt``, logs statistics and applies early stopping. An algorithm
+(A2C in plugin ``maze-a2c``, PPO in ``maze-ppo``) implements :meth:`ActorCriticTrainer.update`
+with the helpers below; docs/writing-an-algorithm.md walks through one.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import numpy as np
 import torch
 
 from maze_core import statistics
-from maze_core.errors import TrainingError
+from maze_core.errors import ConfigurationError, TrainingError
+from maze_core.training.config import SCHEDULES
 from maze_core.training.model_selection import BestModelSelection
 from maze_core.training.returns import compute_gae
-from maze_core.training.rollout import Rollout
+from maze_core.training.rollout import Minibatch, Rollout
 
 BEST_MODEL_FILE = "state_dict.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -47,7 +49,7 @@ class Trainer(ABC):
 class ActorCriticTrainer(Trainer):
     """On-policy actor-critic training loop.
 
-    :param config: the algorithm config (``epoch_length``, ``n_rollout_steps``, ``patience``, ...).
+    :param config: an :class:`~maze_core.training.config.OnPolicyAlgorithmConfig`.
     :param model: a ``TorchActorCritic`` already on the training device.
     :param collector: rollout source (``collect(policy, n_steps)``, ``epoch_stats()``).
     :param evaluator: evaluates the policy after each epoch, or None (then the mean training
@@ -72,64 +74,73 @@ class ActorCriticTrainer(Trainer):
         policy_ids = {id(p) for p in self._policy_parameters}
         self._shared_parameters = any(id(p) in policy_ids for p in self._critic_parameters)
         self.device = self._parameters[0].device
-        self.optimizer = _adam(self._parameters, lr=config.lr)
+        self.optimizer = _optimizer(self._parameters, config)
         self.model_selection = BestModelSelection(
             dump_file=self.run_dir / BEST_MODEL_FILE if self.run_dir else None, model=model
         )
         self.epoch = 0
         self.env_steps = 0
+        self.progress_remaining = 1.0  # fraction of this train() call's updates still to come
+        self._n_updates, self._last_update = 0, sys.maxsize
 
     # --- the algorithm's part -------------------------------------------------------------------
 
     @abstractmethod
     def update(self, rollout: Rollout, critic_only: bool) -> dict[str, float]:
-        """One gradient update from ``rollout``; returns statistics (losses, entropy, norms)."""
+        """Learn from one rollout (one or more gradient steps); return statistics to show and log
+        (e.g. losses, entropy): every key is averaged over the epoch and logged under "algorithm".
+        ``critic_only`` is true during the critic burn-in epochs."""
 
     # --- shared helpers for algorithms ----------------------------------------------------------
 
-    def evaluate_actions(self, rollout: Rollout):
-        """Log-probs, entropies and values of the rollout's transitions, each ``(T, N)``, with grad."""
+    def evaluate_actions(self, batch: Rollout | Minibatch):
+        """Log-probs, entropies and values under the current weights, with gradients, each of the
+        batch's shape: ``(T, N)`` for a rollout, ``(B,)`` for a minibatch."""
         policy, critic = self.model.policy, self.model.critic
-        if len(rollout.actors) == 1:
-            ((actor_id, transitions),) = rollout.actors.items()
+        results = []
+        for actor_id, transitions in batch.actors.items():
             distribution = policy.distribution(transitions.observations, actor_id=actor_id)
-            return (
-                distribution.log_prob(transitions.actions),
-                distribution.entropy(),
-                critic.predict_value(transitions.observations, actor_id=actor_id),
+            results.append(
+                (
+                    transitions.rows,
+                    distribution.log_prob(transitions.actions, transitions.latents),
+                    distribution.entropy(),
+                    critic.predict_value(transitions.observations, actor_id=actor_id),
+                )
             )
-        shape = rollout.rewards.shape
-        log_probs, entropies, values = (torch.zeros(shape, device=self.device) for _ in range(3))
-        for actor_id, transitions in rollout.actors.items():
-            distribution = policy.distribution(transitions.observations, actor_id=actor_id)
-            log_probs = log_probs.index_put((transitions.rows,), distribution.log_prob(transitions.actions))
-            entropies = entropies.index_put((transitions.rows,), distribution.entropy())
-            values = values.index_put(
-                (transitions.rows,), critic.predict_value(transitions.observations, actor_id=actor_id)
-            )
-        return log_probs, entropies, values
+        if len(results) == 1 and len(results[0][0]) == batch.batch_shape[0]:  # one actor took every step
+            return results[0][1:]
+        outputs = [torch.zeros(batch.batch_shape, device=self.device) for _ in range(3)]
+        for rows, *values in results:
+            outputs = [
+                output.index_put((rows,), value) for output, value in zip(outputs, values, strict=True)
+            ]
+        return tuple(outputs)
 
     @torch.no_grad()
-    def advantages_and_returns(self, rollout: Rollout, values: torch.Tensor):
-        """GAE advantages and returns, bootstrapping after the rollout and at truncations."""
-        critic = self.model.critic
-        values = values.detach()
-        next_values = torch.empty_like(values)
-        next_values[:-1] = values[1:]
-        next_values[-1] = critic.predict_value(rollout.next_observation, actor_id=rollout.next_actor_id)
-        for t, env_index, observation in rollout.final_observations:
-            actor = rollout.actor_ids[t + 1] if t + 1 < rollout.n_steps else rollout.next_actor_id
-            next_values[t, env_index] = critic.predict_value(observation, actor_id=actor)
-        discounts = torch.where(rollout.env_step_ends, self.config.gamma, 1.0).to(values.dtype)
+    def advantages_and_returns(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
+        """GAE advantages and returns ``(T, N)`` from the values the critic gave while acting."""
+        discounts = torch.where(rollout.env_step_ends, self.config.gamma, 1.0).to(rollout.values.dtype)
         return compute_gae(
             rollout.rewards,
-            values,
-            next_values,
+            rollout.values,
+            rollout.next_values,
             rollout.terminated,
             rollout.terminated | rollout.truncated,
             discounts,
             self.config.gae_lambda,
         )
+
+    def normalize_advantages(self, advantages: torch.Tensor) -> torch.Tensor:
+        """Mean 0, std 1 if the config's ``normalize_advantages`` is on; one sample stays as it is."""
+        if not self.config.normalize_advantages or advantages.numel() < 2:
+            return advantages
+        std, mean = torch.std_mean(advantages)
+        return (advantages - mean) / (std + 1e-8)
+
+    def scheduled(self, value: float, schedule: str) -> float:
+        """``value`` under ``schedule`` ("constant", "linear": decaying to 0 at the last update)."""
+        return SCHEDULES[schedule](value, self.progress_remaining)
 
     def gradient_step(self, loss: torch.Tensor) -> dict[str, float]:
         """Backward pass, optional clipping (``max_grad_norm`` 0 = none), optimizer step."""
@@ -165,6 +176,13 @@ class ActorCriticTrainer(Trainer):
         improvement or once the mean evaluation return reaches ``target_return``."""
         n_epochs = self.config.n_epochs if n_epochs is None else n_epochs
         last_epoch = self.epoch + n_epochs if n_epochs > 0 else sys.maxsize
+        if last_epoch == sys.maxsize and self.config.lr_schedule != "constant":
+            raise ConfigurationError(
+                f"lr_schedule={self.config.lr_schedule!r} decays over the planned epochs, so it needs "
+                "n_epochs > 0 (in the algorithm config or as train(n_epochs=...))"
+            )
+        self._n_updates = self.epoch * self.config.epoch_length
+        self._last_update = last_epoch * self.config.epoch_length
         try:
             while self.epoch < last_epoch:
                 reward = self._train_epoch()
@@ -196,16 +214,21 @@ class ActorCriticTrainer(Trainer):
         start = time.perf_counter()
         self.model.train()
         for _ in _progress(self.progress, config.epoch_length, f"epoch {self.epoch + 1}"):
-            rollout = self.collector.collect(self.model.policy, config.n_rollout_steps)
+            rollout = self.collector.collect(self.model, config.n_rollout_steps)
             self.env_steps += rollout.n_steps * rollout.n_envs
+            self.progress_remaining = 1.0 - self._n_updates / self._last_update
+            learning_rate = self.scheduled(config.lr, config.lr_schedule)
+            for group in self.optimizer.param_groups:
+                group["lr"] = learning_rate
             for name, value in self.update(rollout, critic_only).items():
                 update_stats[name].append(value)
+            self._n_updates += 1
         train_time = time.perf_counter() - start
         n_steps = config.epoch_length * config.n_rollout_steps * rollout.n_envs
         train_stats = self.collector.epoch_stats()
         algorithm_stats = {name: float(np.mean(values)) for name, values in update_stats.items()}
         algorithm_stats.update(
-            learning_rate=config.lr,
+            learning_rate=learning_rate,
             steps_per_second=n_steps / train_time,
             epoch_time=train_time,
             env_steps=float(self.env_steps),
@@ -281,17 +304,22 @@ def _grad_norm(parameters: list) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
-def _adam(parameters: list, lr: float) -> torch.optim.Optimizer:
-    """Adam, with the fused implementation where the device supports it.
+def _optimizer(parameters: list, config) -> torch.optim.Optimizer:
+    """The config's optimizer; Adam with the fused implementation where the device supports it.
 
     The default implementation loops over the parameter tensors in Python; for the small networks
     typical of RL that loop costs several times the arithmetic (on CPU, fused Adam takes a fifth of
-    the time for a 64x64 actor-critic). Results agree up to float rounding.
+    the time for a 64x64 actor-critic). Results agree up to float rounding. RMSprop uses
+    ``alpha=0.99``, as Stable-Baselines3's A2C does.
     """
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(
+            parameters, lr=config.lr, alpha=0.99, eps=config.optimizer_eps, foreach=True
+        )
     try:
-        return torch.optim.Adam(parameters, lr=lr, fused=True)
+        return torch.optim.Adam(parameters, lr=config.lr, eps=config.optimizer_eps, fused=True)
     except (RuntimeError, ValueError):  # a device or dtype without a fused kernel
-        return torch.optim.Adam(parameters, lr=lr)
+        return torch.optim.Adam(parameters, lr=config.lr, eps=config.optimizer_eps)
 
 
 def _progress(progress, total: int, description: str):

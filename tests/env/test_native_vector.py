@@ -36,10 +36,9 @@ def _trainer(env):
 
 def _collect(mode, n_steps):
     env = NativeVectorEnv(ScriptedVectorEnv(mode))
-    rollout = VectorEnvCollector(env).collect(FirstActionPolicy(), n_steps)
     trainer = _trainer(env)
-    _, _, values = trainer.evaluate_actions(rollout)
-    _, returns = trainer.advantages_and_returns(rollout, values)
+    rollout = VectorEnvCollector(env).collect(trainer.model, n_steps)
+    _, returns = trainer.advantages_and_returns(rollout)
     return env, rollout, returns
 
 
@@ -54,7 +53,7 @@ def test_same_step_autoreset_takes_the_final_observation_from_the_info():
     env, rollout, returns = _collect(AutoresetMode.SAME_STEP, 4)
     assert env.autoreset_mode == "same_step"
     assert rollout.valid is None
-    assert [(t, i, obs["v"].tolist()) for t, i, obs in rollout.final_observations] == [(1, 0, [3.0])]
+    assert rollout.next_values[1, 0].item() == 3.0  # V(final observation), from the info
     assert rollout.truncated[:, 0].tolist() == [False, True, False, False]
     assert rollout.terminated[:, 1].tolist() == [False, False, True, False]
     np.testing.assert_allclose(returns.numpy(), SAME_STEP_RETURNS)
@@ -65,7 +64,8 @@ def test_next_step_autoreset_drops_the_reset_transition_and_bootstraps_from_the_
     assert env.autoreset_mode == "next_step"
     # env 0 ends at t=1 (its reset step is t=2), env 1 at t=2 (reset step t=3)
     assert rollout.valid.tolist() == [[True, True], [True, True], [False, True], [True, False], [True, True]]
-    assert rollout.final_observations == []  # the truncated episode's final observation comes next
+    # the truncated episode's final observation is the next one in the rollout
+    assert rollout.next_values[1, 0].item() == 3.0
     assert rollout.actors[(0, 0)].observations["v"][2, 0].item() == 3.0
     valid_returns = returns[rollout.valid]
     expected = [r for row in SAME_STEP_RETURNS for r in row]

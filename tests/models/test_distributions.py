@@ -201,6 +201,33 @@ def test_squashed_gaussian_log_prob_is_the_change_of_variables():
     torch.testing.assert_close(dist.log_prob(actions), expected)
 
 
+def test_squashed_gaussian_log_prob_of_saturated_samples_is_exact_from_the_latent():
+    # at std 4 a large share of float32 samples saturate: tanh(x) rounds to exactly +-1
+    n = 20000
+    logits = torch.cat([torch.zeros(n, 3), torch.full((n, 3), math.log(4.0))], dim=-1)
+    dist = SquashedGaussianProbabilityDistribution(logits, BOUNDED)
+    actions, latent = dist.sample_with_latent()
+    low, high = torch.as_tensor(BOUNDED.low), torch.as_tensor(BOUNDED.high)
+    assert ((actions >= low) & (actions <= high)).all()
+    torch.testing.assert_close(actions, dist._to_action(latent))
+    x = latent.double()
+    # log |d action / d x| = log((high - low) / 2) + log(1 - tanh(x)^2), the latter in float64 as
+    # log(4) - 2|x| - 2 log1p(exp(-2|x|)) (1 - tanh(x)^2 itself underflows for |x| > 19)
+    log_jacobian = (
+        ((high - low) / 2).double().log()
+        + math.log(4)
+        - 2 * x.abs()
+        - 2 * torch.log1p(torch.exp(-2 * x.abs()))
+    )
+    exact = (td.Normal(0.0, 4.0).log_prob(x) - log_jacobian).sum(-1)
+    from_latent = dist.log_prob_of_latent(latent)
+    assert (from_latent.double() - exact).abs().max().item() < 1e-3
+    # the action alone cannot tell where in the saturated tail x was
+    assert ((dist.log_prob(actions).double() - exact).abs() > 0.1).float().mean() > 0.01
+    heads = DictProbabilityDistribution({"force": dist})
+    torch.testing.assert_close(heads.log_prob({"force": actions}, {"force": latent}), from_latent)
+
+
 def test_squashed_gaussian_density_integrates_to_one():
     space = spaces.Box(-2.0, 3.0, shape=(1,), dtype=np.float64)
     dist = SquashedGaussianProbabilityDistribution(torch.tensor([0.7, -0.3], dtype=torch.float64), space)

@@ -1,6 +1,8 @@
-"""The trainer feeds GAE the right next values: after the rollout, and at truncations."""
+"""The collector bootstraps right (after the rollout, at truncations, inside multi-step env steps)
+and GAE turns that into the hand-computed returns."""
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import torch
 from dummy_models import ObservedValue
@@ -9,67 +11,103 @@ from maze_critics import StepStateCriticComposer
 from maze_policies import ProbabilisticPolicyComposer
 
 from maze_core.agent import TorchActorCritic
-from maze_core.env.structured_env import ActorID
-from maze_core.training.rollout import ActorTransitions, Rollout
-
-OBSERVATIONS = {0: gym.spaces.Dict({"v": gym.spaces.Box(-100, 100, (1,))})}
-ACTIONS = {0: gym.spaces.Dict({"action": gym.spaces.Discrete(2)})}
-ACTOR = ActorID(0, 0)
+from maze_core.env import ActorID, MazeEnv, SequentialVectorEnv
+from maze_core.training.rollout import VectorEnvCollector
 
 
-def _trainer(gamma, gae_lambda):
-    policy = ProbabilisticPolicyComposer(ACTIONS, OBSERVATIONS, agent_counts_dict={0: 1}).policy
-    critic = StepStateCriticComposer(OBSERVATIONS, {0: 1}, networks=[ObservedValue]).critic
-    config = A2CAlgorithmConfig(gamma=gamma, gae_lambda=gae_lambda)
-    return A2C(config, model=TorchActorCritic(policy, critic), collector=None)
+class ScriptedEnv(MazeEnv):
+    """Plays a script: each reset and step returns the next observation value ``v``; steps give
+    reward 1 and end the episode where ``ends`` says ("terminated"/"truncated" by step count).
+    With ``n_sub_steps`` 2, step keys 0 and 1 alternate and env time advances after step key 1."""
+
+    def __init__(self, script, ends, n_sub_steps=1):
+        self.script, self.ends, self.n_sub_steps = list(script), dict(ends), n_sub_steps
+        self._sub_step, self._steps = 0, 0
+
+    @property
+    def observation_spaces_dict(self):
+        return {k: gym.spaces.Dict(v=gym.spaces.Box(-1000, 1000, (1,))) for k in range(self.n_sub_steps)}
+
+    @property
+    def action_spaces_dict(self):
+        return {k: gym.spaces.Dict(action=gym.spaces.Discrete(2)) for k in range(self.n_sub_steps)}
+
+    def actor_id(self):
+        return ActorID(self._sub_step, 0)
+
+    def _observe(self):
+        return {"v": np.array([self.script.pop(0)], dtype=np.float32)}
+
+    def reset(self, seed=None, options=None):
+        self._sub_step = 0
+        return self._observe(), {}
+
+    def step(self, action):
+        self._steps += 1
+        self._sub_step = (self._sub_step + 1) % self.n_sub_steps
+        if self._sub_step == 0:
+            self.advance_env_time()
+        end = self.ends.get(self._steps)
+        return self._observe(), 1.0, end == "terminated", end == "truncated", {}
 
 
-def _rollout(values, next_value, rewards, terminated, truncated, final_observations=()):
-    column = lambda x: torch.tensor(x, dtype=torch.float32).unsqueeze(1)  # noqa: E731
-    n = len(values)
-    return Rollout(
-        actors={
-            ACTOR: ActorTransitions(
-                rows=torch.arange(n),
-                observations={"v": column(values).unsqueeze(-1)},
-                actions={"action": torch.zeros(n, 1, dtype=torch.long)},
-            )
-        },
-        actor_ids=[ACTOR] * n,
-        rewards=column(rewards),
-        terminated=column(terminated).bool(),
-        truncated=column(truncated).bool(),
-        env_step_ends=torch.ones(n, 1, dtype=torch.bool),
-        next_observation={"v": torch.tensor([[next_value]])},
-        next_actor_id=ACTOR,
-        final_observations=[(t, 0, {"v": torch.tensor([v])}) for t, v in final_observations],
-    )
+def _trainer_and_rollout(env, n_steps, gamma):
+    spaces = env.observation_spaces_dict
+    actions = env.action_spaces_dict
+    counts = {k: 1 for k in spaces}
+    policy = ProbabilisticPolicyComposer(actions, spaces, agent_counts_dict=counts).policy
+    critic = StepStateCriticComposer(spaces, counts, networks={k: ObservedValue for k in spaces}).critic
+    model = TorchActorCritic(policy, critic)
+    trainer = A2C(A2CAlgorithmConfig(gamma=gamma, gae_lambda=1.0), model=model, collector=None)
+    collector = VectorEnvCollector(SequentialVectorEnv([lambda: env]))
+    return trainer, collector.collect(model, n_steps)
 
 
 def test_truncation_bootstraps_from_the_final_observation_and_the_rollout_from_the_next():
-    trainer = _trainer(gamma=0.5, gae_lambda=1.0)
-    rollout = _rollout([1, 2, 3], 4, [1, 1, 1], [0, 0, 0], [0, 1, 0], final_observations=[(1, 10.0)])
-    _, _, values = trainer.evaluate_actions(rollout)
-    assert values[:, 0].tolist() == pytest.approx([1, 2, 3])
-    _, returns = trainer.advantages_and_returns(rollout, values)
+    env = ScriptedEnv([1, 2, 10, 3, 4], ends={2: "truncated"})
+    trainer, rollout = _trainer_and_rollout(env, n_steps=3, gamma=0.5)
+    assert rollout.values[:, 0].tolist() == pytest.approx([1, 2, 3])
+    assert rollout.next_values[:, 0].tolist() == pytest.approx([2, 10, 4])
+    _, returns = trainer.advantages_and_returns(rollout)
     # R2 = 1 + .5 * V(next) = 3; R1 = 1 + .5 * V(final obs) = 6; R0 = 1 + .5 * R1 = 4
     assert returns[:, 0].tolist() == pytest.approx([4.0, 6.0, 3.0])
 
 
 def test_termination_ignores_the_next_observation():
-    trainer = _trainer(gamma=0.5, gae_lambda=1.0)
-    rollout = _rollout([1, 2, 3], 4, [1, 1, 1], [0, 1, 0], [0, 0, 0])
-    _, _, values = trainer.evaluate_actions(rollout)
-    _, returns = trainer.advantages_and_returns(rollout, values)
+    env = ScriptedEnv([1, 2, 10, 3, 4], ends={2: "terminated"})
+    trainer, rollout = _trainer_and_rollout(env, n_steps=3, gamma=0.5)
+    _, returns = trainer.advantages_and_returns(rollout)
     assert returns[:, 0].tolist() == pytest.approx([1.5, 1.0, 3.0])
 
 
-def test_log_probs_are_those_of_the_policy_distribution():
-    trainer = _trainer(gamma=0.5, gae_lambda=1.0)
-    rollout = _rollout([1, 2, 3], 4, [1, 1, 1], [0, 0, 0], [0, 0, 0])
-    log_probs, entropies, _ = trainer.evaluate_actions(rollout)
-    logits = trainer.model.policy.networks[0]({"v": rollout.actors[ACTOR].observations["v"][:, 0]})["action"]
-    expected = torch.log_softmax(logits, dim=-1)[:, 0]
+def test_a_truncation_inside_an_env_step_bootstraps_from_the_next_sub_step_undiscounted():
+    # sub-step 0 (value 1) is truncated; its final observation is sub-step 1's (value 100)
+    env = ScriptedEnv([1, 100, 1], ends={1: "truncated"}, n_sub_steps=2)
+    trainer, rollout = _trainer_and_rollout(env, n_steps=1, gamma=0.5)
+    assert not rollout.env_step_ends[0, 0]
+    _, returns = trainer.advantages_and_returns(rollout)
+    assert returns[0, 0].item() == pytest.approx(101.0)  # not 1 + .5 * V(new episode) = 1.5
+
+
+def test_a_truncation_at_the_end_of_an_env_step_is_discounted():
+    env = ScriptedEnv([1, 5, 100, 1], ends={2: "truncated"}, n_sub_steps=2)
+    trainer, rollout = _trainer_and_rollout(env, n_steps=2, gamma=0.5)
+    assert rollout.env_step_ends[:, 0].tolist() == [False, True]
+    _, returns = trainer.advantages_and_returns(rollout)
+    # R1 = 1 + .5 * V0(100); R0 = 1 + R1 (same env step)
+    assert returns[:, 0].tolist() == pytest.approx([52.0, 51.0])
+
+
+def test_log_probs_are_those_of_the_policy_distribution_and_kept_from_acting():
+    env = ScriptedEnv([1, 2, 3, 4], ends={})
+    trainer, rollout = _trainer_and_rollout(env, n_steps=3, gamma=0.5)
+    log_probs, entropies, values = trainer.evaluate_actions(rollout)
+    transitions = rollout.actors[ActorID(0, 0)]
+    logits = trainer.model.policy.networks[0]({"v": transitions.observations["v"][:, 0]})["action"]
+    taken = transitions.actions["action"][:, 0]
+    expected = torch.log_softmax(logits, dim=-1).gather(1, taken.unsqueeze(1)).squeeze(1)
     assert log_probs[:, 0].tolist() == pytest.approx(expected.tolist(), abs=1e-6)
+    assert rollout.log_probs[:, 0].tolist() == pytest.approx(expected.tolist(), abs=1e-6)
+    assert values[:, 0].tolist() == pytest.approx(rollout.values[:, 0].tolist())
     probs = torch.softmax(logits, dim=-1)
     assert entropies[:, 0].tolist() == pytest.approx((-(probs * probs.log()).sum(-1)).tolist(), abs=1e-6)

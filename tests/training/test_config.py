@@ -1,4 +1,5 @@
-"""A2CAlgorithmConfig: the seed's fields and defaults, validated at construction."""
+"""A2CAlgorithmConfig: the seed's fields and defaults (plus options that default to the seed's
+behaviour), validated at construction."""
 
 import attrs
 import pytest
@@ -22,18 +23,21 @@ SEED_VALUES = dict(
     device="cpu",
     rollout_evaluator=None,
 )
+# options the seed did not have, defaulting to what the seed did (Adam with torch's eps, a constant
+# learning rate, normalized advantages)
+NEW_OPTIONS = dict(optimizer="adam", optimizer_eps=1e-8, lr_schedule="constant", normalize_advantages=True)
 
 
-def test_has_exactly_the_seed_fields():
-    assert {f.name for f in attrs.fields(A2CAlgorithmConfig)} == set(SEED_VALUES)
+def test_has_exactly_the_seed_fields_plus_the_new_options():
+    assert {f.name for f in attrs.fields(A2CAlgorithmConfig)} == set(SEED_VALUES) | set(NEW_OPTIONS)
     config = A2CAlgorithmConfig(**SEED_VALUES)
-    assert attrs.asdict(config) == SEED_VALUES
+    assert attrs.asdict(config) == {**SEED_VALUES, **NEW_OPTIONS}
 
 
 def test_defaults_are_the_seed_values():
     defaults = attrs.asdict(A2CAlgorithmConfig())
     assert {k: v for k, v in defaults.items() if k != "n_epochs"} == {
-        k: v for k, v in SEED_VALUES.items() if k != "n_epochs"
+        k: v for k, v in {**SEED_VALUES, **NEW_OPTIONS}.items() if k != "n_epochs"
     }
 
 
@@ -48,6 +52,10 @@ def test_defaults_are_the_seed_values():
         ("entropy_coef", -1, "entropy_coef"),
         ("device", "tpu", "unknown device 'tpu'"),
         ("rollout_evaluator", "eval", "rollout_evaluator"),
+        ("optimizer", "sgd", "optimizer='sgd' is invalid: it must be one of 'adam', 'rmsprop'"),
+        ("lr_schedule", "cosine", "one of 'constant', 'linear'"),
+        ("optimizer_eps", 0, "optimizer_eps"),
+        ("normalize_advantages", "yes", "normalize_advantages"),
     ],
 )
 def test_bad_values_name_the_field(field, value, message):

@@ -27,7 +27,7 @@ def test_training_on_the_gpu_keeps_model_buffers_and_losses_there(tmp_path):
     rc = RunContext(env="CartPole-v1", device="cuda", overrides=QUICK, run_dir=tmp_path, seed=0, silent=True)
     rc.train(n_epochs=1)
     assert all(p.device.type == "cuda" for p in rc._model.parameters())
-    rollout = rc._trainer.collector.collect(rc._model.policy, 4)
+    rollout = rc._trainer.collector.collect(rc._model, 4)
     assert rollout.rewards.device.type == "cuda"
     assert all(t.device.type == "cuda" for t in next(iter(rollout.actors.values())).observations.values())
     rc.close()

@@ -10,6 +10,7 @@ import torch
 
 from maze_core import RunContext
 from maze_core.errors import ConfigurationError
+from maze_core.training.config import OnPolicyAlgorithmConfig
 from maze_core.training.returns import compute_gae
 
 QUICK = {
@@ -19,9 +20,7 @@ QUICK = {
 }
 
 
-class _Config:
-    lr = 1e-3
-    max_grad_norm = 0.5
+_Config = OnPolicyAlgorithmConfig(lr=1e-3, max_grad_norm=0.5)
 
 
 def _actor_critic(shared: bool):
@@ -59,7 +58,7 @@ def test_gradient_step_matches_clip_grad_norm_and_plain_adam(shared):
     torch.manual_seed(0)
     model = _actor_critic(shared)
     reference = copy.deepcopy(model)
-    trainer = Trainer(_Config(), model=model, collector=None)
+    trainer = Trainer(_Config, model=model, collector=None)
     observations = {"observation": torch.randn(6, 4) * 3}
 
     def loss_of(m):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 import attrs
-from maze_core.errors import ConfigurationError
 from maze_core.training.config import (
-    AlgorithmConfig,
+    OnPolicyAlgorithmConfig,
+    boolean,
     non_negative_float,
     non_negative_int,
     positive_float,
@@ -16,13 +16,8 @@ from maze_core.training.config import (
 )
 
 
-def boolean(_, attribute, value):
-    if not isinstance(value, bool):
-        raise ConfigurationError(f"{attribute.name}={value!r} is invalid: it must be True or False")
-
-
 @attrs.define(kw_only=True)
-class ReinforceAlgorithmConfig(AlgorithmConfig):
+class ReinforceAlgorithmConfig(OnPolicyAlgorithmConfig):
     """REINFORCE: policy gradient on Monte-Carlo returns.
 
     One epoch is ``epoch_length`` updates; one update is a rollout of ``n_rollout_steps`` steps on
@@ -32,20 +27,16 @@ class ReinforceAlgorithmConfig(AlgorithmConfig):
     without it, the plain return. ``patience`` epochs without a better evaluation stop training
     (0 disables).
 
-    The base trainer (``ActorCriticTrainer``) reads ``epoch_length``, ``n_rollout_steps``, ``lr``,
-    ``patience``, ``critic_burn_in_epochs`` and ``max_grad_norm``: an algorithm built on it needs
-    these fields.
+    The fields the base trainer (``ActorCriticTrainer``) reads come from
+    ``OnPolicyAlgorithmConfig``; this class changes some of their defaults and adds its own.
     """
 
     trainer_class: ClassVar[str] = "maze_plugin_example.trainer:Reinforce"
 
     epoch_length: int = attrs.field(default=10, validator=positive_int)
     patience: int = attrs.field(default=10, validator=non_negative_int)
-    critic_burn_in_epochs: int = attrs.field(default=0, validator=non_negative_int)
-    n_rollout_steps: int = attrs.field(default=100, validator=positive_int)
     lr: float = attrs.field(default=0.001, validator=positive_float)
     gamma: float = attrs.field(default=0.99, validator=unit_interval)
     baseline: bool = attrs.field(default=True, validator=boolean)
     value_loss_coef: float = attrs.field(default=0.5, validator=non_negative_float)
     entropy_coef: float = attrs.field(default=0.0, validator=non_negative_float)
-    max_grad_norm: float = attrs.field(default=0.0, validator=non_negative_float)

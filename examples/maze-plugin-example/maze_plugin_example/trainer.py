@@ -28,8 +28,7 @@ class Reinforce(ActorCriticTrainer):
         returns = returns[complete]
 
         advantages = returns - values.detach() if config.baseline else returns
-        if advantages.numel() > 1:
-            advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+        advantages = self.normalize_advantages(advantages)
         policy_loss = -(advantages * log_probs).mean()
         value_loss = (returns - values).pow(2).mean()
         entropy = entropies.mean()

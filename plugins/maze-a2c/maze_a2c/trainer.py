@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from maze_core.training.trainer import ActorCriticTrainer
 
 
@@ -13,12 +11,11 @@ class A2C(ActorCriticTrainer):
     def update(self, rollout, critic_only: bool = False) -> dict[str, float]:
         config = self.config
         log_probs, entropies, values = self.evaluate_actions(rollout)
-        advantages, returns = self.advantages_and_returns(rollout, values)
+        advantages, returns = self.advantages_and_returns(rollout)
         log_probs, entropies, values, advantages, returns = rollout.valid_only(
             log_probs, entropies, values, advantages, returns
         )
-        std, mean = torch.std_mean(advantages)
-        advantages = (advantages - mean) / (std + 1e-8)
+        advantages = self.normalize_advantages(advantages)
 
         policy_loss = -(advantages * log_probs).mean()
         value_loss = (returns - values).pow(2).mean()

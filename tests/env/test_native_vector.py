@@ -95,6 +95,14 @@ def test_the_update_ignores_the_reset_transitions():
         assert torch.equal(before, after)
 
 
+def test_minibatches_leave_out_the_reset_transitions():
+    _, rollout, returns = _collect(AutoresetMode.NEXT_STEP, 5)
+    batches = list(rollout.minibatches(3, returns=returns))
+    assert sum(len(batch["returns"]) for batch in batches) == 8  # 10 transitions, 2 reset steps
+    drawn = sorted(value for batch in batches for value in batch["returns"].tolist())
+    assert drawn == pytest.approx(sorted(returns[rollout.valid].tolist()))
+
+
 @pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP])
 def test_statistics_and_env_times_match_the_hand_counted_episodes(mode):
     env = NativeVectorEnv(ScriptedVectorEnv(mode))

@@ -427,9 +427,10 @@ def _render_b8(b8: dict, body: list[str], summary: list) -> None:
     )
     add("")
     add(
-        "Wall time per update (one 5-step rollout of all envs plus one gradient step), from timers "
-        "around each part; indented parts are contained in the part above them. Throughput during "
-        f"the profile: {profile['env_steps_per_second']:.0f} env steps/s."
+        "CPU time per update (one 5-step rollout of all envs plus one gradient step), from CPU-time "
+        "timers around each part; indented parts are contained in the part above them. Throughput "
+        f"during the profile: {profile.get('env_steps_per_cpu_second', 0):.0f} env steps per CPU second "
+        f"({profile['env_steps_per_second']:.0f} per wall second)."
     )
     add("")
     add("| part | ms per update | share |")

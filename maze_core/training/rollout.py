@@ -72,7 +72,8 @@ class Rollout:
         """The ``(T, N)`` tensors as they are, or only their valid transitions (flattened)."""
         if self.valid is None:
             return tensors
-        return tuple(tensor[self.valid] for tensor in tensors)
+        index = self.valid.reshape(-1).nonzero().squeeze(1)  # integer indexing: cheaper than a mask
+        return tuple(tensor.reshape(-1).index_select(0, index) for tensor in tensors)
 
     @property
     def n_steps(self) -> int:

@@ -30,6 +30,8 @@ class Runner(ABC):
         running mean/std statistics (frozen at evaluation, saved in the checkpoint).
     :param normalize_rewards: scale the training rewards by the running standard deviation of the
         discounted return (Stable-Baselines3's ``VecNormalize``); reported returns stay raw.
+    :param step_timeout_s: seconds an env may take for one step or reset before training stops with
+        an error (the checkpoint and the best model are kept); None waits forever.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class Runner(ABC):
         native_vector_env: bool = True,
         normalize_observations: bool = False,
         normalize_rewards: bool = False,
+        step_timeout_s: float | None = None,
     ):
         for name, value, minimum in (
             ("n_envs", n_envs, 1),
@@ -66,6 +69,9 @@ class Runner(ABC):
         self.native_vector_env = native_vector_env
         self.normalize_observations = normalize_observations
         self.normalize_rewards = normalize_rewards
+        from maze_core.env.vector import checked_step_timeout
+
+        self.step_timeout_s = checked_step_timeout(step_timeout_s, "runner.step_timeout_s")
         self._owned = []  # envs/collectors this runner created and must close
 
     @abstractmethod
@@ -74,7 +80,7 @@ class Runner(ABC):
 
     def make_native_vector_env(self, vector_env_factory, n_envs: int, logging_prefix: str | None):
         """A :class:`~maze_core.env.native.NativeVectorEnv` of ``n_envs`` envs (in this process)."""
-        return vector_env_factory(n_envs, logging_prefix=logging_prefix)
+        return vector_env_factory(n_envs, logging_prefix=logging_prefix, step_timeout_s=self.step_timeout_s)
 
     def make_envs(self, env_factory, n_envs: int, logging_prefix: str | None = None):
         """``n_envs`` envs of ``env_factory`` as one vector env: native where there is a native
@@ -109,6 +115,7 @@ class Runner(ABC):
             "native_vector_env": self.native_vector_env,
             "normalize_observations": self.normalize_observations,
             "normalize_rewards": self.normalize_rewards,
+            "step_timeout_s": self.step_timeout_s,
         }
 
     def create_trainer(

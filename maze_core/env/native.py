@@ -22,6 +22,7 @@ The two gymnasium autoreset modes differ in what a step after an episode end mea
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -52,9 +53,19 @@ class NativeVectorEnv(LogStatsEnv):
 
     :param vector_env: the gymnasium vector env; this object owns it (``close()`` closes it).
     :param logging_prefix: statistics of :meth:`write_epoch_stats` go to the log hub under it.
+    :param step_timeout_s: seconds one ``step`` or ``reset`` of the whole batch may take in this
+        process (SIGALRM, see :class:`~maze_core.env.vector.SequentialVectorEnv`); None: no limit.
     """
 
-    def __init__(self, vector_env: gymnasium.vector.VectorEnv, logging_prefix: str | None = None):
+    def __init__(
+        self,
+        vector_env: gymnasium.vector.VectorEnv,
+        logging_prefix: str | None = None,
+        step_timeout_s: float | None = None,
+    ):
+        from maze_core.env.vector import checked_step_timeout
+
+        self._step_timeout_s = checked_step_timeout(step_timeout_s)
         if not isinstance(vector_env, gymnasium.vector.VectorEnv):
             raise ConfigurationError(
                 f"NativeVectorEnv needs a gymnasium.vector.VectorEnv, got {type(vector_env).__name__}; "
@@ -92,7 +103,8 @@ class NativeVectorEnv(LogStatsEnv):
         self._check_open()
         if seed is None:
             seed, self._next_seed = self._next_seed, None
-        observation, info = self.env.reset(seed=_gym_seed(seed), options=options)
+        with self._time_limit("reset"):
+            observation, info = self.env.reset(seed=_gym_seed(seed), options=options)
         self._env_times[:] = 0
         self._episode_returns[:] = 0.0
         self._done[:] = False
@@ -103,9 +115,12 @@ class NativeVectorEnv(LogStatsEnv):
         """Step all envs with the stacked ``actions``; returns ``(observations, rewards[float32],
         terminated[bool], truncated[bool], infos)`` like Maze's vector envs."""
         self._check_open()
-        observation, rewards, terminated, truncated, info = self.env.step(
-            self._conversion.gym_action(actions, batched=True)
-        )
+        action = self._conversion.gym_action(actions, batched=True)
+        if self._step_timeout_s is None:
+            observation, rewards, terminated, truncated, info = self.env.step(action)
+        else:
+            with self._time_limit("step"):
+                observation, rewards, terminated, truncated, info = self.env.step(action)
         rewards = np.asarray(rewards, dtype=np.float32)
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
@@ -204,6 +219,17 @@ class NativeVectorEnv(LogStatsEnv):
         if self._closed:
             raise MazeError("this NativeVectorEnv is closed; create a new one.")
 
+    @contextlib.contextmanager
+    def _time_limit(self, during: str):
+        from maze_core.env.vector import _env_error, _StepTimeout, _time_limit, _timeout_detail
+
+        try:
+            with _time_limit(self._step_timeout_s):
+                yield
+        except _StepTimeout:
+            detail = _timeout_detail(self._step_timeout_s)
+            raise _env_error(0, during, f"(the vector env of {self.n_envs} envs) {detail}", None) from None
+
 
 def _gym_seed(seed):
     if seed is None or isinstance(seed, (int, np.integer)):
@@ -270,7 +296,9 @@ class VectorEnvFactory:
         self.name = name or getattr(make, "__name__", type(make).__name__)
         self.__name__ = self.name  # what RunContext names the run after
 
-    def __call__(self, n_envs: int = 1, logging_prefix: str | None = None) -> NativeVectorEnv:
+    def __call__(
+        self, n_envs: int = 1, logging_prefix: str | None = None, step_timeout_s: float | None = None
+    ) -> NativeVectorEnv:
         vector_env = self.make(n_envs)
         if not isinstance(vector_env, gymnasium.vector.VectorEnv):
             raise ConfigurationError(
@@ -283,7 +311,7 @@ class VectorEnvFactory:
                 f"the vector env factory {self.name!r} was asked for {n_envs} envs and returned "
                 f"{vector_env.num_envs}."
             )
-        return NativeVectorEnv(vector_env, logging_prefix=logging_prefix)
+        return NativeVectorEnv(vector_env, logging_prefix=logging_prefix, step_timeout_s=step_timeout_s)
 
     def __repr__(self) -> str:
         return f"VectorEnvFactory({self.name!r})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+import time
 import traceback
 import weakref
 from typing import Any
@@ -31,18 +32,28 @@ _LIVENESS_INTERVAL = 0.2
 class WorkerVectorEnv(gymnasium.vector.VectorEnv):
     """``n_envs`` envs of a vector env factory ``make(n) -> VectorEnv``, in ``n_workers`` processes.
 
-    An exception in a worker, or a worker that dies, raises
-    :class:`~maze_core.errors.EnvWorkerError` naming the worker's envs, after which all workers
-    are shut down.
+    An exception in a worker, a worker that dies, or (with ``step_timeout_s``) a worker that does
+    not answer a step or reset in time raises :class:`~maze_core.errors.EnvWorkerError` naming the
+    worker's envs, after which all workers are shut down.
     """
 
-    def __init__(self, make, n_envs: int, n_workers: int | None = None, start_method: str | None = None):
+    def __init__(
+        self,
+        make,
+        n_envs: int,
+        n_workers: int | None = None,
+        start_method: str | None = None,
+        step_timeout_s: float | None = None,
+    ):
         from maze_core.env.vector import (
             _main_module_not_reimported,
             _shutdown_workers,
             _split_evenly,
+            checked_step_timeout,
             default_start_method,
         )
+
+        self._step_timeout_s = checked_step_timeout(step_timeout_s)
 
         try:
             payload = cloudpickle.dumps(make)
@@ -90,14 +101,14 @@ class WorkerVectorEnv(gymnasium.vector.VectorEnv):
             else:
                 worker_seed = list(seed)[part]
             self._send(index, ("reset", (worker_seed, options)))
-        results = self._receive_all("reset")
+        results = self._receive_all("reset", self._step_timeout_s)
         observations, infos = zip(*results, strict=True)
         return _concatenate(observations), _concatenate_infos(infos, self._groups)
 
     def step(self, actions):
         for index, part in enumerate(self._slices):
             self._send(index, ("step", _rows(actions, part)))
-        results = self._receive_all("step")
+        results = self._receive_all("step", self._step_timeout_s)
         observations, rewards, terminated, truncated, infos = zip(*results, strict=True)
         return (
             _concatenate(observations),
@@ -116,12 +127,15 @@ class WorkerVectorEnv(gymnasium.vector.VectorEnv):
         except (BrokenPipeError, ConnectionResetError, EOFError):
             raise self._failure(worker, message[0], None) from None
 
-    def _receive_all(self, during: str) -> list[Any]:
+    def _receive_all(self, during: str, timeout_s: float | None = None) -> list[Any]:
         messages = []
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
         for worker, connection in enumerate(self._connections):
             while not connection.poll(_LIVENESS_INTERVAL):
                 if not self.processes[worker].is_alive():
                     raise self._failure(worker, during, None)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise self._failure(worker, during, None, timed_out=True)
             try:
                 message = connection.recv()
             except (EOFError, OSError):
@@ -131,11 +145,15 @@ class WorkerVectorEnv(gymnasium.vector.VectorEnv):
             messages.append(message)
         return messages
 
-    def _failure(self, worker: int, during: str, worker_traceback: str | None) -> EnvWorkerError:
-        from maze_core.env.vector import _describe_exit
+    def _failure(
+        self, worker: int, during: str, worker_traceback: str | None, timed_out: bool = False
+    ) -> EnvWorkerError:
+        from maze_core.env.vector import _describe_exit, _timeout_detail
 
         group = self._groups[worker]
-        if worker_traceback is None:
+        if timed_out:
+            detail = _timeout_detail(self._step_timeout_s)
+        elif worker_traceback is None:
             self.processes[worker].join(timeout=1.0)
             detail = f"the worker process died ({_describe_exit(self.processes[worker].exitcode)})"
         else:

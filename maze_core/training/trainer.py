@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maze_core import run_dir as run_files
 from maze_core import statistics
 from maze_core.errors import ConfigurationError, TrainingError
 from maze_core.training.config import SCHEDULES
@@ -27,8 +28,8 @@ from maze_core.training.model_selection import BestModelSelection
 from maze_core.training.returns import compute_gae
 from maze_core.training.rollout import Minibatch, Rollout
 
-BEST_MODEL_FILE = "state_dict.pt"
-CHECKPOINT_FILE = "checkpoint.pt"
+BEST_MODEL_FILE = run_files.BEST_MODEL_FILE
+CHECKPOINT_FILE = run_files.CHECKPOINT_FILE
 
 
 class Trainer(ABC):
@@ -197,8 +198,14 @@ class ActorCriticTrainer(Trainer):
                     )
                     break
         except KeyboardInterrupt:
-            statistics.log_message("Interrupted: the best model and a resumable checkpoint are kept.")
-            self.save_checkpoint()
+            with run_files.signals_held_back():  # a second Ctrl-C waits until this is done
+                self.save_checkpoint()
+                statistics.log_message(
+                    "Interrupted: the best model and a resumable checkpoint are kept."
+                    if self.model_selection.best_state_dict is not None
+                    else "Interrupted before the first epoch finished: a resumable checkpoint is kept, "
+                    "no best model yet."
+                )
             raise
         except TrainingError:
             raise  # the weights may be broken: keep the last good checkpoint on disk
@@ -284,15 +291,15 @@ class ActorCriticTrainer(Trainer):
         )
         random.setstate((3, tuple(rng["python"]), None))
         if self.run_dir is not None and (self.run_dir / BEST_MODEL_FILE).exists():
-            self.model_selection.best_state_dict = torch.load(
-                self.run_dir / BEST_MODEL_FILE, map_location=self.device, weights_only=True
+            self.model_selection.best_state_dict = run_files.load_torch(
+                self.run_dir / BEST_MODEL_FILE, map_location=self.device
             )
+        elif self.run_dir is not None:  # removed (e.g. it was damaged): the next epoch writes a new one
+            self.model_selection.best_reward = -math.inf
 
     def save_checkpoint(self) -> None:
         if self.run_dir is not None:
-            path = self.run_dir / CHECKPOINT_FILE
-            torch.save(self.state_dict(), path.with_suffix(".tmp"))
-            path.with_suffix(".tmp").replace(path)  # atomic: a crash never leaves a half-written file
+            run_files.save_torch(self.state_dict(), self.run_dir / CHECKPOINT_FILE)
 
 
 def _grad_norm(parameters: list) -> torch.Tensor:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import secrets
 from pathlib import Path
 
 from maze_core import statistics
+from maze_core.run_dir import append_line
 
 # the statistics shown in the console table, in order, with short labels; everything goes to the files
 _CONSOLE_COLUMNS = {
@@ -62,14 +64,14 @@ class ConsoleWriter:
 
 
 class JsonLinesWriter:
-    """Appends one JSON object per epoch to ``stats.jsonl``: ``{"epoch": n, "<prefix>": {...}}``."""
+    """Appends one JSON object per epoch to ``stats.jsonl``: ``{"epoch": n, "<prefix>": {...}}``
+    (atomically: the file holds whole lines only)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
-        with self.path.open("a") as file:
-            file.write(json.dumps({"epoch": step, **stats}) + "\n")
+        append_line(self.path, json.dumps({"epoch": step, **stats}))
 
     def close(self) -> None:
         pass
@@ -81,7 +83,8 @@ class TensorBoardWriter:
     def __init__(self, log_dir: str | Path):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.summary = SummaryWriter(log_dir=str(log_dir))
+        # a random suffix: nobody can place a link at the event file's name beforehand
+        self.summary = SummaryWriter(log_dir=str(log_dir), filename_suffix=f".{secrets.token_hex(4)}")
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
         for prefix, values in stats.items():

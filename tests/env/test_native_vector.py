@@ -1,6 +1,8 @@
 """Native vector envs: both autoreset modes against hand-built sequences, through the collector,
 the trainer's returns and the evaluator; the runners pick them and train on them."""
 
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -239,3 +241,40 @@ def test_native_and_per_env_paths_reach_the_same_return_on_the_same_budget(tmp_p
     per_env = np.mean([returns[False, seed] for seed in (0, 1)])
     assert min(returns.values()) > 400, returns
     assert abs(native - per_env) < 0.1 * per_env, returns
+
+
+class HangingVectorEnv(ScriptedVectorEnv):
+    """Sleeps far longer than any step timeout from its second step on."""
+
+    def step(self, actions):
+        import time
+
+        if len(self.actions) >= 1:
+            time.sleep(60)
+        return super().step(actions)
+
+
+def _hanging(n_envs):
+    return HangingVectorEnv(AutoresetMode.SAME_STEP, [[([1, 2, 3], "terminated")]] * n_envs)
+
+
+@pytest.mark.parametrize("in_workers", [False, True], ids=["in-process", "workers"])
+def test_a_hanging_native_env_is_stopped_by_the_step_timeout(in_workers):
+    import time
+
+    import cloudpickle
+
+    from maze_core.env.native_workers import WorkerVectorEnv
+    from maze_core.errors import EnvWorkerError
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    if in_workers:
+        env = NativeVectorEnv(WorkerVectorEnv(_hanging, 2, n_workers=1, step_timeout_s=0.5))
+    else:
+        env = NativeVectorEnv(_hanging(2), step_timeout_s=0.5)
+    env.reset()
+    env.step({"action": np.zeros(2, dtype=np.int64)})
+    start = time.monotonic()
+    with pytest.raises(EnvWorkerError, match="step_timeout_s=0.5"):
+        env.step({"action": np.zeros(2, dtype=np.int64)})
+    assert time.monotonic() - start < 10

@@ -345,12 +345,10 @@ class RunContext:
         if self._trainer is not None:
             return self._trainer.collector.env.normalization
         if self._loaded_normalization is None:
-            import torch
-
             from maze_core.env.normalization import Normalization
 
             self._build_model()
-            state = torch.load(self.run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+            state = run_files.load_torch(self.run_dir / run_files.CHECKPOINT_FILE, map_location="cpu")
             normalization = Normalization(self._observation_spaces_dict)
             normalization.load_state_dict(state["collector"]["normalization"])
             self._loaded_normalization = normalization

@@ -1,4 +1,4 @@
-"""Maze's benchmark suite: B1-B6 in one process session, contenders alternating, medians of 3.
+"""Maze's benchmark suite: B1-B6 and B8 in one process session, contenders alternating, medians of 3.
 
     benchmarks/run.sh [--only B1,B4] [--quick] [--repetitions 3] [--output docs/benchmarks.md]
                       [--json results.json] [--render results.json]
@@ -191,7 +191,7 @@ def run_b5_b6(repetitions: int, quick: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run Maze's benchmarks (B1-B6).")
+    parser = argparse.ArgumentParser(description="Run Maze's benchmarks (B1-B6, B8).")
     parser.add_argument("--only", default=",".join(ALL), help="comma-separated, e.g. B1,B5")
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="short runs, to check that all works")

@@ -38,6 +38,7 @@ def check_loadable(run_dir) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 30 Python start-ups; slower on a busy machine
 def test_random_kills_never_leave_an_unloadable_state_dict_or_checkpoint(tmp_path):
     rng = random.Random(10)
     run_dir = tmp_path / "run"

@@ -7,6 +7,7 @@ so it must stay light: torch-based modules are imported inside the commands.
 from __future__ import annotations
 
 import json
+import shlex
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from maze_core.cli import app
+from maze_core.cli import MazeCommand, app
 from maze_core.run_context import (
     DEFAULT_ALGORITHM,
     DEFAULT_CRITIC,
@@ -27,6 +28,7 @@ from maze_core.run_context import (
     DEFAULT_RUNNER,
     OVERRIDE_SECTIONS,
 )
+from maze_core.run_dir import CURVE_FILE
 
 #: what ``--resume`` may change; everything else is the run's own configuration
 RESUME_OPTIONS = ("resume", "epochs", "target_return", "device", "trust_run_dir")
@@ -41,35 +43,53 @@ TRUST_HELP = (
 )
 
 
-@app.command(no_args_is_help=True)
+@app.command(cls=MazeCommand, no_args_is_help=True)
 def train(
     ctx: typer.Context,
     env: Annotated[
-        str | None, typer.Option(help="Env: a name registered by a plugin, or a gymnasium id.")
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Env: a name registered by a plugin, or a gymnasium id. Required (except with --resume).",
+            show_default=False,
+        ),
     ] = None,
-    algorithm: Annotated[str, typer.Option(help="Registered algorithm name.")] = DEFAULT_ALGORITHM,
-    runner: Annotated[str, typer.Option(help="Registered runner name: where the envs run.")] = DEFAULT_RUNNER,
-    policy: Annotated[str, typer.Option(help="Registered policy composer name.")] = DEFAULT_POLICY,
-    critic: Annotated[str, typer.Option(help="Registered critic composer name.")] = DEFAULT_CRITIC,
+    algorithm: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered algorithm name.")
+    ] = DEFAULT_ALGORITHM,
+    runner: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered runner name: where the envs run.")
+    ] = DEFAULT_RUNNER,
+    policy: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered policy composer name.")
+    ] = DEFAULT_POLICY,
+    critic: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered critic composer name.")
+    ] = DEFAULT_CRITIC,
     device: Annotated[
         str | None,
-        typer.Option(help="Training device, e.g. cpu, cuda, cuda:1.", show_default="the algorithm's"),
+        typer.Option(
+            metavar="DEVICE", help="Training device, e.g. cpu, cuda, cuda:1.", show_default="the algorithm's"
+        ),
     ] = None,
     epochs: Annotated[
         int | None,
         typer.Option(
             min=0,
+            metavar="N",
             help="Epochs in total (0: until early stopping, the target return or Ctrl-C).",
             show_default="the algorithm's n_epochs",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the run.", show_default="drawn and saved")] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Seed of the run.", show_default="drawn and saved")
+    ] = None,
     run_dir: Annotated[
         str | None,  # not a Path: typer would turn '' into '.'
         typer.Option(
-            metavar="PATH",
-            help="Where the run's files go.",
-            show_default="outputs/<env>-<algorithm>-<runner>/<time>",
+            metavar="DIR",
+            help="Where the run's files go; by default a new directory outputs/ENV-ALGO-RUNNER/TIME.",
+            show_default=False,
         ),
     ] = None,
     overrides: Annotated[
@@ -82,7 +102,7 @@ def train(
         ),
     ] = None,
     target_return: Annotated[
-        float | None, typer.Option(help="Stop once the mean evaluation return reaches this.")
+        float | None, typer.Option(metavar="R", help="Stop once the mean evaluation return reaches R.")
     ] = None,
     resume: Annotated[
         Path | None,
@@ -125,6 +145,8 @@ def train(
         epochs_before = _trained_epochs(context.run_dir) if resume is not None else 0
         try:
             context.train(target_return=target_return)
+            if _trained_epochs(context.run_dir) > epochs_before:
+                _write_curve(context.run_dir)  # while the run directory is still locked
         except KeyboardInterrupt as interrupt:
             _ignore_interrupts()  # a second Ctrl-C while the workers shut down changes nothing
             _console(stderr=True).print(
@@ -137,20 +159,21 @@ def train(
     _print_summary(context.run_dir, trained=_trained_epochs(context.run_dir) > epochs_before)
 
 
-@app.command(no_args_is_help=True)
+@app.command(cls=MazeCommand, no_args_is_help=True)
 def evaluate(
     run_dir: Annotated[
         Path,
         typer.Argument(metavar="RUN_DIR", help="The run directory (holds config.json and state_dict.pt)."),
     ],
     episodes: Annotated[
-        int | None, typer.Option(min=1, help="Episodes to run.", show_default="the run's eval_episodes")
+        int | None,
+        typer.Option(min=1, metavar="N", help="Episodes to run.", show_default="the run's eval_episodes"),
     ] = None,
     stochastic: Annotated[
         bool, typer.Option("--stochastic", help="Sample actions instead of taking the most likely ones.")
     ] = False,
     device: Annotated[
-        str | None, typer.Option(help="Device of the policy.", show_default="the run's")
+        str | None, typer.Option(metavar="DEVICE", help="Device of the policy.", show_default="the run's")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
     trust_run_dir: Annotated[bool, typer.Option("--trust-run-dir", help=TRUST_HELP)] = False,
@@ -275,6 +298,7 @@ def _stats(run_dir: Path) -> list[dict]:
 
 
 def _print_summary(run_dir: Path, trained: bool) -> None:
+    """Where the run is, its best return, and the commands that evaluate it and show its curves."""
     lines = _stats(run_dir)
     console = _console()
     if not trained:
@@ -283,11 +307,37 @@ def _print_summary(run_dir: Path, trained: bool) -> None:
             f"{_trained_epochs(run_dir)} epochs; give --epochs N to train until epoch N."
         )
         return
-    returns = [(line["eval"]["episode_return_mean"], line["epoch"]) for line in lines if "eval" in line]
+    source = "eval" if any("eval" in line for line in lines) else "train"
+    returns = [
+        (line[source]["episode_return_mean"], line)
+        for line in lines
+        if "episode_return_mean" in line.get(source, {})
+    ]
+    console.print()
     if returns:
-        best, epoch = max(returns, key=lambda item: item[0])  # the first best, as model selection keeps it
+        best, line = max(returns, key=lambda item: item[0])  # the first best, as model selection keeps it
+        kind = "evaluation" if source == "eval" else "training"
+        steps = line.get("algorithm", {}).get("env_steps")
+        at = f", {int(steps):,} env steps" if steps is not None else ""
         console.print(
-            f"Best mean evaluation return [bold]{best:.2f}[/] (epoch {epoch} of {lines[-1]['epoch']})."
+            f"Best mean {kind} return [bold]{best:.2f}[/] in epoch {line['epoch']} of "
+            f"{lines[-1]['epoch']}{at}."
         )
-    directory = escape(str(run_dir))
-    console.print(f"Run directory: {directory}\nEvaluate it with: [bold]maze evaluate {directory}[/]")
+    directory = escape(shlex.quote(str(run_dir)))
+    curve = run_dir / CURVE_FILE
+    console.print(f"Run directory:  {escape(str(run_dir))}")
+    if curve.exists():
+        console.print(f"Learning curve: {escape(str(curve))}")
+    console.print(f"Evaluate it:    [bold]maze evaluate {directory}[/]")
+    console.print(f"TensorBoard:    [bold]tensorboard --logdir {directory}[/]")
+
+
+def _write_curve(run_dir: Path) -> None:
+    """``curve.png`` in the run directory; a run without a finished episode has none (said so)."""
+    from maze_core.errors import MazeError
+    from maze_core.plot import write_curve
+
+    try:
+        write_curve([run_dir], run_dir / CURVE_FILE)
+    except MazeError as error:
+        _console().print(f"No learning curve: {escape(str(error))}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import enum
+import inspect
 import json
 import math
 import random
@@ -19,21 +20,26 @@ import sys
 import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from maze_core import plugins
 from maze_core import run_dir as run_files
 from maze_core._imports import only_installed_code
-from maze_core.errors import ConfigurationError, Terminated
+from maze_core.errors import ConfigurationError, Terminated, UnknownNameError
+from maze_core.overrides import check_field
 from maze_core.run_dir import CONFIG_FILE
 from maze_core.training.config import AlgorithmConfig
 
-DEFAULT_ALGORITHM = "a2c"
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from maze_core.agent import BasePolicyComposer, CriticComposerInterface
+    from maze_core.runners import Runner
+
 DEFAULT_POLICY = "probabilistic"
 DEFAULT_CRITIC = "step_state"
-DEFAULT_RUNNER = "dev"
 OVERRIDE_SECTIONS = ("algorithm", "policy", "critic", "runner")
 
 
@@ -68,12 +74,12 @@ class RunContext:
 
     def __init__(
         self,
-        env=None,
-        algorithm=DEFAULT_ALGORITHM,
-        policy=None,
-        critic=None,
-        runner=DEFAULT_RUNNER,
-        wrappers=None,
+        env: str | Callable[[], Any] | None = None,
+        algorithm: str | AlgorithmConfig = "a2c",
+        policy: str | BasePolicyComposer | None = None,
+        critic: str | CriticComposerInterface | None = None,
+        runner: str | Runner = "dev",
+        wrappers: list | dict | None = None,
         overrides: dict[str, Any] | None = None,
         run_dir: str | Path | None = None,
         seed: int | None = None,
@@ -173,8 +179,18 @@ class RunContext:
         if device is not None:
             arguments["device"] = device
         source = None if trust_run_dir else run_dir / CONFIG_FILE
-        with only_installed_code(source):
-            context = cls(**arguments, run_dir=run_dir, seed=config["seed"], silent=silent, resume=True)
+        try:
+            with only_installed_code(source):
+                context = cls(**arguments, run_dir=run_dir, seed=config["seed"], silent=silent, resume=True)
+        except UnknownNameError as error:
+            missing = _missing_plugins(config)
+            if not missing:
+                raise
+            raise UnknownNameError(
+                f"{error} The run in {run_dir} was trained with plugins that are not installed now "
+                f"(its {CONFIG_FILE} records them): {', '.join(missing)}. Install them "
+                f"(pip install {' '.join(missing)}) to use the run."
+            ) from error
         context._untrusted_source = source
         return context
 
@@ -186,12 +202,12 @@ class RunContext:
         None means the config's ``n_epochs``; a resumed run then trains the epochs it had left.
         With ``target_return``, training stops once the mean evaluation return reaches it.
         """
-        from rich.progress import Progress
-
         from maze_core import statistics
-        from maze_core.training.writers import setup_logging
+        from maze_core.training.progress import ConsoleProgress, Progress
+        from maze_core.training.writers import make_console, setup_logging
 
         _check_target_return(target_return)
+        console = None if self.silent else make_console()
         if self._trainer is None:
             self._build()
             self._write_config(target_return)
@@ -199,16 +215,36 @@ class RunContext:
                 n_epochs = max(self.algorithm.n_epochs - self._trainer.epoch, 0)
                 if n_epochs == 0:
                     return
-        writers = setup_logging(log_dir=self.run_dir, console=not self.silent)
+            if console is not None:
+                console.print(self._banner(), soft_wrap=True)  # long names: never a line break inside
+        writers = setup_logging(log_dir=self.run_dir, console=console or False)
         self._best_policy = None
         try:
-            with Progress(disable=self.silent, transient=True) as progress, _terminate_as_interrupt():
+            with ConsoleProgress(console) if console else Progress() as progress, _terminate_as_interrupt():
                 self._trainer.progress = progress
                 self._trainer.train(n_epochs, target_return=target_return)
         finally:
             self._trainer.progress = None
             for writer in writers:
                 statistics.remove_writer(writer)
+
+    def _banner(self) -> str:
+        """What is trained, where and how (rich markup), printed when training starts."""
+        from rich.markup import escape
+
+        n_parameters = sum(p.numel() for p in self._model.parameters())
+        n_envs = getattr(self.runner, "n_envs", None)
+        runner = self.runner_name
+        if n_envs:
+            runner += f", {n_envs} env" + ("s" if n_envs > 1 else "")
+        after = f" after epoch {self._trainer.epoch}" if self.resume else ""
+        return (
+            f"{'Resuming' if self.resume else 'Training'} [bold]{escape(self.env_name)}[/] with "
+            f"[bold]{self.algorithm_name}[/]{after}\n"
+            f"Runner {runner}; device {self.torch_device}; seed {self.seed}\n"
+            f"Model: {n_parameters:,} parameters\n"
+            f"Run directory: {escape(str(self.run_dir))}"
+        )
 
     def _build(self) -> None:
         """Lock the run directory, build everything, then (and only then) replace an earlier run."""
@@ -348,9 +384,9 @@ class RunContext:
         finally:
             env.close()
         if not self.silent:
-            from rich.console import Console
+            from maze_core.training.writers import make_console
 
-            Console().print(summary("evaluation", stats))
+            make_console().print(summary("evaluation", stats))
         return stats
 
     def close(self) -> None:
@@ -365,6 +401,28 @@ class RunContext:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+def _missing_plugins(config: dict[str, Any]) -> list[str]:
+    """``package==version`` of each plugin recorded in a run's config that is not installed now."""
+    recorded = config.get("plugins")
+    if not isinstance(recorded, dict):
+        return []
+    installed = {_normalized(info.distribution) for info in plugins.plugins()}
+    return [
+        f"{package}=={version}" if version else str(package)
+        for package, version in recorded.items()
+        if _normalized(str(package)) not in installed
+    ]
+
+
+def _normalized(package: str) -> str:
+    return package.lower().replace("_", "-").replace(".", "-")
+
+
+#: the defaults of ``RunContext(algorithm=..., runner=...)``, for the CLI
+DEFAULT_ALGORITHM = inspect.signature(RunContext).parameters["algorithm"].default
+DEFAULT_RUNNER = inspect.signature(RunContext).parameters["runner"].default
 
 
 def _checked_seed(seed: Any) -> int:
@@ -485,13 +543,8 @@ def _algorithm(algorithm, changes: dict[str, Any], device: str | None):
         )
     if device is not None:
         changes = {**changes, "device": device}
-    fields = {field.name for field in attrs.fields(type(config))}
     for key in changes:
-        if key not in fields:
-            raise ConfigurationError(
-                f"override 'algorithm.{key}': {type(config).__name__} has no field {key!r};"
-                f"{type(config).hint_for(key)} fields are {', '.join(sorted(fields))}"
-            )
+        check_field(f"algorithm.{key}", type(config), key)
     # evolve() builds a new config (validators run again) and leaves the user's instance untouched
     return name, attrs.evolve(config, **changes) if changes else config
 
@@ -516,7 +569,9 @@ def _composer(kind: str, value, default: str, kwargs: dict[str, Any]):
     base = BasePolicyComposer if kind == "policy" else CriticComposerInterface
     if value is None or isinstance(value, str):
         name = value or default
-        plugins.load(kind, name)  # fail now on an unknown name
+        composer_class = plugins.load(kind, name)  # fail now on an unknown name
+        for key in kwargs:
+            check_field(f"{kind}.{key}", composer_class, key)
         return name, None, kwargs
     if isinstance(value, base):
         if kwargs:
@@ -550,16 +605,15 @@ def _runner(runner, kwargs: dict[str, Any]):
 
     if isinstance(runner, str):
         runner_class = plugins.load("runner", runner)
+        for key in kwargs:
+            check_field(f"runner.{key}", runner_class, key)
         try:
             return runner, runner_class(**kwargs)
         except TypeError as error:
             raise ConfigurationError(f"runner {runner!r} options {kwargs}: {error}") from error
     if isinstance(runner, Runner):
         for key, value in kwargs.items():
-            if not hasattr(runner, key):
-                raise ConfigurationError(
-                    f"override 'runner.{key}': {type(runner).__name__} has no option {key!r}"
-                )
+            check_field(f"runner.{key}", type(runner), key)
             setattr(runner, key, value)
         return _registered_name("runner", type(runner)), runner
     raise ConfigurationError(

@@ -34,8 +34,9 @@ BEST_MODEL_FILE = "state_dict.pt"
 CHECKPOINT_FILE = "checkpoint.pt"
 STATS_FILE = "stats.jsonl"
 EVENTS_PATTERN = "events.out.tfevents.*"
+CURVE_FILE = "curve.png"  # written by `maze train` at the end (maze_core/plot.py)
 #: what a run writes into its directory (``--overwrite`` removes exactly these)
-RUN_FILES = (CONFIG_FILE, BEST_MODEL_FILE, CHECKPOINT_FILE, STATS_FILE, EVENTS_PATTERN)
+RUN_FILES = (CONFIG_FILE, BEST_MODEL_FILE, CHECKPOINT_FILE, STATS_FILE, EVENTS_PATTERN, CURVE_FILE)
 LOCK_FILE = ".maze.lock"
 #: the suffix of Maze's temporary files (``.<name>.<random>.maze-tmp``): stale ones are removed
 TEMP_SUFFIX = ".maze-tmp"

@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 import weakref
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
@@ -477,6 +478,17 @@ def _main_module_not_reimported():
         main.__spec__ = spec
 
 
+def _warning_filters() -> list[tuple]:
+    """This process's warning filters, for its env workers to apply too (a script's ``-W`` options and
+    ``warnings.filterwarnings`` calls then hold in its workers); filters of warning classes defined
+    outside the standard library are left out, since a worker may not be able to import them."""
+    return [
+        (action, getattr(message, "pattern", message), category, getattr(module, "pattern", module), lineno)
+        for action, message, category, module, lineno in warnings.filters
+        if category.__module__ == "builtins"
+    ]
+
+
 def default_start_method() -> str:
     """``forkserver`` where available (fast, and safe with threads and torch), else ``spawn``."""
     return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -549,7 +561,7 @@ class SubprocVectorEnv(VectorEnv):
             connection, worker_connection = context.Pipe()
             process = context.Process(
                 target=worker_main,
-                args=(worker_connection, group, [payloads[index] for index in group]),
+                args=(worker_connection, group, [payloads[index] for index in group], _warning_filters()),
                 name=f"maze-env-worker-{worker}",
                 daemon=True,
             )

@@ -296,13 +296,14 @@ class RunContext:
         finally:
             probe.close()
         self._observation_spaces_dict = spaces["observation_spaces_dict"]
-        policy_composer = self.policy_composer or plugins.load("policy", self.policy_name)(
-            **spaces, **self.policy_kwargs
+        policy_composer = self.policy_composer or _built_composer(
+            "policy", self.policy_name, spaces, self.policy_kwargs
         )
-        critic_composer = self.critic_composer or plugins.load("critic", self.critic_name)(
-            observation_spaces_dict=spaces["observation_spaces_dict"],
-            agent_counts_dict=spaces["agent_counts_dict"],
-            **self.critic_kwargs,
+        critic_composer = self.critic_composer or _built_composer(
+            "critic",
+            self.critic_name,
+            {key: spaces[key] for key in ("observation_spaces_dict", "agent_counts_dict")},
+            self.critic_kwargs,
         )
         self._model = TorchActorCritic(
             policy_composer.policy, critic_composer.critic, device=self.torch_device
@@ -618,6 +619,20 @@ def _composer(kind: str, value, default: str, kwargs: dict[str, Any]):
         f"{kind}={value!r}: give a registered {kind} name ({', '.join(plugins.names(kind))}) "
         f"or a {base.__name__} instance"
     )
+
+
+def _built_composer(kind: str, name: str, spaces: dict[str, Any], kwargs: dict[str, Any]):
+    """The registered composer ``name`` built for the env's spaces; a value of the wrong type in
+    ``kwargs`` (an override, perhaps from a run's config.json) is a ConfigurationError naming it."""
+    try:
+        return plugins.load(kind, name)(**spaces, **kwargs)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        if isinstance(error, ConfigurationError):
+            raise
+        given = ", ".join(f"{kind}.{key}={value!r}" for key, value in kwargs.items()) or "no overrides"
+        raise ConfigurationError(
+            f"the {kind} composer {name!r} cannot be built with {given}: {type(error).__name__}: {error}"
+        ) from error
 
 
 def _runner(runner, kwargs: dict[str, Any]):

@@ -156,6 +156,7 @@ def test_evaluation_on_workers_runs_the_episodes_one_process_would():
         ({"address": ""}, "runner.address='' is invalid"),
         ({"prefetch": "yes"}, "runner.prefetch='yes' is invalid"),
         ({"eval_on_workers": 1}, "runner.eval_on_workers=1 is invalid"),
+        ({"normalize_rewards": True}, "runner.normalize_rewards: the ray runner does not normalize yet"),
     ],
 )
 def test_bad_runner_options_fail_at_construction(options, message):
@@ -178,6 +179,9 @@ def test_runner_options_from_the_command_line_are_typed_and_recorded():
         "n_eval_envs": 4,
         "eval_episodes": 8,
         "torch_threads": 1,
+        "native_vector_env": True,
+        "normalize_observations": False,
+        "normalize_rewards": False,
         "step_timeout_s": None,
         "address": "auto",
         "n_workers": 3,

@@ -55,6 +55,7 @@ class RayCollector:
         rollout_timeout_s: float,
         prefetch: bool = False,
         step_timeout_s: float | None = None,
+        native_vector_env: bool = True,
     ):
         self.device = next(iter(model.parameters())).device
         self.seed = seed
@@ -63,6 +64,7 @@ class RayCollector:
         self.rollout_timeout_s = rollout_timeout_s
         self.prefetch = prefetch
         self.step_timeout_s = step_timeout_s
+        self.native_vector_env = native_vector_env
         self._prefetched = None  # (n_steps, calls in flight) of the next rollout
         _check_cluster_cpus(n_workers, num_cpus_per_worker)
         try:
@@ -175,7 +177,12 @@ class RayCollector:
         seed = None if self.seed is None else self.seed + self._starts * self.envs_per_worker
         self._starts += 1
         self.workers[index] = self._actor_class.remote(
-            self._env_factory, self._model, self.envs_per_worker, seed, self.step_timeout_s
+            self._env_factory,
+            self._model,
+            self.envs_per_worker,
+            seed,
+            self.step_timeout_s,
+            self.native_vector_env,
         )
         self._descriptions[index] = self.workers[index].describe.remote()
 

@@ -89,6 +89,12 @@ class RayRunner(Runner):
         self.prefetch = prefetch
         self.eval_on_workers = eval_on_workers
         super().__init__(n_envs=n_workers * envs_per_worker, **kwargs)
+        for name in ("normalize_observations", "normalize_rewards"):
+            if getattr(self, name):
+                raise ConfigurationError(
+                    f"runner.{name}: the ray runner does not normalize yet (each worker would keep "
+                    "statistics of its own); use the dev or local runner, or normalize in an env wrapper"
+                )
         self._started_ray = False
         self._collector = None
         self._model = None
@@ -119,7 +125,7 @@ class RayRunner(Runner):
             env_factories, logging_prefix=logging_prefix, step_timeout_s=self.step_timeout_s
         )
 
-    def make_collector(self, env_factory, device, seed: int | None, model=None):
+    def make_collector(self, env_factory, device, seed: int | None, gamma: float = 0.99, model=None):
         from maze_ray.collector import RayCollector
 
         self._connect()
@@ -135,6 +141,7 @@ class RayRunner(Runner):
             rollout_timeout_s=self.rollout_timeout_s,
             prefetch=self.prefetch,
             step_timeout_s=self.step_timeout_s,
+            native_vector_env=self.native_vector_env,
         )
         return self._collector
 

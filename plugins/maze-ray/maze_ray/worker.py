@@ -17,6 +17,7 @@ import socket
 import numpy as np
 import torch
 
+from maze_core.env.native import native_factory
 from maze_core.env.vector import SequentialVectorEnv
 from maze_core.training.evaluator import RolloutEvaluator
 from maze_core.training.rollout import VectorEnvCollector
@@ -32,13 +33,21 @@ class RolloutWorker:
     :param seed: env ``i`` is reset with ``seed + i`` first, and actions are sampled from a torch
         generator seeded with ``seed``; None for unseeded.
     :param step_timeout_s: an env step or reset taking longer raises (see ``SequentialVectorEnv``).
+    :param native_vector_env: step a gymnasium id with a native vector implementation natively (as
+        the runners' option of that name).
 
     Made for a process of its own: it sets torch's thread count (1) and seeds torch's generator of
     the process it runs in.
     """
 
     def __init__(
-        self, env_factory, model, n_envs: int, seed: int | None = None, step_timeout_s: float | None = None
+        self,
+        env_factory,
+        model,
+        n_envs: int,
+        seed: int | None = None,
+        step_timeout_s: float | None = None,
+        native_vector_env: bool = True,
     ):
         torch.set_num_threads(1)  # one core per worker: more threads only contend with the envs
         if seed is not None:
@@ -47,7 +56,8 @@ class RolloutWorker:
         self.model.train()
         self.env_factory = env_factory
         self.step_timeout_s = step_timeout_s
-        self.env = SequentialVectorEnv([env_factory] * n_envs, step_timeout_s=step_timeout_s)
+        self.native_vector_env = native_vector_env
+        self.env = self._make_envs(n_envs)
         self.eval_env = None  # built by the first evaluate()
         self.collector = VectorEnvCollector(self.env, device="cpu", seed=seed)
 
@@ -69,15 +79,20 @@ class RolloutWorker:
         if self.eval_env is None or self.eval_env.n_envs != n_envs:
             if self.eval_env is not None:
                 self.eval_env.close()
-            self.eval_env = SequentialVectorEnv(
-                [self.env_factory] * n_envs, step_timeout_s=self.step_timeout_s
-            )
+            self.eval_env = self._make_envs(n_envs)
         evaluator = RolloutEvaluator(self.eval_env, n_episodes=n_episodes, deterministic=deterministic)
         self.model.eval()
         try:
             return evaluator.episodes(self.model.policy, seed)
         finally:
             self.model.train()
+
+    def _make_envs(self, n_envs: int):
+        """``n_envs`` envs as one vector env: native where there is a native implementation."""
+        vector_env_factory = native_factory(self.env_factory, auto=self.native_vector_env)
+        if vector_env_factory is not None:
+            return vector_env_factory(n_envs, logging_prefix=None, step_timeout_s=self.step_timeout_s)
+        return SequentialVectorEnv([self.env_factory] * n_envs, step_timeout_s=self.step_timeout_s)
 
     def _finished_episodes(self) -> dict:
         """Returns, lengths and metric values of the episodes finished since the last call."""

@@ -28,8 +28,9 @@ class LocalRunner(Runner):
     """Steps the envs in worker processes: for envs whose step costs real CPU time.
 
     :param start_method: multiprocessing start method (default: forkserver where available).
-    :param n_workers: worker processes per vector env; None gives each env its own worker. With
-        fewer workers than envs, each worker steps a contiguous group of envs one after the other,
+    :param n_workers: worker processes per vector env; None gives each env its own worker (a native
+        vector env: one worker per core). With fewer workers than envs, each worker steps a
+        contiguous group of envs (one after the other; a native vector env's group as one batch),
         which costs one message per worker instead of one per env (use about one worker per core).
     """
 
@@ -71,6 +72,22 @@ class LocalRunner(Runner):
             n_workers=self.n_workers,
             step_timeout_s=self.step_timeout_s,
         )
+
+    def make_native_vector_env(self, vector_env_factory, n_envs: int, logging_prefix: str | None):
+        """A native vector env in worker processes: ``n_workers`` of them (default: one per core,
+        at most one per env), each stepping its group of envs as one batch."""
+        from maze_core.env.native import NativeVectorEnv
+        from maze_core.env.native_workers import WorkerVectorEnv
+
+        n_workers = self.n_workers or min(n_envs, os.cpu_count() or 1)
+        workers = WorkerVectorEnv(
+            vector_env_factory.make,
+            n_envs,
+            n_workers=n_workers,
+            start_method=self.start_method,
+            step_timeout_s=self.step_timeout_s,
+        )
+        return NativeVectorEnv(workers, logging_prefix=logging_prefix)
 
     def settings(self) -> dict:
         return {**super().settings(), "start_method": self.start_method, "n_workers": self.n_workers}

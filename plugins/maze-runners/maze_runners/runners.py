@@ -47,16 +47,6 @@ class LocalRunner(Runner):
             )
         self.start_method = start_method
         self.n_workers = n_workers
-        cores = os.cpu_count() or 1
-        n_training = min(self.n_workers or self.n_envs, self.n_envs)
-        if n_training > cores:
-            warnings.warn(
-                f"the local runner will step its envs in {n_training} worker processes on {cores} CPU "
-                f"cores ({self.n_processes} with the evaluation envs, each a Python interpreter with its "
-                f"envs); set runner.n_workers={cores} to step several envs per worker",
-                MazeWarning,
-                stacklevel=2,
-            )
 
     @property
     def n_processes(self) -> int:
@@ -65,6 +55,8 @@ class LocalRunner(Runner):
         return min(self.n_workers or self.n_envs, self.n_envs) + min(self.n_workers or n_eval, n_eval)
 
     def make_vector_env(self, env_factories, logging_prefix: str):
+        if logging_prefix == "train":
+            self._warn_if_oversubscribed(min(self.n_workers or len(env_factories), len(env_factories)))
         return SubprocVectorEnv(
             env_factories,
             logging_prefix=logging_prefix,
@@ -72,6 +64,19 @@ class LocalRunner(Runner):
             n_workers=self.n_workers,
             step_timeout_s=self.step_timeout_s,
         )
+
+    def _warn_if_oversubscribed(self, n_training: int) -> None:
+        """Warn, before any worker starts, when one env per worker would mean more workers than cores
+        (a native vector env needs no warning: it defaults to one worker per core)."""
+        cores = os.cpu_count() or 1
+        if n_training > cores:
+            warnings.warn(
+                f"the local runner will step its envs in {n_training} worker processes on {cores} CPU "
+                f"cores ({self.n_processes} with the evaluation envs, each a Python interpreter with its "
+                f"envs); set runner.n_workers={cores} to step several envs per worker",
+                MazeWarning,
+                stacklevel=2,
+            )
 
     def make_native_vector_env(self, vector_env_factory, n_envs: int, logging_prefix: str | None):
         """A native vector env in worker processes: ``n_workers`` of them (default: one per core,

@@ -263,8 +263,11 @@ class ActorCriticTrainer(Trainer):
         statistics.log_stats("model_selection", selection)
         progress.end_epoch(reward if math.isfinite(reward) else None)
         self.epoch += 1
-        self.save_checkpoint()
-        statistics.increment_log_step(step=self.epoch)
+        # the checkpoint and the epoch's line in stats.jsonl are one unit: an interrupt between the
+        # two would leave a checkpoint one epoch ahead of the statistics that resume reads
+        with run_files.signals_held_back():
+            self.save_checkpoint()
+            statistics.increment_log_step(step=self.epoch)
         return reward
 
     # --- checkpoints ----------------------------------------------------------------------------

@@ -191,3 +191,7 @@ class SpacesGymEnv(gymnasium.Env):
         self._steps += 1
         reward = float(np.sum(spaces.flatten(self.action_space, action)))
         return self.observation_space.sample(), reward, False, self._steps >= self.episode_length, {}
+
+
+#: the structured envs by the names tests parametrize over
+STRUCTURED_ENVS = {"dict": DictEnv, "two_step": TwoStepEnv, "multi_agent": MultiAgentEnv}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import maze_core
 
-FIRST_PARTY = ("maze-a2c", "maze-policies", "maze-critics", "maze-runners", "maze-cuda")
+FIRST_PARTY = ("maze-a2c", "maze-ppo", "maze-policies", "maze-critics", "maze-runners", "maze-cuda")
 MAZE = [sys.executable, "-m", "maze_core"]
 
 

@@ -20,7 +20,9 @@ class GymMazeEnv(MazeEnv):
 
     * A non-Dict observation space ``S`` becomes ``Dict(observation=S')`` and every observation
       ``{"observation": float32 array}``; ``S'`` is the float32 Box of ``S``'s values (same shape
-      and bounds; e.g. ``Discrete(3)`` becomes ``Box(0, 2, shape=(), dtype=float32)``).
+      and bounds; e.g. ``MultiBinary(3)`` becomes ``Box(0, 1, shape=(3,), dtype=float32)``). A
+      ``Discrete`` space stays as it is (int64 observations), so that the default networks can
+      one-hot encode it.
     * A Dict observation space passes through, except that float64 Box entries become float32
       (space and values): networks run in float32 and a silent float64 would double memory.
     * A non-Dict action space ``A`` becomes ``Dict(action=A)``; a Dict action space passes through.
@@ -56,7 +58,11 @@ class GymMazeEnv(MazeEnv):
         gym_observation_space, gym_action_space = env.observation_space, env.action_space
         self._wrap_observation = not isinstance(gym_observation_space, spaces.Dict)
         if self._wrap_observation:
-            self._observation_space = spaces.Dict(observation=float32_space(gym_observation_space))
+            discrete = isinstance(gym_observation_space, spaces.Discrete)
+            self._observation_dtype = np.int64 if discrete else np.float32
+            self._observation_space = spaces.Dict(
+                observation=gym_observation_space if discrete else float32_space(gym_observation_space)
+            )
             self._float64_keys: frozenset[str] = frozenset()
         else:
             check_dict_space(gym_observation_space, "GymMazeEnv observation space")
@@ -129,7 +135,7 @@ class GymMazeEnv(MazeEnv):
 
     def _maze_observation(self, observation) -> dict[str, np.ndarray]:
         if self._wrap_observation:
-            return {"observation": np.asarray(observation, dtype=np.float32)}
+            return {"observation": np.asarray(observation, dtype=self._observation_dtype)}
         float64_keys = self._float64_keys
         return {
             key: np.asarray(value, dtype=np.float32) if key in float64_keys else np.asarray(value)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the benchmark suite (B1-B6) and write docs/benchmarks.md.
+# Run the benchmark suite (B1-B7) and write docs/benchmarks.md.
 #
 #   benchmarks/run.sh                 # everything, about 10 minutes on 2 cores
 #   benchmarks/run.sh --only B1,B5    # some benchmarks (docs/benchmarks.md is then not rewritten)

@@ -91,13 +91,26 @@ def test_other_libraries_names_fail_with_a_hint(tmp_path):
         PPOAlgorithmConfig(target_kl=0)
 
 
-@pytest.mark.parametrize("env", ["Pendulum-v1", "dict", "two_step", "multi_agent"])
-def test_ppo_trains_on_every_kind_of_env(env, tmp_path):
+@pytest.mark.parametrize(
+    "env, critic",
+    [
+        ("Pendulum-v1", "step_state"),
+        ("dict", "step_state"),
+        ("two_step", "shared_state"),
+        ("multi_agent", "step_state"),
+    ],
+)
+def test_ppo_trains_on_every_kind_of_env(env, critic, tmp_path):
     from dummy_envs import STRUCTURED_ENVS
 
     overrides = {**QUICK, "algorithm.n_minibatches": 3, "algorithm.clip_range_value": 0.2}
     rc = RunContext(
-        env=STRUCTURED_ENVS.get(env, env), algorithm="ppo", overrides=overrides, run_dir=tmp_path, silent=True
+        env=STRUCTURED_ENVS.get(env, env),
+        algorithm="ppo",
+        critic=critic,
+        overrides=overrides,
+        run_dir=tmp_path,
+        silent=True,
     )
     rc.train(n_epochs=2)
     rc.close()

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from maze_core.env.structured_env import ActorID
+from maze_core.errors import ConfigurationError
 
 
 @dataclass
@@ -111,8 +112,9 @@ class Rollout:
         n_steps, n_envs = self.batch_shape
         total = n_steps * n_envs
         if not 0 < n_minibatches <= total:
-            raise ValueError(
-                f"n_minibatches={n_minibatches} must be in [1, {total}] (the rollout's transitions)"
+            raise ConfigurationError(
+                f"n_minibatches={n_minibatches} must be between 1 and the rollout's {total} transitions "
+                "(n_rollout_steps * n_envs): lower it or collect longer rollouts"
             )
         device = self.rewards.device
         per_transition = {"log_probs": self.log_probs, "values": self.values, **tensors}

@@ -85,6 +85,8 @@ def test_other_libraries_names_fail_with_a_hint(tmp_path):
         RunContext(
             env="CartPole-v1", algorithm="ppo", overrides={"algorithm.update_epochs": 4}, run_dir=tmp_path
         )
+    with pytest.raises(ConfigurationError, match=r"'n_epochs_per_updat'\..* calls it n_update_passes"):
+        PPOAlgorithmConfig(n_epochs_per_updat=4)  # a near miss is not "did you mean 'n_epochs'?"
     with pytest.raises(ConfigurationError, match="clip_range=-0.1 is invalid"):
         PPOAlgorithmConfig(clip_range=-0.1)
     with pytest.raises(ConfigurationError, match="target_kl"):

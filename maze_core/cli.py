@@ -11,21 +11,55 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 import maze_core
 from maze_core import plugins as registry
 
+
+class _PlainHelp:
+    """typer's help minus three distractions: a type shown after flags (``--overwrite <bool>``,
+    ``--help <bool>``) and after arguments already named (``RUN_DIR <list[Path]>``), and braces
+    around required arguments in the usage line (``{RUN_DIR}``)."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""  # typer shows the metavar instead of the type: nothing
+            elif param.param_type_name == "argument":
+                param.display_type_rich = _no_type
+        return params
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        return [re.sub(r"\{([^{}]*)\}", r"\1", piece) for piece in super().collect_usage_pieces(ctx)]
+
+
+def _no_type(ctx) -> None:
+    return None
+
+
+class MazeCommand(_PlainHelp, TyperCommand):
+    """The class of every ``maze`` command (``@app.command(cls=MazeCommand)``)."""
+
+
+class MazeGroup(_PlainHelp, TyperGroup):
+    """The class of ``maze`` and its command groups."""
+
+
 app = typer.Typer(
+    cls=MazeGroup,
     name="maze",
     help="Maze: reinforcement learning for PyTorch, built from a small kernel and plugins.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-plugins_app = typer.Typer(help="Inspect the installed Maze plugins.", no_args_is_help=True)
+plugins_app = typer.Typer(cls=MazeGroup, help="Inspect the installed Maze plugins.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
 
 
@@ -45,7 +79,7 @@ def main(
     """Maze: reinforcement learning for PyTorch, built from a small kernel and plugins."""
 
 
-@plugins_app.command("list")
+@plugins_app.command("list", cls=MazeCommand)
 def list_plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
 ) -> None:
@@ -60,7 +94,7 @@ def list_plugins(
     from rich.text import Text
 
     table = Table(title="Maze plugins", title_justify="left")
-    table.add_column("distribution", no_wrap=True)
+    table.add_column("package", no_wrap=True)
     table.add_column("version", no_wrap=True)
     table.add_column("provides")
     table.add_column("status")
@@ -79,6 +113,7 @@ def list_plugins(
 
 def _load_commands() -> None:
     """Import sibling modules that add commands to :data:`app`."""
+    import maze_core.cli_plot  # noqa: F401  (maze plot)
     import maze_core.cli_train  # noqa: F401  (maze train, maze evaluate)
 
 

@@ -7,6 +7,8 @@ so it must stay light: torch-based modules are imported inside the commands.
 from __future__ import annotations
 
 import json
+import shlex
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,52 +20,76 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from maze_core.cli import app
+from maze_core.cli import MazeCommand, app
 from maze_core.run_context import (
-    CONFIG_FILE,
     DEFAULT_ALGORITHM,
     DEFAULT_CRITIC,
     DEFAULT_POLICY,
     DEFAULT_RUNNER,
     OVERRIDE_SECTIONS,
 )
+from maze_core.run_dir import CURVE_FILE
 
 #: what ``--resume`` may change; everything else is the run's own configuration
-RESUME_OPTIONS = ("resume", "epochs", "target_return", "device")
-#: what a fresh run leaves in its run directory (``--overwrite`` removes exactly these)
-RUN_FILES = (CONFIG_FILE, "state_dict.pt", "checkpoint.pt", "stats.jsonl", "events.out.tfevents.*")
+RESUME_OPTIONS = ("resume", "epochs", "target_return", "device", "trust_run_dir")
 
 EXIT_USER_ERROR = 1
-EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C (128 + SIGINT)
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+TRUST_HELP = (
+    "Load any class the run's config.json names (only for your own runs: it can name any code). "
+    "Without it only plugin names and classes of the expected kind from installed packages are loaded."
+)
 
 
-@app.command(no_args_is_help=True)
+@app.command(cls=MazeCommand, no_args_is_help=True)
 def train(
     ctx: typer.Context,
     env: Annotated[
-        str | None, typer.Option(help="Env: a name registered by a plugin, or a gymnasium id.")
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Env: a name registered by a plugin, or a gymnasium id. Required (except with --resume).",
+            show_default=False,
+        ),
     ] = None,
-    algorithm: Annotated[str, typer.Option(help="Registered algorithm name.")] = DEFAULT_ALGORITHM,
-    runner: Annotated[str, typer.Option(help="Registered runner name: where the envs run.")] = DEFAULT_RUNNER,
-    policy: Annotated[str, typer.Option(help="Registered policy composer name.")] = DEFAULT_POLICY,
-    critic: Annotated[str, typer.Option(help="Registered critic composer name.")] = DEFAULT_CRITIC,
+    algorithm: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered algorithm name.")
+    ] = DEFAULT_ALGORITHM,
+    runner: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered runner name: where the envs run.")
+    ] = DEFAULT_RUNNER,
+    policy: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered policy composer name.")
+    ] = DEFAULT_POLICY,
+    critic: Annotated[
+        str, typer.Option(metavar="NAME", help="Registered critic composer name.")
+    ] = DEFAULT_CRITIC,
     device: Annotated[
         str | None,
-        typer.Option(help="Training device, e.g. cpu, cuda, cuda:1.", show_default="the algorithm's"),
+        typer.Option(
+            metavar="DEVICE", help="Training device, e.g. cpu, cuda, cuda:1.", show_default="the algorithm's"
+        ),
     ] = None,
     epochs: Annotated[
         int | None,
         typer.Option(
             min=0,
+            metavar="N",
             help="Epochs in total (0: until early stopping, the target return or Ctrl-C).",
             show_default="the algorithm's n_epochs",
         ),
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed of the run.", show_default="drawn and saved")] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Seed of the run.", show_default="drawn and saved")
+    ] = None,
     run_dir: Annotated[
-        Path | None,
+        str | None,  # not a Path: typer would turn '' into '.'
         typer.Option(
-            help="Where the run's files go.", show_default="outputs/<env>-<algorithm>-<runner>/<time>"
+            metavar="DIR",
+            help="Where the run's files go; by default a new directory outputs/ENV-ALGO-RUNNER/TIME.",
+            show_default=False,
         ),
     ] = None,
     overrides: Annotated[
@@ -76,7 +102,7 @@ def train(
         ),
     ] = None,
     target_return: Annotated[
-        float | None, typer.Option(help="Stop once the mean evaluation return reaches this.")
+        float | None, typer.Option(metavar="R", help="Stop once the mean evaluation return reaches R.")
     ] = None,
     resume: Annotated[
         Path | None,
@@ -87,18 +113,25 @@ def train(
         ),
     ] = None,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace a run already in --run-dir.")
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace the Maze run in --run-dir; its files are removed once the new run is built.",
+        ),
     ] = False,
+    trust_run_dir: Annotated[bool, typer.Option("--trust-run-dir", help=TRUST_HELP)] = False,
 ) -> None:
     """Train an agent; the best model, a resumable checkpoint and the statistics go to a run directory."""
     with _user_errors():
+        from maze_core.errors import ConfigurationError, Terminated
         from maze_core.run_context import RunContext
 
         if resume is not None:
             _refuse_with_resume(ctx)
-            context, target_return = _resumed_context(resume, epochs, target_return, device)
+            context, target_return = _resumed_context(resume, epochs, target_return, device, trust_run_dir)
         else:
-            _check_run_dir(run_dir, overwrite)
+            if trust_run_dir:
+                raise ConfigurationError("--trust-run-dir is for loading a run: give it with --resume")
             names = {"algorithm": algorithm, "policy": policy, "critic": critic, "runner": runner}
             context = RunContext(
                 env=_required_env(env),
@@ -107,44 +140,49 @@ def train(
                 run_dir=run_dir,
                 seed=seed,
                 device=device,
+                overwrite=overwrite,
             )
-            if overwrite and run_dir is not None:
-                _remove_run(run_dir)
-        epochs_before = _trained_epochs(context.run_dir)
+        epochs_before = _trained_epochs(context.run_dir) if resume is not None else 0
         try:
             context.train(target_return=target_return)
-        except KeyboardInterrupt:
+            if _trained_epochs(context.run_dir) > epochs_before:
+                _write_curve(context.run_dir)  # while the run directory is still locked
+        except KeyboardInterrupt as interrupt:
+            _ignore_interrupts()  # a second Ctrl-C while the workers shut down changes nothing
             _console(stderr=True).print(
                 f"Interrupted. Continue with: [bold]maze train --resume {escape(str(context.run_dir))}[/]"
             )
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            terminated = isinstance(interrupt, Terminated)
+            raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
         finally:
             context.close()
     _print_summary(context.run_dir, trained=_trained_epochs(context.run_dir) > epochs_before)
 
 
-@app.command(no_args_is_help=True)
+@app.command(cls=MazeCommand, no_args_is_help=True)
 def evaluate(
     run_dir: Annotated[
         Path,
         typer.Argument(metavar="RUN_DIR", help="The run directory (holds config.json and state_dict.pt)."),
     ],
     episodes: Annotated[
-        int | None, typer.Option(min=1, help="Episodes to run.", show_default="the run's eval_episodes")
+        int | None,
+        typer.Option(min=1, metavar="N", help="Episodes to run.", show_default="the run's eval_episodes"),
     ] = None,
     stochastic: Annotated[
         bool, typer.Option("--stochastic", help="Sample actions instead of taking the most likely ones.")
     ] = False,
     device: Annotated[
-        str | None, typer.Option(help="Device of the policy.", show_default="the run's")
+        str | None, typer.Option(metavar="DEVICE", help="Device of the policy.", show_default="the run's")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
+    trust_run_dir: Annotated[bool, typer.Option("--trust-run-dir", help=TRUST_HELP)] = False,
 ) -> None:
     """Evaluate the best model of a finished or interrupted run on fresh episodes."""
     with _user_errors():
         from maze_core.run_context import RunContext
 
-        context = RunContext.from_run_dir(run_dir, device=device, silent=True)
+        context = RunContext.from_run_dir(run_dir, device=device, silent=True, trust_run_dir=trust_run_dir)
         try:
             stats = context.evaluate(n_episodes=episodes, deterministic=not stochastic)
         finally:
@@ -167,10 +205,19 @@ def evaluate(
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """A Maze error is the user's to fix: one line, no traceback, a non-zero exit status."""
-    from maze_core.errors import MazeError
+    from maze_core.errors import MazeError, MazeWarning
 
+    def show_warning(message, category, *args, **kwargs):
+        if issubclass(category, MazeWarning):
+            _console(stderr=True).print(Text.assemble(("Warning: ", "bold yellow"), str(message)))
+        else:
+            default_show_warning(message, category, *args, **kwargs)
+
+    default_show_warning = warnings.showwarning
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning
+            yield
     except MazeError as error:
         _console(stderr=True).print(Text.assemble(("Error: ", "bold red"), str(error)))
         raise typer.Exit(EXIT_USER_ERROR) from None
@@ -196,14 +243,23 @@ def _refuse_with_resume(ctx: typer.Context) -> None:
         )
 
 
-def _resumed_context(run_dir: Path, epochs: int | None, target_return: float | None, device: str | None):
+def _resumed_context(
+    run_dir: Path, epochs: int | None, target_return: float | None, device: str | None, trust: bool
+):
     """The run in ``run_dir``; ``--epochs`` sets its total, ``--target-return`` replaces its target."""
     from maze_core.run_context import RunContext, load_run_config
 
-    recorded_target = load_run_config(run_dir).get("target_return")
     changes = {"algorithm.n_epochs": epochs} if epochs is not None else {}
-    context = RunContext.from_run_dir(run_dir, overrides=changes, device=device)
+    context = RunContext.from_run_dir(run_dir, overrides=changes, device=device, trust_run_dir=trust)
+    recorded_target = load_run_config(run_dir).get("target_return")  # checked by from_run_dir
     return context, recorded_target if target_return is None else target_return
+
+
+def _ignore_interrupts() -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _required_env(env: str | None) -> str:
@@ -230,24 +286,6 @@ def _typed_overrides(assignments: list[str], names: dict[str, str], epochs: int 
     return overrides
 
 
-def _check_run_dir(run_dir: Path | None, overwrite: bool) -> None:
-    """Refuse to mix two runs in one directory, unless the old one is to be replaced."""
-    from maze_core.errors import ConfigurationError
-
-    if run_dir is not None and (run_dir / CONFIG_FILE).exists() and not overwrite:
-        raise ConfigurationError(
-            f"{run_dir} holds a run already: continue it with --resume {run_dir}, replace it with "
-            "--overwrite, or choose another --run-dir"
-        )
-
-
-def _remove_run(run_dir: Path) -> None:
-    """Delete the files a run writes (and nothing else that may be in the directory)."""
-    for pattern in RUN_FILES:
-        for path in run_dir.glob(pattern):
-            path.unlink()
-
-
 def _trained_epochs(run_dir: Path) -> int:
     """The epochs recorded in the run's ``stats.jsonl`` (0 before the first one)."""
     lines = _stats(run_dir)
@@ -260,6 +298,7 @@ def _stats(run_dir: Path) -> list[dict]:
 
 
 def _print_summary(run_dir: Path, trained: bool) -> None:
+    """Where the run is, its best return, and the commands that evaluate it and show its curves."""
     lines = _stats(run_dir)
     console = _console()
     if not trained:
@@ -268,11 +307,37 @@ def _print_summary(run_dir: Path, trained: bool) -> None:
             f"{_trained_epochs(run_dir)} epochs; give --epochs N to train until epoch N."
         )
         return
-    returns = [(line["eval"]["episode_return_mean"], line["epoch"]) for line in lines if "eval" in line]
+    source = "eval" if any("eval" in line for line in lines) else "train"
+    returns = [
+        (line[source]["episode_return_mean"], line)
+        for line in lines
+        if "episode_return_mean" in line.get(source, {})
+    ]
+    console.print()
     if returns:
-        best, epoch = max(returns, key=lambda item: item[0])  # the first best, as model selection keeps it
+        best, line = max(returns, key=lambda item: item[0])  # the first best, as model selection keeps it
+        kind = "evaluation" if source == "eval" else "training"
+        steps = line.get("algorithm", {}).get("env_steps")
+        at = f", {int(steps):,} env steps" if steps is not None else ""
         console.print(
-            f"Best mean evaluation return [bold]{best:.2f}[/] (epoch {epoch} of {lines[-1]['epoch']})."
+            f"Best mean {kind} return [bold]{best:.2f}[/] in epoch {line['epoch']} of "
+            f"{lines[-1]['epoch']}{at}."
         )
-    directory = escape(str(run_dir))
-    console.print(f"Run directory: {directory}\nEvaluate it with: [bold]maze evaluate {directory}[/]")
+    directory = escape(shlex.quote(str(run_dir)))
+    curve = run_dir / CURVE_FILE
+    console.print(f"Run directory:  {escape(str(run_dir))}")
+    if curve.exists():
+        console.print(f"Learning curve: {escape(str(curve))}")
+    console.print(f"Evaluate it:    [bold]maze evaluate {directory}[/]")
+    console.print(f"TensorBoard:    [bold]tensorboard --logdir {directory}[/]")
+
+
+def _write_curve(run_dir: Path) -> None:
+    """``curve.png`` in the run directory; a run without a finished episode has none (said so)."""
+    from maze_core.errors import MazeError
+    from maze_core.plot import write_curve
+
+    try:
+        write_curve([run_dir], run_dir / CURVE_FILE)
+    except MazeError as error:
+        _console().print(f"No learning curve: {escape(str(error))}")

@@ -25,3 +25,15 @@ class EnvWorkerError(MazeError, RuntimeError):
 
 class TrainingError(MazeError, RuntimeError):
     """Training cannot go on (for example a NaN loss)."""
+
+
+class RunDirectoryError(MazeError):
+    """A run directory cannot be used: in use, damaged, not writable, or holding a link."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM during training: handled like Ctrl-C (the checkpoint is kept), exit status 143."""
+
+
+class MazeWarning(UserWarning):
+    """Something works but is likely not what the user wants (the CLI prints it as one line)."""

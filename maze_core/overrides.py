@@ -48,19 +48,25 @@ def parse_overrides(assignments: Iterable[str], names: Mapping[str, str]) -> dic
             )
         target = plugins.load(section, names[section])
         fields = settable_fields(target)
-        if name not in fields:
-            close = difflib.get_close_matches(name, list(fields), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            hint = getattr(target, "hint_for", lambda _: "")(name) or hint
-            raise ConfigurationError(
-                f"override {assignment!r}: {target.__name__} has no field {name!r}.{hint} "
-                f"Fields: {', '.join(sorted(fields))}."
-            )
+        check_field(assignment, target, name, fields)
         try:
             overrides[f"{section}.{name}"] = convert(text, fields[name])
         except ValueError as error:
             raise ConfigurationError(f"override {assignment!r}: {target.__name__}.{name} {error}") from None
     return overrides
+
+
+def check_field(override: str, target: type, name: str, fields: Mapping[str, Any] | None = None) -> None:
+    """Raise the error for an override (``override``, as written) of a field ``target`` lacks."""
+    fields = settable_fields(target) if fields is None else fields
+    if name not in fields:
+        close = difflib.get_close_matches(name, list(fields), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = getattr(target, "hint_for", lambda _: "")(name) or hint
+        raise ConfigurationError(
+            f"override {override!r}: {target.__name__} has no field {name!r}.{hint} "
+            f"Fields: {', '.join(sorted(fields))}."
+        )
 
 
 def settable_fields(cls: type) -> dict[str, Any]:

@@ -244,13 +244,18 @@ class _Registry:
             message += f" Available {plural}: {', '.join(available)}."
         else:
             message += f" No {plural} are registered; install a plugin that provides one."
+        return message + self.unavailable_note()
+
+    def unavailable_note(self) -> str:
+        """Why a name may be missing: broken plugins, and a filter on the plugins loaded."""
+        note = ""
         broken = [plugin for plugin in self.plugins if plugin.failures]
         if broken:
             details = "; ".join(f"{plugin.distribution} ({plugin.failure})" for plugin in broken)
-            message += f" These plugins are broken and may provide it: {details}."
+            note += f" These plugins are broken and may provide it: {details}."
         if self.load_filter is not None:
-            message += f" Only the plugins named in {LOAD_PLUGINS_VARIABLE}={self.load_filter!r} are loaded."
-        return message
+            note += f" Only the plugins named in {LOAD_PLUGINS_VARIABLE}={self.load_filter!r} are loaded."
+        return note
 
     def infos(self) -> list[PluginInfo]:
         result = []
@@ -316,6 +321,12 @@ def names(kind: str) -> list[str]:
     """Every registered name of ``kind``, sorted (including names :func:`load` would refuse)."""
     _check_kind(kind)
     return _get().names(kind)
+
+
+def unavailable_note() -> str:
+    """A sentence for an unknown-name error naming the broken plugins (which may provide the name)
+    and the ``MAZE_LOAD_PLUGINS`` filter, if any; empty when neither applies."""
+    return _get().unavailable_note()
 
 
 def plugins() -> list[PluginInfo]:

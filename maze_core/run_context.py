@@ -8,26 +8,38 @@ minutes into training. Nothing heavy (envs, networks, worker processes) is built
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
+import inspect
 import json
+import math
 import random
+import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from maze_core import plugins
-from maze_core.errors import ConfigurationError
+from maze_core import run_dir as run_files
+from maze_core._imports import only_installed_code
+from maze_core.errors import ConfigurationError, Terminated, UnknownNameError
+from maze_core.overrides import check_field
+from maze_core.run_dir import CONFIG_FILE
 from maze_core.training.config import AlgorithmConfig
 
-CONFIG_FILE = "config.json"
-DEFAULT_ALGORITHM = "a2c"
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from maze_core.agent import BasePolicyComposer, CriticComposerInterface
+    from maze_core.runners import Runner
+
 DEFAULT_POLICY = "probabilistic"
 DEFAULT_CRITIC = "step_state"
-DEFAULT_RUNNER = "dev"
 OVERRIDE_SECTIONS = ("algorithm", "policy", "critic", "runner")
 
 
@@ -50,26 +62,31 @@ class RunContext:
         pairs, or a ``{class: kwargs}`` dict.
     :param overrides: ``{"algorithm.lr": 1e-3, "runner.n_envs": 8, "policy.<arg>": ...}``.
     :param run_dir: where the run's files go (default ``outputs/<env>-<algorithm>-<runner>/<time>``).
-    :param seed: seeds envs, torch, numpy and Python; None draws one (it is saved in the config).
+        A directory holding run files is refused unless ``resume`` or ``overwrite`` is given.
+    :param seed: seeds envs, torch, numpy and Python (an integer in [0, 2**32 - 1]); None draws one
+        (it is saved in the config).
     :param device: overrides ``algorithm.device`` (``"cpu"``, ``"cuda"``, ``"cuda:1"``).
     :param silent: print nothing.
     :param resume: continue the run in ``run_dir`` from its last checkpoint.
+    :param overwrite: replace the Maze run in ``run_dir``; its files are removed only once the new
+        run is built, when :meth:`train` starts.
     """
 
     def __init__(
         self,
-        env=None,
-        algorithm=DEFAULT_ALGORITHM,
-        policy=None,
-        critic=None,
-        runner=DEFAULT_RUNNER,
-        wrappers=None,
+        env: str | Callable[[], Any] | None = None,
+        algorithm: str | AlgorithmConfig = "a2c",
+        policy: str | BasePolicyComposer | None = None,
+        critic: str | CriticComposerInterface | None = None,
+        runner: str | Runner = "dev",
+        wrappers: list | dict | None = None,
         overrides: dict[str, Any] | None = None,
         run_dir: str | Path | None = None,
         seed: int | None = None,
         device: str | None = None,
         silent: bool = False,
         resume: bool = False,
+        overwrite: bool = False,
     ):
         from maze_core.env.names import resolve_env
         from maze_core.training.devices import resolve_device
@@ -101,14 +118,20 @@ class RunContext:
         )
         self.runner_name, self.runner = _runner(runner, overrides.pop("runner", {}))
         self.torch_device = resolve_device(self.algorithm.device)  # an unavailable GPU fails here
-        self.seed = random.SystemRandom().randrange(2**31) if seed is None else int(seed)
+        self.seed = random.SystemRandom().randrange(2**31) if seed is None else _checked_seed(seed)
         self.silent = silent
         self.resume = resume
-        if resume and (run_dir is None or not (Path(run_dir) / "checkpoint.pt").exists()):
+        self.overwrite = overwrite
+        if resume and overwrite:
+            raise ConfigurationError("resume=True continues a run, overwrite=True replaces it: give one")
+        if resume and (run_dir is None or not (Path(run_dir) / run_files.CHECKPOINT_FILE).exists()):
             raise ConfigurationError(
                 f"resume=True needs run_dir= pointing at a run with a checkpoint.pt (got {run_dir!r})"
             )
-        self._run_dir = Path(run_dir) if run_dir is not None else None
+        self._run_dir = run_files.check_run_dir(run_dir, resume=resume, overwrite=overwrite)
+        self._lock: run_files.RunLock | None = None
+        #: the config file this run was rebuilt from, unless trusted: it may only name installed code
+        self._untrusted_source: Path | None = None
         self._trainer = None
         self._model = None
         self._best_policy = None
@@ -120,26 +143,29 @@ class RunContext:
         overrides: dict[str, Any] | None = None,
         device: str | None = None,
         silent: bool = False,
+        trust_run_dir: bool = False,
     ) -> RunContext:
         """The RunContext of an earlier run, rebuilt from its ``config.json``.
 
         :meth:`train` continues the run from its last checkpoint; :attr:`policy`, :meth:`evaluate`
-        and :meth:`compute_action` use its best model right away. Weights are read with
-        ``torch.load(weights_only=True)``, so loading a run never runs code from it. Only runs set
-        up from names and plain values (as ``maze train`` does) can be rebuilt.
+        and :meth:`compute_action` use its best model right away. Only runs set up from names and
+        plain values (as ``maze train`` does) can be rebuilt.
+
+        A run directory is untrusted input: weights are read with ``torch.load(weights_only=True)``,
+        and a dotted path in ``config.json`` (a network class, an activation, a wrapper) is loaded
+        only if it is a class of the expected kind from an installed package, checked before
+        anything is called (see docs/run-directories.md).
 
         :param overrides: changes to the recorded overrides, e.g. ``{"algorithm.n_epochs": 20}``
             to train up to epoch 20.
         :param device: where the model goes (default: the run's device).
         :param silent: print nothing.
+        :param trust_run_dir: load any dotted path the run names (only for your own runs: a path
+            can name any code).
         """
         run_dir = Path(run_dir)
         config = load_run_config(run_dir)
-        arguments = config.get("arguments")
-        if not isinstance(arguments, dict):
-            raise ConfigurationError(
-                f"{run_dir / CONFIG_FILE} does not record the run's arguments (an older Maze wrote it)"
-            )
+        arguments = _checked_arguments(config, run_dir / CONFIG_FILE)
         objects = _objects(arguments)
         if objects:
             raise ConfigurationError(
@@ -147,12 +173,26 @@ class RunContext:
                 f"{CONFIG_FILE} cannot rebuild; create its RunContext in Python again, with "
                 f"run_dir={str(run_dir)!r} and resume=True"
             )
-        if not (run_dir / "checkpoint.pt").exists():
+        if not (run_dir / run_files.CHECKPOINT_FILE).exists():
             raise ConfigurationError(f"the run in {run_dir} has not finished an epoch yet (no checkpoint.pt)")
         arguments["overrides"] = {**(arguments.get("overrides") or {}), **(overrides or {})}
         if device is not None:
             arguments["device"] = device
-        return cls(**arguments, run_dir=run_dir, seed=config["seed"], silent=silent, resume=True)
+        source = None if trust_run_dir else run_dir / CONFIG_FILE
+        try:
+            with only_installed_code(source):
+                context = cls(**arguments, run_dir=run_dir, seed=config["seed"], silent=silent, resume=True)
+        except UnknownNameError as error:
+            missing = _missing_plugins(config)
+            if not missing:
+                raise
+            raise UnknownNameError(
+                f"{error} The run in {run_dir} was trained with plugins that are not installed now "
+                f"(its {CONFIG_FILE} records them): {', '.join(missing)}. Install them "
+                f"(pip install {' '.join(missing)}) to use the run."
+            ) from error
+        context._untrusted_source = source
+        return context
 
     # --- training -------------------------------------------------------------------------------
 
@@ -162,11 +202,12 @@ class RunContext:
         None means the config's ``n_epochs``; a resumed run then trains the epochs it had left.
         With ``target_return``, training stops once the mean evaluation return reaches it.
         """
-        from rich.progress import Progress
-
         from maze_core import statistics
-        from maze_core.training.writers import setup_logging
+        from maze_core.training.progress import ConsoleProgress, Progress
+        from maze_core.training.writers import make_console, setup_logging
 
+        _check_target_return(target_return)
+        console = None if self.silent else make_console()
         if self._trainer is None:
             self._build()
             self._write_config(target_return)
@@ -174,10 +215,12 @@ class RunContext:
                 n_epochs = max(self.algorithm.n_epochs - self._trainer.epoch, 0)
                 if n_epochs == 0:
                     return
-        writers = setup_logging(log_dir=self.run_dir, console=not self.silent)
+            if console is not None:
+                console.print(self._banner(), soft_wrap=True)  # long names: never a line break inside
+        writers = setup_logging(log_dir=self.run_dir, console=console or False)
         self._best_policy = None
         try:
-            with Progress(disable=self.silent, transient=True) as progress:
+            with ConsoleProgress(console) if console else Progress() as progress, _terminate_as_interrupt():
                 self._trainer.progress = progress
                 self._trainer.train(n_epochs, target_return=target_return)
         finally:
@@ -185,33 +228,63 @@ class RunContext:
             for writer in writers:
                 statistics.remove_writer(writer)
 
-    def _build(self) -> None:
-        import torch
+    def _banner(self) -> str:
+        """What is trained, where and how (rich markup), printed when training starts."""
+        from rich.markup import escape
 
+        n_parameters = sum(p.numel() for p in self._model.parameters())
+        n_envs = getattr(self.runner, "n_envs", None)
+        runner = self.runner_name
+        if n_envs:
+            runner += f", {n_envs} env" + ("s" if n_envs > 1 else "")
+        after = f" after epoch {self._trainer.epoch}" if self.resume else ""
+        return (
+            f"{'Resuming' if self.resume else 'Training'} [bold]{escape(self.env_name)}[/] with "
+            f"[bold]{self.algorithm_name}[/]{after}\n"
+            f"Runner {runner}; device {self.torch_device}; seed {self.seed}\n"
+            f"Model: {n_parameters:,} parameters\n"
+            f"Run directory: {escape(str(self.run_dir))}"
+        )
+
+    def _build(self) -> None:
+        """Lock the run directory, build everything, then (and only then) replace an earlier run."""
         from maze_core.training.seeding import set_global_seed
 
-        set_global_seed(self.seed)
-        self._build_model()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._trainer = self.runner.create_trainer(
-            env_factory=self.env_factory,
-            algorithm=self.algorithm,
-            model=self._model,
-            run_dir=self.run_dir,
-            seed=self.seed,
-        )
-        if self.resume:
-            state = torch.load(
-                self.run_dir / "checkpoint.pt", map_location=self.torch_device, weights_only=True
+        self._lock = run_files.RunLock(self.run_dir)
+        try:
+            # checked again under the lock: another run may have written here since construction
+            run_files.check_run_dir(self.run_dir, resume=self.resume, overwrite=self.overwrite)
+            set_global_seed(self.seed)
+            self._build_model()
+            trainer = self.runner.create_trainer(
+                env_factory=self.env_factory,
+                algorithm=self.algorithm,
+                model=self._model,
+                run_dir=self.run_dir,
+                seed=self.seed,
             )
-            self._trainer.load_state_dict(state)
+            if self.resume:
+                run_files.restore(
+                    self.run_dir / run_files.CHECKPOINT_FILE, trainer.load_state_dict, self.torch_device
+                )
+            elif self.overwrite:
+                run_files.remove_run(self.run_dir)
+            run_files.refuse_links(self.run_dir)
+        except BaseException:
+            self.close()
+            raise
+        self._trainer = trainer
 
     def _build_model(self) -> None:
         """The actor-critic, from the composers and one probe env's spaces (once)."""
-        from maze_core.agent import TorchActorCritic
-
         if self._model is not None:
             return
+        with only_installed_code(self._untrusted_source):
+            self._build_model_from_composers()
+
+    def _build_model_from_composers(self) -> None:
+        from maze_core.agent import TorchActorCritic
+
         probe = self.env_factory()
         try:
             spaces = {
@@ -254,7 +327,7 @@ class RunContext:
             "arguments": _recorded(self._arguments),
             "target_return": target_return,
         }
-        (self.run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        run_files.write_text(self.run_dir / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
 
     # --- using the result -----------------------------------------------------------------------
 
@@ -269,7 +342,8 @@ class RunContext:
             best = self._best_state_dict()
             policy = copy.deepcopy(self._model.policy)
             if best is not None:
-                policy.load_state_dict(best["policies"])
+                with run_files.fitting(self.run_dir / run_files.BEST_MODEL_FILE):
+                    policy.load_state_dict(best["policies"])
             policy.eval()
             self._best_policy = policy
         return self._best_policy
@@ -282,15 +356,11 @@ class RunContext:
                 "RunContext.policy is available after train(), or for a run loaded with "
                 "RunContext.from_run_dir()"
             )
-        import torch
-
-        from maze_core.training.trainer import BEST_MODEL_FILE
-
-        path = self.run_dir / BEST_MODEL_FILE
+        path = self.run_dir / run_files.BEST_MODEL_FILE
         if not path.exists():
             raise ConfigurationError(f"{path} does not exist: the run has not saved a best model yet")
         self._build_model()
-        return torch.load(path, map_location=self.torch_device, weights_only=True)
+        return run_files.load_torch(path, map_location=self.torch_device)
 
     def compute_action(self, observation, actor_id=None, deterministic: bool = False):
         """An action of the best policy for ``observation`` (which is not modified)."""
@@ -313,20 +383,116 @@ class RunContext:
         finally:
             env.close()
         if not self.silent:
-            from rich.console import Console
+            from maze_core.training.writers import make_console
 
-            Console().print(summary("evaluation", stats))
+            make_console().print(summary("evaluation", stats))
         return stats
 
     def close(self) -> None:
-        """Stop the run's env workers (also done at interpreter exit)."""
+        """Stop the run's env workers and unlock the run directory (also done at interpreter exit)."""
         self.runner.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+def _missing_plugins(config: dict[str, Any]) -> list[str]:
+    """``package==version`` of each plugin recorded in a run's config that is not installed now."""
+    recorded = config.get("plugins")
+    if not isinstance(recorded, dict):
+        return []
+    installed = {_normalized(info.distribution) for info in plugins.plugins()}
+    return [
+        f"{package}=={version}" if version else str(package)
+        for package, version in recorded.items()
+        if _normalized(str(package)) not in installed
+    ]
+
+
+def _normalized(package: str) -> str:
+    return package.lower().replace("_", "-").replace(".", "-")
+
+
+#: the defaults of ``RunContext(algorithm=..., runner=...)``, for the CLI
+DEFAULT_ALGORITHM = inspect.signature(RunContext).parameters["algorithm"].default
+DEFAULT_RUNNER = inspect.signature(RunContext).parameters["runner"].default
+
+
+def _checked_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigurationError(f"seed={seed!r} is invalid: it must be an integer in [0, 2**32 - 1]")
+    return seed
+
+
+def _check_target_return(target_return: Any) -> None:
+    is_number = isinstance(target_return, (int, float)) and not isinstance(target_return, bool)
+    if target_return is not None and not (is_number and math.isfinite(target_return)):
+        raise ConfigurationError(
+            f"target_return={target_return!r} is invalid: it must be a finite number, or None for no target"
+        )
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """While training, SIGTERM ends the run as Ctrl-C does (checkpoint kept), raising ``Terminated``.
+
+    Only in the main thread, and only where nobody installed a SIGTERM handler of their own.
+    """
+    if threading.current_thread() is not threading.main_thread() or (
+        signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Terminated("terminated by SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+#: the types of the recorded arguments from_run_dir passes on
+_ARGUMENT_TYPES = {
+    "env": (str,),
+    "algorithm": (str,),
+    "policy": (str, type(None)),
+    "critic": (str, type(None)),
+    "runner": (str,),
+    "wrappers": (list, dict, type(None)),
+    "overrides": (dict,),
+    "device": (str, type(None)),
+}
+
+
+def _checked_arguments(config: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The recorded RunContext arguments of ``config``, with a one-line error naming a bad field."""
+    arguments = config.get("arguments")
+    if not isinstance(arguments, dict):
+        raise ConfigurationError(f"{path} does not record the run's arguments (an older Maze wrote it)")
+    for key, value in arguments.items():
+        expected = _ARGUMENT_TYPES.get(key)
+        if expected is None:
+            raise ConfigurationError(f"{path}: arguments.{key} is not a RunContext argument")
+        if not isinstance(value, expected) and _objects(value) == []:
+            names = " or ".join("null" if kind is type(None) else kind.__name__ for kind in expected)
+            raise ConfigurationError(f"{path}: arguments.{key} must be {names}, got {value!r}")
+    if "env" not in arguments:
+        raise ConfigurationError(f"{path}: arguments.env is missing")
+    try:
+        _checked_seed(config.get("seed"))
+        _check_target_return(config.get("target_return"))
+    except ConfigurationError as error:
+        raise ConfigurationError(f"{path}: {error}") from None
+    return dict(arguments)
 
 
 def load_run_config(run_dir: str | Path) -> dict[str, Any]:
@@ -376,13 +542,8 @@ def _algorithm(algorithm, changes: dict[str, Any], device: str | None):
         )
     if device is not None:
         changes = {**changes, "device": device}
-    fields = {field.name for field in attrs.fields(type(config))}
     for key in changes:
-        if key not in fields:
-            raise ConfigurationError(
-                f"override 'algorithm.{key}': {type(config).__name__} has no field {key!r};"
-                f"{type(config).hint_for(key)} fields are {', '.join(sorted(fields))}"
-            )
+        check_field(f"algorithm.{key}", type(config), key)
     # evolve() builds a new config (validators run again) and leaves the user's instance untouched
     return name, attrs.evolve(config, **changes) if changes else config
 
@@ -407,7 +568,9 @@ def _composer(kind: str, value, default: str, kwargs: dict[str, Any]):
     base = BasePolicyComposer if kind == "policy" else CriticComposerInterface
     if value is None or isinstance(value, str):
         name = value or default
-        plugins.load(kind, name)  # fail now on an unknown name
+        composer_class = plugins.load(kind, name)  # fail now on an unknown name
+        for key in kwargs:
+            check_field(f"{kind}.{key}", composer_class, key)
         return name, None, kwargs
     if isinstance(value, base):
         if kwargs:
@@ -427,16 +590,15 @@ def _runner(runner, kwargs: dict[str, Any]):
 
     if isinstance(runner, str):
         runner_class = plugins.load("runner", runner)
+        for key in kwargs:
+            check_field(f"runner.{key}", runner_class, key)
         try:
             return runner, runner_class(**kwargs)
         except TypeError as error:
             raise ConfigurationError(f"runner {runner!r} options {kwargs}: {error}") from error
     if isinstance(runner, Runner):
         for key, value in kwargs.items():
-            if not hasattr(runner, key):
-                raise ConfigurationError(
-                    f"override 'runner.{key}': {type(runner).__name__} has no option {key!r}"
-                )
+            check_field(f"runner.{key}", type(runner), key)
             setattr(runner, key, value)
         return _registered_name("runner", type(runner)), runner
     raise ConfigurationError(
@@ -451,8 +613,9 @@ def _wrapped_factory(factory, wrappers):
         wrappers = list(wrappers.items())
     specs = [(w, {}) if not isinstance(w, (tuple, list)) else (w[0], dict(w[1])) for w in wrappers]
     from maze_core._imports import import_object
+    from maze_core.env.wrappers import Wrapper
 
-    specs = [(import_object(w, "wrapper") if isinstance(w, str) else w, kw) for w, kw in specs]
+    specs = [(import_object(w, "wrapper", kind=Wrapper) if isinstance(w, str) else w, kw) for w, kw in specs]
     return _WrappedFactory(factory, specs)
 
 

@@ -23,9 +23,18 @@ class Runner(ABC):
     :param eval_episodes: episodes of the default evaluator; 0 evaluates nothing (the best model
         is then selected by the mean training return).
     :param torch_threads: torch CPU threads for the trainer; 1 is fastest for small models.
+    :param step_timeout_s: seconds an env may take for one step or reset before training stops with
+        an error (the checkpoint and the best model are kept); None waits forever.
     """
 
-    def __init__(self, n_envs: int = 4, n_eval_envs: int = 4, eval_episodes: int = 8, torch_threads: int = 1):
+    def __init__(
+        self,
+        n_envs: int = 4,
+        n_eval_envs: int = 4,
+        eval_episodes: int = 8,
+        torch_threads: int = 1,
+        step_timeout_s: float | None = None,
+    ):
         for name, value, minimum in (
             ("n_envs", n_envs, 1),
             ("n_eval_envs", n_eval_envs, 1),
@@ -40,6 +49,9 @@ class Runner(ABC):
         self.n_eval_envs = n_eval_envs
         self.eval_episodes = eval_episodes
         self.torch_threads = torch_threads
+        from maze_core.env.vector import checked_step_timeout
+
+        self.step_timeout_s = checked_step_timeout(step_timeout_s, "runner.step_timeout_s")
         self._owned = []  # envs/collectors this runner created and must close
 
     @abstractmethod
@@ -59,6 +71,7 @@ class Runner(ABC):
             "n_eval_envs": self.n_eval_envs,
             "eval_episodes": self.eval_episodes,
             "torch_threads": self.torch_threads,
+            "step_timeout_s": self.step_timeout_s,
         }
 
     def create_trainer(

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+#: statistic name -> value; counts are ``int``, everything else ``float``
 Stats = dict[str, float]
 
 
@@ -47,8 +48,8 @@ class EpisodeRecorder:
     def reduce(self) -> Stats:
         """Reduce the episodes since the last call to epoch statistics and start a new epoch."""
         stats = reduce_episodes(self.returns, self.lengths, self.metrics)
-        stats["total_episode_count"] = float(self.total_episode_count)
-        stats["total_step_count"] = float(self.total_step_count)
+        stats["total_episode_count"] = self.total_episode_count
+        stats["total_step_count"] = self.total_step_count
         self.clear()
         self.last_epoch_stats = stats
         return stats
@@ -56,7 +57,7 @@ class EpisodeRecorder:
 
 def reduce_episodes(returns, lengths, metrics=None) -> Stats:
     """Epoch statistics of the given episodes; return statistics are absent when none finished."""
-    stats: Stats = {"episode_count": float(len(returns))}
+    stats: Stats = {"episode_count": len(returns)}
     if len(returns):
         r = np.asarray(returns, dtype=np.float64)
         n = np.asarray(lengths, dtype=np.float64)

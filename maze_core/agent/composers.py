@@ -256,7 +256,7 @@ def build_network(spec: Any, shape_kwargs: Mapping[str, Any], default: Callable,
     else:
         factory = spec
     if isinstance(factory, str):
-        factory = import_object(factory, f"{what} ({factory})")
+        factory = import_object(factory, f"{what} ({factory})", kind=nn.Module)
     if not callable(factory):
         raise ConfigurationError(
             f"{what}: {spec!r} is not a network; give an nn.Module, a network class, a dotted path to "
@@ -266,6 +266,8 @@ def build_network(spec: Any, shape_kwargs: Mapping[str, Any], default: Callable,
     kwargs = {**_shape_arguments(factory, shape_kwargs, kwargs, f"{what} ({name})"), **kwargs}
     try:
         network = factory(**kwargs)
+    except ConfigurationError:
+        raise  # already says what is wrong (e.g. a refused activation)
     except Exception as error:
         raise ConfigurationError(
             f"building {what} with {name}(**{sorted(kwargs)}) failed: {error!r}"

@@ -188,7 +188,7 @@ def resolve_distribution(spec: Any) -> type[ProbabilityDistribution]:
     """A distribution class from a class, a dotted path or a registered name (e.g. ``"categorical"``)."""
     if isinstance(spec, str):
         if "." in spec or ":" in spec:
-            obj = import_object(spec, "distribution")
+            obj = import_object(spec, "distribution", kind=ProbabilityDistribution)
         else:
             from maze_core import plugins
 
@@ -204,7 +204,7 @@ def resolve_distribution(spec: Any) -> type[ProbabilityDistribution]:
 
 
 def _resolve_space_type(spec: Any, where: str) -> type[gym.Space]:
-    obj = import_object(spec, "action space") if isinstance(spec, str) else spec
+    obj = import_object(spec, "action space", kind=gym.Space) if isinstance(spec, str) else spec
     if not (isinstance(obj, type) and issubclass(obj, gym.Space)):
         raise ConfigurationError(
             f"{where}: action_space={spec!r} is not a gymnasium space class such as gymnasium.spaces.Box"

@@ -15,6 +15,7 @@ import signal
 import sys
 import tempfile
 import traceback
+import warnings
 from typing import Any, NamedTuple
 
 import cloudpickle
@@ -241,9 +242,17 @@ def _load_factory(factory_bytes: bytes):
         ) from exc
 
 
-def worker_main(conn, indices: list[int], factory_payloads: list[bytes]) -> None:
+def _apply_warning_filters(filters: list[tuple]) -> None:
+    """Replace this process's warning filters with ``filters`` (the parent's, see vector.py)."""
+    warnings.resetwarnings()
+    for action, message, category, module, lineno in filters:
+        warnings.filterwarnings(action, message or "", category, module or "", lineno, append=True)
+
+
+def worker_main(conn, indices: list[int], factory_payloads: list[bytes], warning_filters=None) -> None:
     """Build the envs ``indices`` from cloudpickled factories and serve commands from the parent over
-    ``conn``; each command applies to all of this worker's envs, in order.
+    ``conn``; each command applies to all of this worker's envs, in order. ``warning_filters``: the
+    parent's warning filters, applied here too.
 
     Replies: the spaces of every env after construction, then one list per command (a record per
     env); on any exception a :class:`RemoteError` naming the env, after which the worker exits (the
@@ -254,6 +263,8 @@ def worker_main(conn, indices: list[int], factory_payloads: list[bytes]) -> None
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")  # envs in a worker run one at a time: no thread pools
     _limit_torch_threads()
+    if warning_filters is not None:
+        _apply_warning_filters(warning_filters)
 
     during, current = "the env factory", indices[0]
     envs: list[StructuredEnv] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 from collections.abc import Callable
 
 import gymnasium
@@ -50,7 +51,7 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
     registered = plugins.names("env")
     if name in registered:
         return _MazeEnvFactory(plugins.load("env", name))
-    if name in gymnasium.registry:
+    if name in gymnasium.registry or _register_namespace(name):
         return _GymIdFactory(name)
 
     candidates = [*registered, *gymnasium.registry]
@@ -59,11 +60,37 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
         by_lower = {candidate.lower(): candidate for candidate in candidates}
         matches = [by_lower[m] for m in difflib.get_close_matches(name.lower(), list(by_lower), n=3)]
     suggestion = f" Did you mean {' or '.join(repr(m) for m in matches)}?" if matches else ""
+    namespace, _, _ = name.rpartition("/")
+    if namespace in NAMESPACE_PACKAGES:
+        _, package = NAMESPACE_PACKAGES[namespace]
+        raise UnknownNameError(
+            f"Unknown env {name!r}: {namespace}/ envs come from the package {package!r}, which is not "
+            f"installed. Install it (pip install {package}) and try again."
+        )
     raise UnknownNameError(
         f"Unknown env {name!r}: it is neither registered by a plugin nor a gymnasium id.{suggestion} "
         "Registered env names: `maze plugins list`; gymnasium ids: `gymnasium.pprint_registry()`. "
-        "You can also pass a function that creates the env."
+        f"You can also pass a function that creates the env.{plugins.unavailable_note()}"
     )
+
+
+#: gymnasium id namespaces registered by a separate package: namespace -> (module, pip package)
+NAMESPACE_PACKAGES = {"ALE": ("ale_py", "ale-py")}
+
+
+def _register_namespace(name: str) -> bool:
+    """Import the package whose envs have ``name``'s namespace (``ALE/...``: ale-py), so that they
+    are registered with gymnasium; whether ``name`` is a gymnasium id now."""
+    namespace, _, _ = name.rpartition("/")
+    if namespace not in NAMESPACE_PACKAGES:
+        return False
+    module_name, _ = NAMESPACE_PACKAGES[namespace]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    gymnasium.register_envs(module)
+    return name in gymnasium.registry
 
 
 class _MazeEnvFactory:
@@ -93,6 +120,8 @@ class _GymIdFactory:
     def __call__(self) -> StructuredEnv:
         from maze_core.env.gym_env import GymMazeEnv
 
+        if self.gym_id not in gymnasium.registry:  # in a worker process: an ALE/... id, say
+            _register_namespace(self.gym_id)
         return GymMazeEnv(self.gym_id)
 
     def __repr__(self) -> str:

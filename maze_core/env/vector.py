@@ -23,8 +23,10 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
 import traceback
+import warnings
 import weakref
 from collections.abc import Sequence
 from multiprocessing.connection import Connection, wait
@@ -294,9 +296,17 @@ def _check_same_spaces(index: int, description: tuple, reference: tuple) -> None
         )
 
 
-def _env_error(index: int, during: str, detail: str, env_traceback: str | None) -> EnvWorkerError:
-    """An EnvWorkerError naming the env, with the env's traceback in ``env_traceback``."""
-    error = EnvWorkerError(f"env {index} failed in {during}: {detail}")
+#: how errors name the envs of a vector env with this logging prefix
+_ENV_ROLES = {"train": "training env", "eval": "evaluation env"}
+
+
+def _env_error(
+    index: int, during: str, detail: str, env_traceback: str | None, logging_prefix: str | None = None
+) -> EnvWorkerError:
+    """An EnvWorkerError naming the env (a training or an evaluation env, by the vector env's
+    logging prefix), with the env's traceback in ``env_traceback``."""
+    role = _ENV_ROLES.get(logging_prefix, "env")
+    error = EnvWorkerError(f"{role} {index} failed in {during}: {detail}")
     error.worker_index = index
     error.env_traceback = env_traceback
     return error
@@ -310,8 +320,14 @@ class SequentialVectorEnv(VectorEnv):
     """Steps its envs one after the other in this process (no copying, no processes: the fastest
     choice for cheap envs, and the easiest to debug)."""
 
-    def __init__(self, env_factories: Sequence[EnvFactory], logging_prefix: str | None = None):
+    def __init__(
+        self,
+        env_factories: Sequence[EnvFactory],
+        logging_prefix: str | None = None,
+        step_timeout_s: float | None = None,
+    ):
         factories = _check_factories(env_factories)
+        self._step_timeout_s = checked_step_timeout(step_timeout_s)
         self.envs: list[StructuredEnv] = []
         try:
             for index, factory in enumerate(factories):
@@ -321,7 +337,11 @@ class SequentialVectorEnv(VectorEnv):
                     raise
                 except Exception as exc:
                     raise _env_error(
-                        index, "the env factory", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                        index,
+                        "the env factory",
+                        f"{type(exc).__name__}: {exc}",
+                        traceback.format_exc(),
+                        logging_prefix,
                     ) from exc
                 if any(env is other for other in self.envs):
                     raise ConfigurationError(
@@ -343,12 +363,15 @@ class SequentialVectorEnv(VectorEnv):
         records = []
         for index, env in enumerate(self.envs):
             try:
-                records.append(
-                    step_env(env, {key: value[index] for key, value in actions.items()}, track_actors)
-                )
+                with _time_limit(self._step_timeout_s):
+                    records.append(
+                        step_env(env, {key: value[index] for key, value in actions.items()}, track_actors)
+                    )
+            except _StepTimeout:
+                raise self._timeout(index, "step") from None
             except Exception as exc:
                 raise _env_error(
-                    index, "step", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                    index, "step", f"{type(exc).__name__}: {exc}", traceback.format_exc(), self.logging_prefix
                 ) from exc
         return records
 
@@ -356,12 +379,22 @@ class SequentialVectorEnv(VectorEnv):
         records = []
         for index, (env, seed) in enumerate(zip(self.envs, seeds, strict=True)):
             try:
-                records.append(reset_env(env, seed, options, self._track_actors))
+                with _time_limit(self._step_timeout_s):
+                    records.append(reset_env(env, seed, options, self._track_actors))
+            except _StepTimeout:
+                raise self._timeout(index, "reset") from None
             except Exception as exc:
                 raise _env_error(
-                    index, "reset", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+                    index,
+                    "reset",
+                    f"{type(exc).__name__}: {exc}",
+                    traceback.format_exc(),
+                    self.logging_prefix,
                 ) from exc
         return records
+
+    def _timeout(self, index: int, during: str) -> EnvWorkerError:
+        return _env_error(index, during, _timeout_detail(self._step_timeout_s), None, self.logging_prefix)
 
     def _seed_envs(self, seeds):
         for env, seed in zip(self.envs, seeds, strict=True):
@@ -373,6 +406,51 @@ class SequentialVectorEnv(VectorEnv):
     def _close_envs(self) -> None:
         for env in self.envs:
             env.close()
+
+
+def checked_step_timeout(step_timeout_s: float | None, name: str = "step_timeout_s") -> float | None:
+    """``step_timeout_s`` if it is None or a finite number of seconds > 0; a ConfigurationError else."""
+    valid = isinstance(step_timeout_s, (int, float)) and not isinstance(step_timeout_s, bool)
+    if step_timeout_s is not None and not (valid and 0 < step_timeout_s < float("inf")):
+        raise ConfigurationError(
+            f"{name}={step_timeout_s!r} is invalid: it must be a number of seconds > 0, or None for no limit"
+        )
+    return step_timeout_s
+
+
+def _timeout_detail(step_timeout_s: float) -> str:
+    return (
+        f"it did not return within step_timeout_s={step_timeout_s:g} s, so training stops here (the "
+        "last checkpoint and the best model are kept); fix the env or raise runner.step_timeout_s"
+    )
+
+
+class _StepTimeout(BaseException):
+    """Raised in the main thread by SIGALRM when an in-process env exceeds its step timeout."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None):
+    """Interrupt the block after ``seconds`` with ``_StepTimeout`` (SIGALRM, so only in the main
+    thread on Unix; elsewhere, and in C code that never returns to Python, it cannot interrupt)."""
+    if (
+        not seconds
+        or not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _StepTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @contextlib.contextmanager
@@ -398,6 +476,17 @@ def _main_module_not_reimported():
     finally:
         main.__file__ = path
         main.__spec__ = spec
+
+
+def _warning_filters() -> list[tuple]:
+    """This process's warning filters, for its env workers to apply too (a script's ``-W`` options and
+    ``warnings.filterwarnings`` calls then hold in its workers); filters of warning classes defined
+    outside the standard library are left out, since a worker may not be able to import them."""
+    return [
+        (action, getattr(message, "pattern", message), category, getattr(module, "pattern", module), lineno)
+        for action, message, category, module, lineno in warnings.filters
+        if category.__module__ == "builtins"
+    ]
 
 
 def default_start_method() -> str:
@@ -438,8 +527,11 @@ class SubprocVectorEnv(VectorEnv):
         logging_prefix: str | None = None,
         start_method: str | None = None,
         n_workers: int | None = None,
+        step_timeout_s: float | None = None,
     ):
         factories = _check_factories(env_factories)
+        self._step_timeout_s = checked_step_timeout(step_timeout_s)
+        self.logging_prefix = logging_prefix  # errors while the workers start name the envs by it
         if n_workers is not None and (
             not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1
         ):
@@ -469,7 +561,7 @@ class SubprocVectorEnv(VectorEnv):
             connection, worker_connection = context.Pipe()
             process = context.Process(
                 target=worker_main,
-                args=(worker_connection, group, [payloads[index] for index in group]),
+                args=(worker_connection, group, [payloads[index] for index in group], _warning_filters()),
                 name=f"maze-env-worker-{worker}",
                 daemon=True,
             )
@@ -530,7 +622,7 @@ class SubprocVectorEnv(VectorEnv):
             per_env = self._split_actions(actions)
             for worker, group in enumerate(self._groups):
                 self._send(worker, "step", [per_env[index] for index in group])
-        return self._receive_all_envs("step")
+        return self._receive_all_envs("step", self._step_timeout_s)
 
     def _stack(self, observations):
         shared = self._shared
@@ -550,7 +642,7 @@ class SubprocVectorEnv(VectorEnv):
     def _reset_envs(self, seeds, options):
         for worker, group in enumerate(self._groups):
             self._send(worker, "reset", ([seeds[index] for index in group], options))
-        return self._receive_all_envs("reset")
+        return self._receive_all_envs("reset", self._step_timeout_s)
 
     def _seed_envs(self, seeds):
         for worker, group in enumerate(self._groups):
@@ -582,18 +674,20 @@ class SubprocVectorEnv(VectorEnv):
         except (BrokenPipeError, ConnectionResetError, EOFError):
             raise self._failure(worker, command, None) from None
 
-    def _receive_all_envs(self, during: str) -> list[Any]:
+    def _receive_all_envs(self, during: str, timeout: float | None = None) -> list[Any]:
         """One reply per env, in env order (each worker replies with a list for its envs)."""
-        return [reply for replies in self._receive_all(during) for reply in replies]
+        return [reply for replies in self._receive_all(during, timeout) for reply in replies]
 
-    def _receive_all(self, during: str) -> list[Any]:
-        """One message from every worker, in worker order; raises EnvWorkerError if one failed or died.
+    def _receive_all(self, during: str, timeout: float | None = None) -> list[Any]:
+        """One message from every worker, in worker order; raises EnvWorkerError if one failed or died,
+        or if ``timeout`` seconds pass before all have replied (then all workers are stopped).
 
         Waits on all pipes at once and, while nothing arrives, checks every ``_LIVENESS_INTERVAL``
         that the workers still waited for are alive (a dead worker normally shows up as EOF at once).
         """
         if not hasattr(select, "poll"):  # pragma: no cover - Windows
-            return self._receive_all_portable(during)
+            return self._receive_all_portable(during, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
         connections = self._connections
         messages: list[Any] = [None] * len(connections)
         # select.poll directly: multiprocessing.connection.wait builds a selector on every call,
@@ -609,13 +703,16 @@ class SubprocVectorEnv(VectorEnv):
                 for worker in waiting.values():
                     if not self._processes[worker].is_alive() and not connections[worker].poll():
                         raise self._failure(worker, during, None)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise self._timeout(next(iter(waiting.values())), during)
             for fd, _ in ready:
                 worker = waiting.pop(fd)
                 poller.unregister(fd)
                 messages[worker] = self._receive(worker, during)
         return messages
 
-    def _receive_all_portable(self, during: str) -> list[Any]:
+    def _receive_all_portable(self, during: str, timeout: float | None) -> list[Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
         messages: list[Any] = [None] * len(self._connections)
         waiting = {connection: worker for worker, connection in enumerate(self._connections)}
         while waiting:
@@ -624,6 +721,8 @@ class SubprocVectorEnv(VectorEnv):
                 for connection, worker in waiting.items():
                     if not self._processes[worker].is_alive() and not connection.poll():
                         raise self._failure(worker, during, None)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise self._timeout(next(iter(waiting.values())), during)
             for connection in ready:
                 worker = waiting.pop(connection)
                 messages[worker] = self._receive(worker, during)
@@ -661,9 +760,16 @@ class SubprocVectorEnv(VectorEnv):
             last_line = env_traceback.strip().splitlines()[-1]
             detail = f"{last_line}\n\nTraceback in env worker {index}:\n{env_traceback.rstrip()}"
         self._close_envs()
-        error = _env_error(index, during, detail, env_traceback)
+        error = _env_error(index, during, detail, env_traceback, self.logging_prefix)
         error.args = (f"{error.args[0]}\n(all env workers of this SubprocVectorEnv have been shut down)",)
         return error
+
+    def _timeout(self, worker: int, during: str) -> EnvWorkerError:
+        """Stop all workers: one of them (``worker``, named by its first env) exceeded the step timeout."""
+        self._close_envs()
+        return _env_error(
+            self._groups[worker][0], during, _timeout_detail(self._step_timeout_s), None, self.logging_prefix
+        )
 
 
 def _split_evenly(n_envs: int, n_workers: int) -> list[list[int]]:

@@ -42,7 +42,7 @@ def _as_shape_list(shapes: Any, n_keys: int) -> list[Shape]:
 def resolve_non_lin(non_lin: str | type[nn.Module] | Callable[[], nn.Module]) -> Callable[[], nn.Module]:
     """An activation given as a class, a factory or a dotted path such as ``"torch.nn.ReLU"``."""
     if isinstance(non_lin, str):
-        non_lin = import_object(non_lin, "activation")
+        non_lin = import_object(non_lin, "activation", kind=nn.Module)
     if not callable(non_lin):
         raise ConfigurationError(f"non_lin={non_lin!r} is not an activation class such as torch.nn.Tanh")
     return non_lin

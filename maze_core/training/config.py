@@ -7,6 +7,7 @@ with an error naming the field and saying what is allowed.
 from __future__ import annotations
 
 import difflib
+import math
 from typing import Any, ClassVar
 
 import attrs
@@ -24,7 +25,10 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite int or float (not a bool): inf and nan are never valid hyperparameters."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def non_negative_int(_, attribute, value):
@@ -36,15 +40,15 @@ def positive_int(_, attribute, value):
 
 
 def non_negative_float(_, attribute, value):
-    _check(_is_number(value) and value >= 0, attribute, value, "a number >= 0")
+    _check(_is_number(value) and value >= 0, attribute, value, "a finite number >= 0")
 
 
 def positive_float(_, attribute, value):
-    _check(_is_number(value) and value > 0, attribute, value, "a number > 0")
+    _check(_is_number(value) and value > 0, attribute, value, "a finite number > 0")
 
 
 def unit_interval(_, attribute, value):
-    _check(_is_number(value) and 0 <= value <= 1, attribute, value, "a number in [0, 1]")
+    _check(_is_number(value) and 0 <= value <= 1, attribute, value, "a finite number in [0, 1]")
 
 
 def device_name(_, attribute, value):

@@ -26,6 +26,8 @@ class RolloutEvaluator:
         self.n_episodes = n_episodes
         self.model_selection = model_selection
         self.deterministic = deterministic
+        self.total_episode_count = 0
+        self.total_step_count = 0
 
     def __repr__(self) -> str:
         return (
@@ -33,29 +35,47 @@ class RolloutEvaluator:
             f"deterministic={self.deterministic})"
         )
 
-    def evaluate(self, policy, seed: int | None = None, prefix: str | None = None) -> dict[str, float]:
-        """Evaluate ``policy``; stats go to the log hub under the env's logging prefix (or ``prefix``)."""
+    def evaluate(
+        self, policy, seed: int | None = None, prefix: str | None = None, on_episode=None
+    ) -> dict[str, float]:
+        """Evaluate ``policy``; stats go to the log hub under the env's logging prefix (or ``prefix``).
+
+        The statistics have the keys of training statistics: return and length statistics, the
+        env's metrics (``metric/<name>``), the episode count, and ``total_episode_count`` /
+        ``total_step_count`` over all evaluations of this evaluator. ``on_episode()`` is called
+        after each episode (a progress display).
+        """
         was_training = getattr(policy, "training", False)
         if hasattr(policy, "eval"):
             policy.eval()
+        recorder = getattr(self.eval_env, "episode_recorder", None)
+        if recorder is not None:
+            recorder.clear()  # only this evaluation's metrics
+        self._on_episode = on_episode or _nothing
         try:
             if hasattr(self.eval_env, "n_envs"):
                 returns, lengths = self._run_vector(policy, seed)
             else:
                 returns, lengths = self._run_single(policy, seed)
+            metrics = {name: list(values) for name, values in recorder.metrics.items()} if recorder else {}
         finally:
             if was_training:
                 policy.train()
-        stats = statistics.reduce_episodes(returns, lengths)
+            if recorder is not None:
+                recorder.clear()  # evaluation episodes are reported here, not as env epoch stats
+        self.total_episode_count += len(returns)
+        self.total_step_count += sum(lengths)
+        stats = statistics.reduce_episodes(returns, lengths, metrics)
+        stats.update(total_episode_count=self.total_episode_count, total_step_count=self.total_step_count)
         if self.model_selection is not None:
             self.model_selection.update(stats["episode_return_mean"])
         prefix = prefix or getattr(self.eval_env, "logging_prefix", None)
         if prefix and statistics.has_writers():
             statistics.log_stats(prefix, stats)
         elif prefix:  # used on its own, as in the tutorial: show the result now
-            from rich.console import Console
+            from maze_core.training.writers import make_console
 
-            Console().print(summary(prefix, stats))
+            make_console().print(summary(prefix, stats))
         return stats
 
     def _act(self, policy, obs):
@@ -77,6 +97,7 @@ class RolloutEvaluator:
                     episode_length += 1
             returns.append(episode_return)
             lengths.append(episode_length)
+            self._on_episode()
         return returns, lengths
 
     def _run_vector(self, policy, seed):
@@ -100,11 +121,14 @@ class RolloutEvaluator:
                     returns.append(float(episode_returns[i]))
                     lengths.append(int(episode_lengths[i]))
                     finished[i] += 1
+                    self._on_episode()
                 episode_returns[i] = 0.0
                 episode_lengths[i] = 0
-        if hasattr(env, "clear_epoch_stats"):
-            env.clear_epoch_stats()  # evaluation episodes are reported here, not as env epoch stats
         return returns, lengths
+
+
+def _nothing() -> None:
+    pass
 
 
 def _single_substep(env) -> bool:
@@ -113,9 +137,13 @@ def _single_substep(env) -> bool:
 
 
 def summary(title: str, stats: dict[str, float]) -> str:
-    """One line with the main evaluation statistics (rich markup)."""
+    """One line with the main evaluation statistics (rich markup), under 80 columns for most envs:
+    mean return (min, max) and mean episode length."""
+    if not stats.get("episode_count"):
+        return f"[bold]{title}[/]: no episode finished"
+    count = stats["episode_count"]
     return (
-        f"[bold]{title}[/] {int(stats['episode_count'])} episodes: mean return "
+        f"[bold]{title}[/]: {count} episode{'s' if count > 1 else ''}, return "
         f"[cyan]{stats['episode_return_mean']:.2f}[/] (min {stats['episode_return_min']:.2f}, "
-        f"max {stats['episode_return_max']:.2f}), mean length {stats['episode_length_mean']:.1f}"
+        f"max {stats['episode_return_max']:.2f}), length {stats['episode_length_mean']:.1f}"
     )

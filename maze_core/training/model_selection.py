@@ -6,13 +6,14 @@ import copy
 import math
 from pathlib import Path
 
-import torch
+from maze_core.run_dir import save_torch
 
 
 class BestModelSelection:
     """Remembers (and optionally writes) the model's weights whenever the reward strictly improves.
 
-    :param dump_file: where to write the best weights (``torch.save`` of the state dict), or None.
+    :param dump_file: where to write the best weights (``torch.save`` of the state dict, atomically),
+        or None.
     :param model: anything with ``state_dict()``; None only records rewards.
     :param dump_interval: also write ``<stem>-epoch_<n><suffix>`` every ``dump_interval`` updates.
     """
@@ -35,13 +36,13 @@ class BestModelSelection:
             if self.model is not None:
                 self.best_state_dict = copy.deepcopy(self.model.state_dict())
                 if self.dump_file is not None:
-                    torch.save(self.best_state_dict, self.dump_file)
+                    save_torch(self.best_state_dict, self.dump_file)
         if self.model is not None and self.dump_file is not None and self.dump_interval:
             if self.update_count % self.dump_interval == 0:
                 path = self.dump_file.with_name(
                     f"{self.dump_file.stem}-epoch_{self.update_count}{self.dump_file.suffix}"
                 )
-                torch.save(self.model.state_dict(), path)
+                save_torch(self.model.state_dict(), path)
         self.update_count += 1
         return improved
 

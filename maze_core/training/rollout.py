@@ -20,6 +20,7 @@ to the training device. Any other source fills the fields as documented on :clas
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from maze_core.env.structured_env import ActorID
-from maze_core.errors import ConfigurationError
+from maze_core.errors import ConfigurationError, EnvWorkerError
 
 
 @dataclass
@@ -191,7 +192,10 @@ class _ActorBuffer:
     def store_observation(self, observation: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         index = len(self.rows)
         for key, buf in self.observations.items():
-            buf[index] = observation[key]
+            try:
+                buf[index] = observation[key]
+            except (KeyError, ValueError, TypeError) as error:
+                raise _observation_error(key, buf.shape[1:], observation, error) from None
         return dict(self._row_views[index])  # a new dict: the policy may do what it likes with it
 
     def store_action(self, action: dict[str, np.ndarray], latents: dict[str, np.ndarray]) -> None:
@@ -212,6 +216,50 @@ class _ActorBuffer:
             actions=to_device(self.actions),
             latents=to_device(self.latents),
         )
+
+
+def _observation_error(key: str, shape: tuple, observation, error: Exception) -> EnvWorkerError:
+    if not isinstance(observation, dict) or key not in observation:
+        got = f"keys {sorted(observation)}" if isinstance(observation, dict) else type(observation).__name__
+        detail = f"has no observation {key!r} (it returned {got})"
+    else:
+        detail = f"returned observation {key!r} of shape {np.shape(observation[key])[1:]}"
+    return EnvWorkerError(
+        f"a training env {detail}, but its observation space says shape {shape[1:]}: make the env's "
+        "observations match its observation space"
+    )
+
+
+def _check_memory(n_steps: int, n_envs: int, observation_space, action_space) -> None:
+    """Refuse, before allocating, a rollout whose buffers would not fit in the available memory."""
+    available = _available_memory()
+    per_env_step = sum(
+        np.dtype(_dtype(space)).itemsize * int(np.prod(space.shape, dtype=np.int64))
+        for space in (*observation_space.spaces.values(), *action_space.spaces.values())
+    )
+    # the numpy buffers and their copy on the training device, rewards and flags, a row view per step
+    needed = n_steps * (2 * n_envs * (per_env_step + 7) + 400)
+    if available is not None and needed > available:
+        raise ConfigurationError(
+            f"a rollout of algorithm.n_rollout_steps={n_steps} on runner.n_envs={n_envs} envs needs about "
+            f"{needed / 2**30:.1f} GiB of memory, but only {available / 2**30:.1f} GiB are available; lower "
+            "algorithm.n_rollout_steps or runner.n_envs"
+        )
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux: MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as meminfo:  # noqa: PTH123
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _dtype(space) -> np.dtype:
@@ -248,6 +296,13 @@ class VectorEnvCollector:
         if self._observation is None:
             self._observation, _ = env.reset(seed=self.seed)
         if n_steps > self._capacity:
+            actor = ActorID(*env.actor_id())
+            _check_memory(
+                n_steps,
+                n,
+                env.observation_spaces_dict[actor.step_key],
+                env.action_spaces_dict[actor.step_key],
+            )
             self._buffers.clear()
             self._capacity = n_steps
         for buffer in self._buffers.values():

@@ -20,15 +20,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from maze_core import run_dir as run_files
 from maze_core import statistics
 from maze_core.errors import ConfigurationError, TrainingError
 from maze_core.training.config import SCHEDULES
 from maze_core.training.model_selection import BestModelSelection
+from maze_core.training.progress import Progress
 from maze_core.training.returns import compute_gae
 from maze_core.training.rollout import Minibatch, Rollout
 
-BEST_MODEL_FILE = "state_dict.pt"
-CHECKPOINT_FILE = "checkpoint.pt"
+BEST_MODEL_FILE = run_files.BEST_MODEL_FILE
+CHECKPOINT_FILE = run_files.CHECKPOINT_FILE
 
 
 class Trainer(ABC):
@@ -56,6 +58,7 @@ class ActorCriticTrainer(Trainer):
         return selects the best model).
     :param run_dir: where ``state_dict.pt`` and ``checkpoint.pt`` go (None: nowhere).
     :param eval_seed: seed of the evaluation episodes, the same every epoch so epochs compare fairly.
+    :param progress: a :class:`~maze_core.training.progress.Progress` to report to (None: nothing).
     """
 
     def __init__(self, config, model, collector, evaluator=None, run_dir=None, eval_seed=None, progress=None):
@@ -183,6 +186,7 @@ class ActorCriticTrainer(Trainer):
             )
         self._n_updates = self.epoch * self.config.epoch_length
         self._last_update = last_epoch * self.config.epoch_length
+        (self.progress or Progress()).start(self.epoch, n_epochs)
         try:
             while self.epoch < last_epoch:
                 reward = self._train_epoch()
@@ -197,8 +201,14 @@ class ActorCriticTrainer(Trainer):
                     )
                     break
         except KeyboardInterrupt:
-            statistics.log_message("Interrupted: the best model and a resumable checkpoint are kept.")
-            self.save_checkpoint()
+            with run_files.signals_held_back():  # a second Ctrl-C waits until this is done
+                self.save_checkpoint()
+                statistics.log_message(
+                    "Interrupted: the best model and a resumable checkpoint are kept."
+                    if self.model_selection.best_state_dict is not None
+                    else "Interrupted before the first epoch finished: a resumable checkpoint is kept, "
+                    "no best model yet."
+                )
             raise
         except TrainingError:
             raise  # the weights may be broken: keep the last good checkpoint on disk
@@ -211,9 +221,11 @@ class ActorCriticTrainer(Trainer):
         config = self.config
         critic_only = self.epoch < config.critic_burn_in_epochs
         update_stats: dict[str, list[float]] = defaultdict(list)
+        progress = self.progress or Progress()
+        progress.start_epoch(self.epoch + 1, config.epoch_length)
         start = time.perf_counter()
         self.model.train()
-        for _ in _progress(self.progress, config.epoch_length, f"epoch {self.epoch + 1}"):
+        for _ in range(config.epoch_length):
             rollout = self.collector.collect(self.model, config.n_rollout_steps)
             self.env_steps += rollout.n_steps * rollout.n_envs
             self.progress_remaining = 1.0 - self._n_updates / self._last_update
@@ -223,6 +235,7 @@ class ActorCriticTrainer(Trainer):
             for name, value in self.update(rollout, critic_only).items():
                 update_stats[name].append(value)
             self._n_updates += 1
+            progress.update_done(self.env_steps)
         train_time = time.perf_counter() - start
         n_steps = config.epoch_length * config.n_rollout_steps * rollout.n_envs
         train_stats = self.collector.epoch_stats()
@@ -231,17 +244,24 @@ class ActorCriticTrainer(Trainer):
             learning_rate=learning_rate,
             steps_per_second=n_steps / train_time,
             epoch_time=train_time,
-            env_steps=float(self.env_steps),
+            env_steps=self.env_steps,
         )
         statistics.log_stats("train", train_stats)
         statistics.log_stats("algorithm", algorithm_stats)
         if self.evaluator is not None:
-            eval_stats = self.evaluator.evaluate(self.model.policy, seed=self.eval_seed, prefix="eval")
+            progress.start_evaluation(getattr(self.evaluator, "n_episodes", None))
+            eval_stats = self.evaluator.evaluate(
+                self.model.policy, seed=self.eval_seed, prefix="eval", on_episode=progress.episode_done
+            )
             reward = eval_stats.get("episode_return_mean", -math.inf)
         else:
             reward = train_stats.get("episode_return_mean", -math.inf)
-        if self.model_selection.update(reward):
-            statistics.log_message(f"New best model: mean return {reward:.2f}")
+        new_best = self.model_selection.update(reward)
+        selection = {"new_best": int(new_best)}
+        if math.isfinite(self.model_selection.best_reward):
+            selection["best_return"] = self.model_selection.best_reward
+        statistics.log_stats("model_selection", selection)
+        progress.end_epoch(reward if math.isfinite(reward) else None)
         self.epoch += 1
         self.save_checkpoint()
         statistics.increment_log_step(step=self.epoch)
@@ -280,15 +300,15 @@ class ActorCriticTrainer(Trainer):
         )
         random.setstate((3, tuple(rng["python"]), None))
         if self.run_dir is not None and (self.run_dir / BEST_MODEL_FILE).exists():
-            self.model_selection.best_state_dict = torch.load(
-                self.run_dir / BEST_MODEL_FILE, map_location=self.device, weights_only=True
+            self.model_selection.best_state_dict = run_files.load_torch(
+                self.run_dir / BEST_MODEL_FILE, map_location=self.device
             )
+        elif self.run_dir is not None:  # removed (e.g. it was damaged): the next epoch writes a new one
+            self.model_selection.best_reward = -math.inf
 
     def save_checkpoint(self) -> None:
         if self.run_dir is not None:
-            path = self.run_dir / CHECKPOINT_FILE
-            torch.save(self.state_dict(), path.with_suffix(".tmp"))
-            path.with_suffix(".tmp").replace(path)  # atomic: a crash never leaves a half-written file
+            run_files.save_torch(self.state_dict(), self.run_dir / CHECKPOINT_FILE)
 
 
 def _grad_norm(parameters: list) -> torch.Tensor:
@@ -317,16 +337,3 @@ def _optimizer(parameters: list, config) -> torch.optim.Optimizer:
     except (RuntimeError, ValueError):  # a device or dtype without a fused kernel
         return torch.optim.Adam(parameters, lr=config.lr, eps=config.optimizer_eps)
 
-
-def _progress(progress, total: int, description: str):
-    """Iterate ``range(total)``, advancing ``progress`` (a rich Progress) if one is given."""
-    if progress is None:
-        yield from range(total)
-        return
-    task = progress.add_task(description, total=total)
-    try:
-        for i in range(total):
-            yield i
-            progress.advance(task)
-    finally:
-        progress.remove_task(task)

@@ -3,98 +3,144 @@
 from __future__ import annotations
 
 import json
+import secrets
+import textwrap
+import time
 from pathlib import Path
 
 from maze_core import statistics
+from maze_core.run_dir import append_line
 
-# the statistics shown in the console table, in order, with short labels; everything goes to the files
-_CONSOLE_COLUMNS = {
-    "train": [
-        ("episode_return_mean", "return"),
-        ("episode_return_min", "min"),
-        ("episode_return_max", "max"),
-        ("episode_length_mean", "length"),
-        ("episode_count", "episodes"),
-    ],
-    "eval": [
-        ("episode_return_mean", "return"),
-        ("episode_return_min", "min"),
-        ("episode_return_max", "max"),
-        ("episode_length_mean", "length"),
-        ("episode_count", "episodes"),
-    ],
-    "algorithm": [
-        ("policy_loss", "policy loss"),
-        ("value_loss", "value loss"),
-        ("entropy", "entropy"),
-        ("policy_grad_norm", "policy grad"),
-        ("critic_grad_norm", "critic grad"),
-        ("steps_per_second", "steps/s"),
-    ],
-}
+#: statistics the trainer adds to the algorithm's own (shown in fixed columns, or only in the files)
+_TRAINER_STATISTICS = ("learning_rate", "steps_per_second", "epoch_time", "env_steps")
+#: short console labels for common words of statistics names (``policy_grad_norm`` -> ``pi_grad``)
+_ABBREVIATIONS = {"policy": "pi", "value": "v", "critic": "vf", "entropy": "entropy", "fraction": "frac",
+                  "approx": "", "norm": "", "explained": "expl", "variance": "var"}
+
+
+def _label(name: str) -> str:
+    words = [_ABBREVIATIONS.get(word, word) for word in name.split("_")]
+    return "_".join(word for word in words if word) or name
 
 
 class ConsoleWriter:
-    """One compact table per epoch: a row per source (train, eval, algorithm)."""
+    """One aligned row per epoch: epoch, env steps, training and evaluation return, episode length,
+    the algorithm's own statistics (whatever its ``update()`` returns), steps/s and a ``*`` when the
+    epoch's model is the new best.
+
+    The columns are fixed at the first epoch and limited to the console's width: algorithm
+    statistics that do not fit are named once above the header (every statistic is in
+    ``stats.jsonl`` and TensorBoard). Off a terminal the rows are plain text, without escape codes.
+    """
 
     def __init__(self, console=None):
-        from rich.console import Console
-
-        self.console = console or Console()
+        self.console = console or make_console()
+        self._columns: list[tuple[str, int, object]] | None = None
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
-        from rich.table import Table
+        if self._columns is None:
+            self._columns = self._choose_columns(stats)
+            header = "  ".join(label.rjust(width) for label, width, _ in self._columns)
+            self.console.print(header.rstrip(), style="bold", soft_wrap=True, markup=False)
+        cells = [get(step, stats).rjust(width) for _, width, get in self._columns]
+        row = "  ".join(cells).rstrip()
+        if row.endswith("*"):
+            row = f"{row[:-1]}[bold green]*[/]"
+        self.console.print(row, soft_wrap=True)  # a narrow terminal wraps it; rich never breaks a row
 
-        table = Table(title=f"epoch {step}", title_justify="left", box=None, pad_edge=False)
-        table.add_column("", style="bold")
-        table.add_column("statistics")
-        for prefix, values in stats.items():
-            columns = _CONSOLE_COLUMNS.get(prefix) or [(name, name) for name in sorted(values)]
-            shown = [f"{label} [cyan]{_format(values[name])}[/]" for name, label in columns if name in values]
-            table.add_row(prefix, "  ".join(shown))
-        self.console.print(table)
+    def _choose_columns(self, stats: dict[str, statistics.Stats]) -> list[tuple[str, int, object]]:
+        def value(prefix: str, name: str, convert=float):
+            def get(step, s):
+                found = s.get(prefix, {}).get(name)
+                return compact(None if found is None else convert(found))
+
+            return get
+
+        head = [
+            ("epoch", 5, lambda step, s: str(step)),
+            ("steps", 6, value("algorithm", "env_steps", int)),
+            ("return", 6, value("train", "episode_return_mean")),
+            ("eval", 6, value("eval", "episode_return_mean")),
+            ("length", 6, value("train", "episode_length_mean")),
+        ]
+        tail = [
+            ("steps/s", 7, value("algorithm", "steps_per_second", round)),
+            ("best", 4, lambda step, s: "*" if s.get("model_selection", {}).get("new_best") else ""),
+        ]
+        own = [name for name in stats.get("algorithm", {}) if name not in _TRAINER_STATISTICS]
+        room = self.console.width - sum(width + 2 for _, width, _ in head + tail) + 2
+        shown, hidden = [], []
+        for name in own:
+            label = _label(name)
+            width = max(7, len(label))
+            if width + 2 <= room:
+                shown.append((label, width, value("algorithm", name)))
+                room -= width + 2
+            else:
+                hidden.append(name)
+        if hidden:
+            note = f"Not shown at this width (see stats.jsonl or TensorBoard): {', '.join(hidden)}"
+            for line in textwrap.wrap(note, width=min(self.console.width, 100)):
+                self.console.print(line, style="dim")
+        return head + shown + tail
 
     def message(self, text: str) -> None:
-        self.console.print(f"[yellow]{text}[/]")
+        self.console.print(text, style="yellow", markup=False)
 
     def close(self) -> None:
         pass
 
 
+def make_console(stderr: bool = False):
+    """A rich console for run output: colours on a terminal, plain text elsewhere, no highlighting."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
 class JsonLinesWriter:
-    """Appends one JSON object per epoch to ``stats.jsonl``: ``{"epoch": n, "<prefix>": {...}}``."""
+    """Appends one JSON object per epoch to ``stats.jsonl``:
+    ``{"epoch": n, "time": <unix time>, "<prefix>": {...}}`` (atomically: the file holds whole
+    lines only)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
-        with self.path.open("a") as file:
-            file.write(json.dumps({"epoch": step, **stats}) + "\n")
+        append_line(self.path, json.dumps({"epoch": step, "time": round(time.time(), 3), **stats}))
 
     def close(self) -> None:
         pass
 
 
 class TensorBoardWriter:
-    """Scalars under ``<prefix>/<name>`` in TensorBoard event files in ``log_dir``."""
+    """Scalars under ``<prefix>/<name>`` in TensorBoard event files in ``log_dir``.
+
+    The x axis is the run's env steps (``algorithm/env_steps``) when the statistics have them, so
+    curves of runs with different epoch sizes compare; the epoch is logged as ``train/epoch``.
+    """
 
     def __init__(self, log_dir: str | Path):
         from torch.utils.tensorboard import SummaryWriter
 
-        self.summary = SummaryWriter(log_dir=str(log_dir))
+        # a random suffix: nobody can place a link at the event file's name beforehand
+        self.summary = SummaryWriter(log_dir=str(log_dir), filename_suffix=f".{secrets.token_hex(4)}")
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
+        global_step = int(stats.get("algorithm", {}).get("env_steps", step))
+        self.summary.add_scalar("train/epoch", step, global_step)
         for prefix, values in stats.items():
             for name, value in values.items():
-                self.summary.add_scalar(f"{prefix}/{name}", value, step)
+                self.summary.add_scalar(f"{prefix}/{name}", value, global_step)
         self.summary.flush()
 
     def close(self) -> None:
         self.summary.close()
 
 
-def setup_logging(job_config=None, log_dir: str | Path = ".", console: bool = True) -> list:
-    """Register the writers of a run: JSON lines and TensorBoard in ``log_dir``, and the console.
+def setup_logging(job_config=None, log_dir: str | Path = ".", console=True) -> list:
+    """Register the writers of a run: JSON lines and TensorBoard in ``log_dir``, and the console
+    (``console``: True for a new rich console, a rich ``Console`` to print to, or False).
 
     ``job_config`` is accepted for compatibility with the original Maze API; the resolved config is
     written by the RunContext. Returns the writers, to be removed with
@@ -104,15 +150,31 @@ def setup_logging(job_config=None, log_dir: str | Path = ".", console: bool = Tr
     log_dir.mkdir(parents=True, exist_ok=True)
     writers = [JsonLinesWriter(log_dir / "stats.jsonl"), TensorBoardWriter(log_dir)]
     if console:
-        writers.append(ConsoleWriter())
+        writers.append(ConsoleWriter(None if console is True else console))
     for writer in writers:
         statistics.register_writer(writer)
     return writers
 
 
-def _format(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if float(value).is_integer():
-        return f"{int(value)}"
-    return f"{value:.3g}" if abs(value) < 1e-2 else f"{value:.2f}"
+def compact(value: float | int | None) -> str:
+    """A number for a console column: 7 characters at most for magnitudes from 1e-9 to 1e8
+    (``163.8k``, ``1.25M``, ``2048``, ``487.3``, ``12.34``, ``-0.0123``, ``-1.2e-5``); ``-`` for None."""
+    if value is None:
+        return "-"
+    magnitude = abs(value)
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if magnitude >= 1e4:
+        return f"{value / 1e3:.1f}k"
+    if isinstance(value, int) or magnitude == 0:
+        return str(int(value))
+    if magnitude >= 1000:
+        return f"{value:.0f}"
+    if magnitude >= 100:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    if magnitude >= 1e-3:
+        return f"{value:.4f}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"

@@ -129,3 +129,12 @@ def test_maze_load_plugins_reports_a_distribution_that_is_not_installed(monkeypa
     assert list(infos) == ["maze-core", "maze-not-installed"]
     assert infos["maze-not-installed"].status == "broken"
     assert infos["maze-not-installed"].error == "not installed (named in MAZE_LOAD_PLUGINS)"
+
+
+def test_an_unknown_env_mentions_the_broken_plugins(installed):
+    from maze_core.env.names import resolve_env
+
+    with pytest.raises(UnknownNameError) as error:
+        resolve_env("test-broken-env")
+    assert "gymnasium id" in str(error.value)
+    assert "These plugins are broken and may provide it: maze-test-broken" in str(error.value)

@@ -80,7 +80,7 @@ def test_other_libraries_names_fail_with_a_hint(tmp_path):
     with pytest.raises(ConfigurationError, match=r"has no field 'batch_size'\. .*calls it n_minibatches"):
         PPOAlgorithmConfig(batch_size=64)
     with pytest.raises(
-        ConfigurationError, match=r"'update_epochs';.* calls it n_update_passes \(n_epochs is"
+        ConfigurationError, match=r"'update_epochs'\..* calls it n_update_passes \(n_epochs is"
     ):
         RunContext(
             env="CartPole-v1", algorithm="ppo", overrides={"algorithm.update_epochs": 4}, run_dir=tmp_path

@@ -33,6 +33,7 @@ def _without_timings(stats):
         {
             k: {n: v for n, v in s.items() if n not in drop} if isinstance(s, dict) else s
             for k, s in line.items()
+            if k != "time"
         }
         for line in stats
     ]
@@ -233,13 +234,17 @@ def test_silent_prints_nothing(tmp_path, capfd):
     assert out == "" and err == ""
 
 
-def test_console_shows_one_table_per_epoch(tmp_path, capfd):
+def test_console_shows_a_banner_and_one_row_per_epoch(tmp_path, capfd):
     rc = RunContext(env="CartPole-v1", overrides=QUICK, run_dir=tmp_path, seed=0)
     rc.train(n_epochs=2)
     rc.close()
-    out, _ = capfd.readouterr()
-    assert out.count("epoch 1") == 1 and out.count("epoch 2") == 1
-    assert "train" in out and "eval" in out and "policy loss" in out
+    lines = capfd.readouterr().out.splitlines()
+    assert lines[0] == "Training CartPole-v1 with a2c" and lines[1].endswith("seed 0")
+    assert f"Run directory: {tmp_path}" in lines
+    header = next(line for line in lines if line.startswith("epoch"))
+    rows = lines[lines.index(header) + 1 :]
+    assert [row.split()[0] for row in rows] == ["1", "2"]
+    assert "pi_loss" in header.split() and "eval" in header.split()
 
 
 def test_cartpole_learns_well_above_random(tmp_path):
@@ -259,7 +264,7 @@ def test_cartpole_learns_well_above_random(tmp_path):
     assert stats["episode_return_mean"] > 150
 
 
-def test_tensorboard_events_hold_the_epoch_statistics(tmp_path):
+def test_tensorboard_events_hold_the_epoch_statistics_against_env_steps(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     rc = RunContext(env="CartPole-v1", overrides=QUICK, run_dir=tmp_path, seed=0, silent=True)
@@ -269,8 +274,12 @@ def test_tensorboard_events_hold_the_epoch_statistics(tmp_path):
     events.Reload()
     tags = set(events.Tags()["scalars"])
     assert {"train/episode_return_mean", "eval/episode_return_mean", "algorithm/policy_loss"} <= tags
-    assert [event.step for event in events.Scalars("eval/episode_return_mean")] == [1, 2]
-    expected = [line["eval"]["episode_return_mean"] for line in _stats_lines(tmp_path)]
+    lines = _stats_lines(tmp_path)
+    steps = [line["algorithm"]["env_steps"] for line in lines]
+    assert steps == [4 * 16 * 2, 2 * 4 * 16 * 2]  # epoch_length x n_rollout_steps x n_envs
+    assert [event.step for event in events.Scalars("eval/episode_return_mean")] == steps
+    assert [event.value for event in events.Scalars("train/epoch")] == [1, 2]
+    expected = [line["eval"]["episode_return_mean"] for line in lines]
     assert [event.value for event in events.Scalars("eval/episode_return_mean")] == pytest.approx(expected)
 
 

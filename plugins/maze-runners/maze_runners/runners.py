@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+
 from maze_core.env.vector import SequentialVectorEnv, SubprocVectorEnv
-from maze_core.errors import ConfigurationError
+from maze_core.errors import ConfigurationError, MazeWarning
 from maze_core.runners import Runner
 
 
 class DevRunner(Runner):
-    """Steps all envs in the training process: simplest to debug, fastest for cheap envs."""
+    """Steps all envs in the training process: simplest to debug, fastest for cheap envs.
+
+    Its ``step_timeout_s`` interrupts an env with SIGALRM, which works in the main thread for Python
+    code and blocking calls, but not for C code that never returns to Python: use the local runner
+    for envs that may hang.
+    """
 
     def make_vector_env(self, env_factories, logging_prefix: str):
-        return SequentialVectorEnv(env_factories, logging_prefix=logging_prefix)
+        return SequentialVectorEnv(
+            env_factories, logging_prefix=logging_prefix, step_timeout_s=self.step_timeout_s
+        )
 
 
 class LocalRunner(Runner):
@@ -36,6 +46,22 @@ class LocalRunner(Runner):
             )
         self.start_method = start_method
         self.n_workers = n_workers
+        cores = os.cpu_count() or 1
+        n_training = min(self.n_workers or self.n_envs, self.n_envs)
+        if n_training > cores:
+            warnings.warn(
+                f"the local runner will step its envs in {n_training} worker processes on {cores} CPU "
+                f"cores ({self.n_processes} with the evaluation envs, each a Python interpreter with its "
+                f"envs); set runner.n_workers={cores} to step several envs per worker",
+                MazeWarning,
+                stacklevel=2,
+            )
+
+    @property
+    def n_processes(self) -> int:
+        """The worker processes of the training and the evaluation envs together."""
+        n_eval = min(self.n_eval_envs, self.eval_episodes)
+        return min(self.n_workers or self.n_envs, self.n_envs) + min(self.n_workers or n_eval, n_eval)
 
     def make_vector_env(self, env_factories, logging_prefix: str):
         return SubprocVectorEnv(
@@ -43,6 +69,7 @@ class LocalRunner(Runner):
             logging_prefix=logging_prefix,
             start_method=self.start_method,
             n_workers=self.n_workers,
+            step_timeout_s=self.step_timeout_s,
         )
 
     def settings(self) -> dict:

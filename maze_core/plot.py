@@ -1,0 +1,214 @@
+"""Learning curves: the mean return of one or more runs against env steps or wall time.
+
+Reads the runs' ``stats.jsonl`` (and ``config.json`` to group runs), draws with matplotlib and
+writes the figure atomically. Runs set up alike (the same recorded arguments, apart from the seed,
+the number of epochs and the device) form one curve: the mean over the runs, with a band from the
+lowest to the highest run, at the points where runs were evaluated (the others interpolated), over
+the range of env steps (or time) that all of them reached. The evaluation return is drawn when
+every run has one, else the training return.
+
+matplotlib is imported by :func:`write_curve` only, so training and ``maze plugins list`` never
+load it; numpy only when curves are read, so ``maze --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from maze_core.errors import ConfigurationError
+from maze_core.run_dir import STATS_FILE, atomic_write
+
+if TYPE_CHECKING:
+    import numpy as np
+
+X_AXES = ("steps", "time")
+
+
+@dataclass
+class RunCurve:
+    """One run's curve: ``x`` (env steps or seconds) and the mean return of each epoch."""
+
+    run_dir: Path
+    group: str  # runs with the same group are drawn as one curve
+    label: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+def load_curves(run_dirs, x: str = "steps", source: str | None = None) -> tuple[list[RunCurve], str]:
+    """The curves of ``run_dirs`` and the statistics source drawn (``"eval"`` or ``"train"``).
+
+    ``source`` None picks ``eval`` when every run has evaluation returns, else ``train``.
+    """
+    import numpy as np
+
+    from maze_core.run_context import load_run_config
+
+    if x not in X_AXES:
+        raise ConfigurationError(f"x axis {x!r}: choose one of {', '.join(X_AXES)}")
+    runs = []
+    for run_dir in map(Path, run_dirs):
+        config = load_run_config(run_dir)
+        lines = _read_stats(run_dir)
+        runs.append((run_dir, config, lines))
+    if source is None:
+        has_eval = all(
+            any("episode_return_mean" in line.get("eval", {}) for line in lines) for *_, lines in runs
+        )
+        source = "eval" if has_eval else "train"
+    labels = _labels([config for _, config, _ in runs])
+    curves = []
+    for (run_dir, config, lines), label in zip(runs, labels, strict=True):
+        points = [
+            (_x(line, x), line[source]["episode_return_mean"])
+            for line in lines
+            if "episode_return_mean" in line.get(source, {})
+        ]
+        if x == "time":
+            start = _start_time(lines)
+            points = [(t - start, y) for t, y in points]
+        if not points:
+            raise ConfigurationError(f"{run_dir / STATS_FILE} has no {source} return to plot yet")
+        xs, ys = (np.asarray(values, dtype=np.float64) for values in zip(*points, strict=True))
+        curves.append(RunCurve(run_dir, _group_key(config), label, xs, ys))
+    return curves, source
+
+
+def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | None = None) -> Path:
+    """Draw the learning curves of ``run_dirs`` into ``output`` (PNG, SVG or PDF, by its suffix)."""
+    output = Path(output)
+    file_format = output.suffix.lower().lstrip(".")
+    if file_format not in ("png", "svg", "pdf"):
+        raise ConfigurationError(f"{output}: write the figure to a .png, .svg or .pdf file")
+    curves, source = load_curves(run_dirs, x=x)
+
+    from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
+
+    figure = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
+    axes = figure.add_subplot()
+    groups: dict[str, list[RunCurve]] = {}
+    for curve in curves:
+        groups.setdefault(curve.group, []).append(curve)
+    for members in groups.values():
+        grid, mean, low, high = mean_and_band(members)
+        label = members[0].label
+        if len(members) > 1:
+            label = (
+                f"{label[:-1]}, {len(members)} runs)"
+                if label.endswith(")")
+                else f"{label} ({len(members)} runs)"
+            )
+        marker = "o" if len(grid) <= 50 else None  # a run's evaluations are points; one epoch is one
+        (line,) = axes.plot(grid, mean, label=label, linewidth=1.8, marker=marker, markersize=3.5)
+        if len(members) > 1:
+            axes.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    axes.set_xlabel("env steps" if x == "steps" else "wall time [s]")
+    axes.set_ylabel(f"mean {'evaluation' if source == 'eval' else 'training'} return")
+    axes.set_title(title or _title(curves))
+    axes.grid(alpha=0.3)
+    axes.legend(loc="best", fontsize="small")
+    if x == "steps":
+        from matplotlib.ticker import FuncFormatter
+
+        axes.xaxis.set_major_formatter(FuncFormatter(_steps_label))
+    # a temporary file renamed over ``output``: never half a figure, never through a link
+    atomic_write(output, lambda file: figure.savefig(file, format=file_format))
+    return output
+
+
+def mean_and_band(curves: list[RunCurve]):
+    """Mean, lowest and highest of ``curves`` at every x where one of them was evaluated (the
+    others linearly interpolated there).
+
+    Only the range every run reached is covered (a run stopped early by a target return ends the
+    curve there), so each point averages all runs.
+    """
+    import numpy as np
+
+    start = max(curve.x[0] for curve in curves)
+    stop = min(curve.x[-1] for curve in curves)
+    grid = np.unique(np.concatenate([curve.x for curve in curves]))
+    grid = grid[(grid >= start) & (grid <= stop)]
+    values = np.stack([np.interp(grid, curve.x, curve.y) for curve in curves])
+    return grid, values.mean(axis=0), values.min(axis=0), values.max(axis=0)
+
+
+def _steps_label(value: float, position=None) -> str:
+    """Env steps as ``0``, ``500``, ``2.5k``, ``1.2M``."""
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:g}M"
+    if abs(value) >= 1e3:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
+
+
+def _read_stats(run_dir: Path) -> list[dict]:
+    path = run_dir / STATS_FILE
+    if not path.is_file():
+        raise ConfigurationError(f"{run_dir} has no {STATS_FILE}: the run has not finished an epoch yet")
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except ValueError as error:
+        raise ConfigurationError(f"cannot read {path}: {error}") from error
+
+
+def _x(line: dict, x: str) -> float:
+    if x == "steps":
+        return float(line.get("algorithm", {}).get("env_steps", line["epoch"]))
+    return float(line["time"])
+
+
+def _start_time(lines: list[dict]) -> float:
+    """When the run started: its first epoch's end minus that epoch's training time."""
+    first = lines[0]
+    return float(first["time"]) - float(first.get("algorithm", {}).get("epoch_time", 0.0))
+
+
+#: recorded arguments that say how long or where a run trained, not how: runs differing only in
+#: these (and the seed) are drawn as one curve
+_NOT_GROUPED = ("device", "overrides.algorithm.n_epochs")
+
+
+def _setup(config: dict) -> dict:
+    """The recorded arguments of a run, without those in :data:`_NOT_GROUPED`."""
+    arguments = dict(
+        config.get("arguments") or {"env": config.get("env"), "algorithm": config.get("algorithm")}
+    )
+    arguments["overrides"] = dict(arguments.get("overrides") or {})
+    for path in _NOT_GROUPED:
+        section, _, key = path.partition(".")
+        (arguments[section] if key else arguments).pop(key or section, None)
+    return arguments
+
+
+def _group_key(config: dict) -> str:
+    """Runs set up alike (apart from the seed, the budget and the device) share this key."""
+    return json.dumps(_setup(config), sort_keys=True, default=str)
+
+
+def _labels(configs: list[dict]) -> list[str]:
+    """``<env> <algorithm>``, plus the overrides that tell curves with the same name apart."""
+    names = [f"{config.get('env')} {_name(config.get('algorithm'))}" for config in configs]
+    overrides = [_setup(config)["overrides"] for config in configs]
+    labels = []
+    for name, own in zip(names, overrides, strict=True):
+        others = [o for n, o in zip(names, overrides, strict=True) if n == name and o != own]
+        differing = [key for key in own if any(other.get(key) != own[key] for other in others)]
+        differing += [key for other in others for key in other if key not in own]
+        extra = ", ".join(
+            f"{key.split('.', 1)[-1]}={own.get(key, 'default')}" for key in sorted(set(differing))
+        )
+        labels.append(f"{name} ({extra})" if extra else name)
+    return labels
+
+
+def _name(algorithm) -> str:
+    return algorithm.get("name", "?") if isinstance(algorithm, dict) else str(algorithm)
+
+
+def _title(curves: list[RunCurve]) -> str:
+    envs = list(dict.fromkeys(curve.label.split(" ", 1)[0] for curve in curves))
+    return ", ".join(envs)

@@ -1,0 +1,354 @@
+"""The run directory: the one place that reads, writes, locks and removes a run's files.
+
+A run directory is treated as data that anyone may have edited, so everything here is defensive:
+
+* every file is written atomically (a temporary file in the same directory, flushed, fsynced and
+  renamed over the old one), so a crash, ``kill -9`` or a full disk leaves the previous version;
+  Ctrl-C and SIGTERM are held back until a write is complete;
+* nothing is written through a symbolic link: a link at a run file's name is refused, and
+  temporary files are created with ``O_EXCL | O_NOFOLLOW``;
+* one process writes to a run directory at a time (:class:`RunLock`); a lock left by a killed
+  process is released by the kernel;
+* ``--overwrite`` removes only the files a run writes (:data:`RUN_FILES`), only in a directory that
+  is a Maze run, and only once the new run is built;
+* a damaged ``.pt`` file is a one-line error that names the last good file to recover from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from maze_core.errors import ConfigurationError, RunDirectoryError
+
+CONFIG_FILE = "config.json"
+BEST_MODEL_FILE = "state_dict.pt"
+CHECKPOINT_FILE = "checkpoint.pt"
+STATS_FILE = "stats.jsonl"
+EVENTS_PATTERN = "events.out.tfevents.*"
+CURVE_FILE = "curve.png"  # written by `maze train` at the end (maze_core/plot.py)
+#: what a run writes into its directory (``--overwrite`` removes exactly these)
+RUN_FILES = (CONFIG_FILE, BEST_MODEL_FILE, CHECKPOINT_FILE, STATS_FILE, EVENTS_PATTERN, CURVE_FILE)
+LOCK_FILE = ".maze.lock"
+#: the suffix of Maze's temporary files (``.<name>.<random>.maze-tmp``): stale ones are removed
+TEMP_SUFFIX = ".maze-tmp"
+
+
+# --- checks ----------------------------------------------------------------------------------------
+
+
+def check_run_dir(run_dir: str | Path | None, *, resume: bool, overwrite: bool) -> Path | None:
+    """``run_dir`` as a Path, refused at once if it cannot hold this run.
+
+    A fresh run (not ``resume``) refuses a directory that holds run files unless ``overwrite``,
+    and ``overwrite`` refuses a directory holding files that is not a Maze run.
+    """
+    if run_dir is None:
+        return None
+    if str(run_dir).strip() == "":
+        raise ConfigurationError(
+            "the run directory is empty (''); give a directory, or none for the default "
+            "outputs/<env>-<algorithm>-<runner>/<time>"
+        )
+    run_dir = Path(run_dir)
+    existing = next((p for p in (run_dir, *run_dir.parents) if os.path.lexists(p)), None)
+    if existing is not None and not existing.is_dir():
+        where = "is" if existing == run_dir else f"is below {existing}, which is"
+        raise ConfigurationError(f"run directory {run_dir} {where} a file, not a directory; choose another")
+    files = run_files(run_dir)
+    if resume or not files:
+        return run_dir
+    if not overwrite:
+        raise ConfigurationError(
+            f"{run_dir} holds a run already: continue it with --resume {run_dir} (resume=True in Python), "
+            "replace it with --overwrite (overwrite=True), or choose another run directory"
+        )
+    if not is_maze_run(run_dir):
+        raise ConfigurationError(
+            f"{run_dir} is not a Maze run (it has no valid {CONFIG_FILE}) but holds "
+            f"{', '.join(p.name for p in files)}; --overwrite only replaces Maze runs, "
+            "so choose another run directory"
+        )
+    return run_dir
+
+
+def run_files(run_dir: Path) -> list[Path]:
+    """The files of a run in ``run_dir`` (links included), sorted; [] if there is no such directory."""
+    if not run_dir.is_dir():
+        return []
+    return sorted({path for pattern in RUN_FILES for path in run_dir.glob(pattern)})
+
+
+def is_maze_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a ``config.json`` that Maze wrote (a JSON object with a seed and the
+    run's arguments)."""
+    path = run_dir / CONFIG_FILE
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and {"seed", "arguments"} <= config.keys()
+
+
+def remove_run(run_dir: Path) -> None:
+    """Remove the files of the earlier run in ``run_dir`` (a link is removed, not what it points to)."""
+    for path in run_files(run_dir):
+        if path.is_symlink() or path.is_file():
+            _os_call(path, "remove", path.unlink)
+
+
+def refuse_links(run_dir: Path) -> None:
+    """Refuse to write into ``run_dir`` while a run file in it is a symbolic link."""
+    for path in run_files(run_dir):
+        _refuse_link(path)
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise RunDirectoryError(
+            f"{path} is a symbolic link; Maze never writes through links in a run directory: "
+            "remove the link (or choose another run directory)"
+        )
+
+
+# --- the lock --------------------------------------------------------------------------------------
+
+
+class RunLock:
+    """An exclusive lock on a run directory, held while a run writes to it.
+
+    ``fcntl.flock`` on ``.maze.lock``, which also holds the holder's process id for the error a
+    second writer gets. The kernel drops the lock when its holder dies, so a killed run never
+    blocks the directory. Acquiring it also removes temporary files left by a killed writer.
+    """
+
+    def __init__(self, run_dir: Path):
+        import fcntl
+
+        self._fd: int | None = None
+        self.run_dir = run_dir
+        path = run_dir / LOCK_FILE
+        _os_call(run_dir, "create", lambda: run_dir.mkdir(parents=True, exist_ok=True))
+        _refuse_link(path)
+        while True:
+            fd = _os_call(
+                path,
+                "create",
+                lambda: os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644),
+            )
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+                os.close(fd)
+                raise RunDirectoryError(
+                    f"{run_dir} is in use by another run (process {holder}); wait until it ends, or "
+                    "choose another run directory"
+                ) from None
+            # the holder before us may have removed the file after we opened it: lock the current one
+            if os.path.lexists(path) and os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        self._path = path
+        remove_stale_temporaries(run_dir)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self):
+        self.release()
+
+
+def remove_stale_temporaries(run_dir: Path) -> None:
+    """Remove temporary files a killed writer left (only regular files with Maze's suffix)."""
+    for path in run_dir.glob(f".*{TEMP_SUFFIX}"):
+        if not path.is_symlink() and path.is_file():
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Write ``path`` with ``write(file)`` so that it holds either its old or its complete new content.
+
+    The data goes to a new temporary file in the same directory (``O_EXCL | O_NOFOLLOW``), is
+    flushed and fsynced, then renamed over ``path``. A link at ``path`` is refused. Ctrl-C and
+    SIGTERM arriving meanwhile are delivered once the file is in place. A failure (a full disk,
+    a read-only file system) removes the temporary file and raises a one-line RunDirectoryError.
+    """
+    path = Path(path)
+    _refuse_link(path)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    with signals_held_back():
+        try:
+            fd = os.open(
+                temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+            )
+            with os.fdopen(fd, "wb") as file:
+                write(file)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException as error:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            if isinstance(error, OSError):
+                raise _os_error(path, "write", error) from None
+            raise
+        _fsync_directory(path.parent)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda file: file.write(text.encode()))
+
+
+def append_line(path: str | Path, line: str) -> None:
+    """Append one line to a text file, atomically (the file is rewritten: it stays small)."""
+    path = Path(path)
+    _refuse_link(path)
+    before = _os_call(path, "read", path.read_bytes) if path.exists() else b""
+    if before and not before.endswith(b"\n"):
+        before += b"\n"
+    atomic_write(path, lambda file: file.write(before + line.encode() + b"\n"))
+
+
+def save_torch(obj: Any, path: str | Path) -> None:
+    """``torch.save(obj)`` to ``path``, atomically."""
+    import torch
+
+    atomic_write(path, lambda file: torch.save(obj, file))
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename durable (best effort: not every file system supports it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def signals_held_back() -> Iterator[None]:
+    """Block SIGINT and SIGTERM in this (main) thread; pending ones arrive when the block ends."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def load_torch(path: str | Path, map_location=None) -> Any:
+    """Weights from ``path`` (``weights_only``: nothing in the file is run); a damaged or foreign
+    file is a one-line RunDirectoryError naming the last good file of the run."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise RunDirectoryError(f"{path} does not exist: the run has not saved it yet")
+    try:
+        with open(path, "rb") as file:  # noqa: PTH123 - torch.load takes the open file
+            return torch.load(file, map_location=map_location, weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any failure means the file cannot be used
+        raise RunDirectoryError(f"{path} is damaged: {_first_line(error)}; {_last_good(path)}") from None
+
+
+def restore(path: str | Path, apply: Callable[[Any], None], map_location=None) -> None:
+    """Load ``path`` and hand it to ``apply`` (a ``load_state_dict``), see :func:`fitting`."""
+    state = load_torch(path, map_location)
+    with fitting(path):
+        apply(state)
+
+
+@contextlib.contextmanager
+def fitting(path: str | Path) -> Iterator[None]:
+    """Weights from ``path`` that do not fit the networks they are loaded into (the env or the
+    network settings changed) are a one-line RunDirectoryError."""
+    try:
+        yield
+    except (RuntimeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
+        raise RunDirectoryError(
+            f"{path} does not fit this run's networks ({_first_line(error)}): the env or the network "
+            "settings differ from those it was saved with; use the same ones, or start a new run"
+        ) from None
+
+
+def _last_good(damaged: Path) -> str:
+    """Where to recover from when ``damaged`` cannot be read."""
+    import torch
+
+    other = damaged.with_name(CHECKPOINT_FILE if damaged.name == BEST_MODEL_FILE else BEST_MODEL_FILE)
+    try:
+        state = torch.load(other, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001
+        return f"there is no other good checkpoint in {damaged.parent}: start a new run"
+    if other.name == CHECKPOINT_FILE:
+        epoch = state.get("epoch", "?") if isinstance(state, dict) else "?"
+        return (
+            f"the last good checkpoint is {other} (epoch {epoch}): remove {damaged} and continue with "
+            f"maze train --resume {damaged.parent}, which writes a new best model after its first epoch"
+        )
+    return (
+        f"the last good checkpoint is {other} (the best model): maze evaluate {damaged.parent} still "
+        "works; to train on, start a new run"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    """The gist of an error in one line: its first sentence (and the next line after a colon)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    text = lines[0] + (f" {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else "")
+    text = text.split(". ")[0].rstrip(".")
+    return f"{type(error).__name__}: {text[:300]}"
+
+
+# --- OS errors as one line -------------------------------------------------------------------------
+
+
+def _os_call(path: Path, action: str, function: Callable[[], Any]) -> Any:
+    try:
+        return function()
+    except OSError as error:
+        raise _os_error(path, action, error) from None
+
+
+def _os_error(path: Path, action: str, error: OSError) -> RunDirectoryError:
+    reason = error.strerror or str(error)
+    hint = {
+        errno.ENOSPC: "free some space",
+        errno.EDQUOT: "free some space",
+        errno.EFBIG: "free some space or raise the file size limit",
+        errno.EROFS: "choose a run directory on a writable file system",
+        errno.EACCES: "choose a run directory you may write to",
+        errno.EPERM: "choose a run directory you may write to",
+        errno.ENOTDIR: "choose a run directory that is not below a file",
+    }.get(error.errno, "check the run directory")
+    return RunDirectoryError(f"cannot {action} {path}: {reason}; {hint}")

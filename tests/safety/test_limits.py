@@ -1,0 +1,65 @@
+"""Case 9: limits instead of hangs and runaway resources."""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import numpy as np
+import pytest
+import torch
+from safety_support import QUICK_OVERRIDES, DyingEnv, HangingEnv
+
+from maze_core import RunContext
+from maze_core.env.vector import SubprocVectorEnv
+from maze_core.errors import ConfigurationError, EnvWorkerError, MazeWarning
+
+
+@pytest.mark.parametrize("runner", ["dev", "local"])
+def test_an_env_that_never_returns_ends_training_with_the_models_kept(tmp_path, runner):
+    # epoch 1 takes 8 training steps, so the training env hangs in epoch 2
+    overrides = {**QUICK_OVERRIDES, "runner.step_timeout_s": 1.0}
+    env = functools.partial(HangingEnv, hang_after=12)
+    start = time.monotonic()
+    with RunContext(env=env, runner=runner, overrides=overrides, run_dir=tmp_path, silent=True) as context:
+        with pytest.raises(EnvWorkerError) as error:
+            context.train(3)
+    assert time.monotonic() - start < 60
+    message = str(error.value)
+    assert message.startswith("training env 0 failed in step: it did not return within step_timeout_s=1 s")
+    assert "the last checkpoint and the best model are kept" in message
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    assert "policies" in torch.load(tmp_path / "state_dict.pt", weights_only=True)
+
+
+def test_a_dead_worker_is_named_as_a_training_or_an_evaluation_env(tmp_path):
+    env = functools.partial(DyingEnv, die_after=12)
+    with RunContext(env=env, runner="local", overrides=QUICK_OVERRIDES, run_dir=tmp_path, silent=True) as rc:
+        with pytest.raises(EnvWorkerError, match=r"^training env 0 failed in step: the worker process died"):
+            rc.train(3)
+    with SubprocVectorEnv([functools.partial(DyingEnv, die_after=1)], logging_prefix="eval") as env:
+        env.reset(seed=0)
+        env.step({"action": np.zeros(1, dtype=np.int64)})  # its first step works, the second kills it
+        with pytest.raises(EnvWorkerError, match=r"^evaluation env 0 failed in step: the worker process"):
+            env.step({"action": np.zeros(1, dtype=np.int64)})
+
+
+def test_more_local_workers_than_cores_warns_before_starting_any(monkeypatch):
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    with pytest.warns(MazeWarning, match=r"256 worker processes on 2 CPU cores .*set runner.n_workers=2"):
+        RunContext(env="CartPole-v1", runner="local", overrides={"runner.n_envs": 256})
+
+
+@pytest.mark.parametrize("value", [0, -1, float("inf"), "1"])
+def test_step_timeout_must_be_a_positive_number(value):
+    with pytest.raises(ConfigurationError, match="runner.step_timeout_s=.* is invalid"):
+        RunContext(env="CartPole-v1", overrides={"runner.step_timeout_s": value})
+
+
+def test_a_rollout_too_large_for_memory_is_refused_before_allocating(tmp_path):
+    overrides = {**QUICK_OVERRIDES, "algorithm.n_rollout_steps": 10**9}
+    start = time.monotonic()
+    with RunContext(env="CartPole-v1", overrides=overrides, run_dir=tmp_path, silent=True) as context:
+        with pytest.raises(ConfigurationError, match=r"n_rollout_steps=1000000000 .* needs about .* GiB"):
+            context.train(1)
+    assert time.monotonic() - start < 30

@@ -330,6 +330,9 @@ def render_section(results: dict) -> str:
                 f"| {_median_reached([r['steps_to_threshold'] for r in mine], '{:,.0f}')} "
                 f"| {_median_reached([r['seconds_to_threshold'] for r in mine], '{:.1f}')} |"
             )
+    missing = [task for task in TASKS if task not in tasks]
+    if missing:
+        lines += ["", f"**Not run in these results** (no time on the shared machine): {', '.join(missing)}."]
     lines += ["", "Settings (ours; Stable-Baselines3 gets the same values under its names):", ""]
     for task in tasks:
         settings = ", ".join(f"{k} {v}" for k, v in TASKS[task]["algorithm"].items())

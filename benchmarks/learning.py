@@ -368,6 +368,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="L1: learning, ours vs Stable-Baselines3.")
     parser.add_argument("--tasks", default="ppo/CartPole-v1,a2c/CartPole-v1")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="seeds first-seed ... first-seed + seeds - 1"
+    )
     parser.add_argument("--libraries", default="maze,sb3")
     parser.add_argument("--stop-at-threshold", action="store_true")
     parser.add_argument("--append", action="store_true", help="add to the runs already in --json")
@@ -391,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     runners = {"maze": maze_run, "sb3": sb3_run}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     for task in tasks:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for library in args.libraries.split(","):
                 run = runners[library](task, seed, args.stop_at_threshold)
                 results["runs"].append(run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import statistics
@@ -15,6 +16,9 @@ TARGETS = {
     "b4": 1.7,
     "b5_plugins_list": 0.5,
     "b6_tutorial": 25.0 / 3,  # a third of the original Maze's 25 s on this machine
+    "b8_per_env_sb3": 1.5,  # at 8 and 64 envs
+    "b8_native_sb3": 5.0,  # at 256 envs
+    "b8_native_steps": 250_000,  # env steps/s at 256 envs, steady state
 }
 
 
@@ -341,6 +345,9 @@ def render(results: dict, command: str) -> str:
                 )
             )
 
+    if "B8" in results:
+        _render_b8(results["B8"], body, summary)
+
     if summary:
         add("## Targets")
         add("")
@@ -358,6 +365,139 @@ def render(results: dict, command: str) -> str:
     if learning.RESULTS.exists():
         text = text.rstrip() + "\n\n" + learning.render_section(json.loads(learning.RESULTS.read_text()))
     return text
+
+
+B8_LABELS = {
+    "maze_per_env": "Maze, per-env path",
+    "maze_native": "Maze, native path",
+    "sb3": "Stable-Baselines3 (1 torch thread)",
+    "minimal": "minimal loop",
+}
+
+
+def _cpu_ratio_to_sb3(cpu_rates: dict[str, Series], name: str) -> str:
+    """The ratio by CPU time, as a suffix for a summary cell (the machine's load stretches wall time)."""
+    return f"; by CPU time {_paired(cpu_rates[name], cpu_rates['sb3']).describe('{:.2f}')}x"
+
+
+def _render_b8(b8: dict, body: list[str], summary: list) -> None:
+    add = body.append
+    add("## B8: throughput as the number of envs grows")
+    add("")
+    add(
+        "B1's settings (CartPole-v1, A2C, 5-step rollouts, separate 64x64 tanh MLPs, one torch thread, "
+        "no evaluation) at 8, 64 and 256 envs. *Per-env path*: the dev runner with "
+        "`runner.native_vector_env=False` (one `GymMazeEnv` per env in a `SequentialVectorEnv`); "
+        "*native path*: the dev runner's default for CartPole-v1 (gymnasium's numpy-vectorized "
+        "`CartPoleVectorEnv` stepped as one batch); Stable-Baselines3's `DummyVecEnv`; the minimal "
+        "loop's gymnasium `SyncVectorEnv`. Every run trains whole epochs of 100 updates (ours log "
+        "and write a checkpoint per epoch). *Steady state*: after an untimed warm-up epoch; *end to "
+        "end*: a fresh `python -m benchmarks.env_scaling` process (imports, construction and the same "
+        "training). Cells: env steps/s, median (min-max); ratios are per repetition."
+    )
+    add("")
+    tables = (
+        ("steady", "wall", "steady state, env steps per second of wall time"),
+        (
+            "steady",
+            "cpu",
+            "steady state, env steps per second of CPU time (one core: every contender is single-threaded)",
+        ),
+        ("end_to_end", "wall", "end to end, env steps per second of wall time"),
+        ("end_to_end", "cpu", "end to end, env steps per second of CPU time of the process"),
+    )
+    for kind, clock, title in tables:
+        sizes = b8[kind]
+        add(f"### {title}")
+        add("")
+        columns = ["n_envs", "env steps per run", *B8_LABELS.values(), "per-env / SB3", "native / SB3"]
+        add("| " + " | ".join(columns) + " |")
+        add("|---" * (len(B8_LABELS) + 4) + "|")
+        for n_envs, section in sizes.items():
+            wall = {name: _rate(runs, clock) for name, runs in section["runs"].items()}
+            per_env = _paired(wall["maze_per_env"], wall["sb3"])
+            native = _paired(wall["maze_native"], wall["sb3"])
+            cells = " | ".join(wall[name].describe() for name in B8_LABELS)
+            add(
+                f"| {n_envs} | {section['steps']} | {cells} | {per_env.describe('{:.2f}')} | "
+                f"{native.describe('{:.2f}')} |"
+            )
+            cpu_rates = {name: _rate(runs, "cpu") for name, runs in section["runs"].items()}
+            by_cpu = functools.partial(_cpu_ratio_to_sb3, cpu_rates)
+            if (kind, clock) == ("steady", "wall") and int(n_envs) in (8, 64):
+                summary.append(
+                    (
+                        f"B8: per-env path >= 1.5x Stable-Baselines3 at {n_envs} envs",
+                        f"{per_env.describe('{:.2f}')}x{by_cpu('maze_per_env')}",
+                        _met(per_env.median >= TARGETS["b8_per_env_sb3"]),
+                    )
+                )
+            if (kind, clock) == ("steady", "wall") and int(n_envs) == 256:
+                summary.append(
+                    (
+                        "B8: per-env path ahead of Stable-Baselines3 at 256 envs",
+                        f"{per_env.describe('{:.2f}')}x{by_cpu('maze_per_env')} "
+                        f"({wall['maze_per_env'].describe()} env steps/s)",
+                        _met(per_env.median > 1.0),
+                    )
+                )
+                summary.append(
+                    (
+                        "B8: native path >= 5x Stable-Baselines3 at 256 envs",
+                        f"{native.describe('{:.2f}')}x{by_cpu('maze_native')}",
+                        _met(native.median >= TARGETS["b8_native_sb3"]),
+                    )
+                )
+                if "gym_loop" in section["runs"]:
+                    bound = _rate(section["runs"]["gym_loop"])
+                    to_bound = _paired(wall["maze_per_env"], bound)
+                    summary.append(
+                        (
+                            "B8: per-env path within 15% of gymnasium's own per-env stepping at 256 envs",
+                            f"{to_bound.describe('{:.2f}')}x of {bound.describe()} env steps/s (gymnasium "
+                            "envs stepped in a bare loop)",
+                            _met(to_bound.median >= 0.85),
+                        )
+                    )
+                cpu = _rate(section["runs"]["maze_native"], "cpu")
+                summary.append(
+                    (
+                        "B8: native path >= 250,000 env steps/s on one core at 256 envs (steady state; "
+                        "judged by CPU time, since other processes share the core's wall time)",
+                        f"{cpu.describe()} env steps per CPU second ({wall['maze_native'].describe()} per "
+                        "wall second)",
+                        _met(cpu.median >= TARGETS["b8_native_steps"]),
+                    )
+                )
+        add("")
+    profile = b8["profile"]
+    add(
+        f"### Where an update's time goes (native path, {profile['n_envs']} envs, "
+        f"{profile['updates']} updates after a warm-up epoch)"
+    )
+    add("")
+    add(
+        "CPU time per update (one 5-step rollout of all envs plus one gradient step), from CPU-time "
+        "timers around each part; indented parts are contained in the part above them. Throughput "
+        f"during the profile: {profile.get('env_steps_per_cpu_second', 0):.0f} env steps per CPU second "
+        f"({profile['env_steps_per_second']:.0f} per wall second)."
+    )
+    add("")
+    add("| part | ms per update | share |")
+    add("|---|---|---|")
+    parts = profile["ms_per_update"]
+    total = parts["total per update (rollout + update)"]
+    for name, ms in parts.items():
+        label = name.replace("  ", "&nbsp;&nbsp;")
+        add(f"| {label} | {ms:.3f} | {ms / total:.0%} |")
+    add("")
+    add(f"({_load(b8)})")
+    add("")
+    for when in ("before", "after"):
+        if b8.get(f"busy_{when}"):
+            busy = "; ".join(b8[f"busy_{when}"])
+            add(f"Busiest processes {when} B8 (`ps`: %CPU, elapsed, command): {busy}")
+            add("")
 
 
 NOTES = """## Where the time went, and what changed

@@ -1,4 +1,4 @@
-"""Maze's benchmark suite: B1-B7 in one process session, contenders alternating, medians of 3.
+"""Maze's benchmark suite: B1-B8 in one process session, contenders alternating, medians of 3.
 
     benchmarks/run.sh [--only B1,B4] [--quick] [--repetitions 3] [--output docs/benchmarks.md]
                       [--json results.json] [--render results.json]
@@ -13,6 +13,8 @@ writes a report only where ``--output`` says.
 * B4 the local runner with 2 workers vs the dev runner, on an env with ~1 ms of CPU work per step
 * B5 start-up: ``maze --help``, ``maze plugins list``; peak memory of the tutorial
 * B6 the tutorial script's wall time
+* B8 A2C throughput at 8, 64 and 256 envs: ours (per-env and native path) vs Stable-Baselines3 vs
+  the minimal loop, steady state and end to end, and a profile of an update at 256 envs
 * B7 PPO throughput on CartPole-v1: ours (dev runner) vs Stable-Baselines3
 
 The learning benchmark (L1, hours of CPU) runs on its own: ``python -m benchmarks.learning``.
@@ -29,7 +31,7 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.common import ROOT, alternate, machine
 
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
 
 
 def _log(text: str) -> None:
@@ -135,6 +137,56 @@ def run_b4(repetitions: int, quick: bool) -> dict:
     return {"steps": steps, "runs": report.stopwatches(results)}
 
 
+def run_b8(repetitions: int, quick: bool) -> dict:
+    from benchmarks import env_scaling
+
+    # the same number of updates (at least) at every size: whole epochs of 100 updates of 5 steps
+    epochs = {8: 4, 64: 2, 256: 2} if not quick else {8: 1, 64: 1, 256: 1}
+    result: dict = {"steady": {}, "end_to_end": {}, "epochs": epochs, "busy_before": _busy()}
+    for n_envs in env_scaling.N_ENVS:
+        steps = epochs[n_envs] * 500 * n_envs
+        _log(f"B8: {n_envs} envs, {steps} env steps per run (steady state)")
+        # at 256 envs also gymnasium's own per-env stepping: the bound of every per-env path
+        contenders = [*env_scaling.CONTENDERS, *(["gym_loop"] if n_envs == 256 else [])]
+        runs = alternate(
+            {
+                name: (lambda i, name=name, n=n_envs, s=steps: env_scaling.steady_state(name, n, s, seed=i))
+                for name in contenders
+            },
+            repetitions,
+            _log,
+        )
+        result["steady"][n_envs] = {"steps": steps, "runs": report.stopwatches(runs)}
+        _log(f"B8: {n_envs} envs, {steps} env steps per fresh process (end to end)")
+        runs = alternate(
+            {
+                name: (lambda i, name=name, n=n_envs, s=steps: env_scaling.end_to_end(name, n, s))
+                for name in env_scaling.CONTENDERS
+            },
+            repetitions,
+            _log,
+        )
+        result["end_to_end"][n_envs] = {"steps": steps, "runs": report.stopwatches(runs)}
+    _log("B8: profile of the native path at 256 envs")
+    result["profile"] = env_scaling.profile_update(256, updates=200 if quick else 1_000)
+    _log(json.dumps(result["profile"], indent=2))
+    result["busy_after"] = _busy()
+    return result
+
+
+def _busy() -> list[str]:
+    """The processes using the most CPU right now (the machine is shared), as ``ps`` shows them."""
+    import subprocess
+
+    try:
+        lines = subprocess.run(
+            ["ps", "-eo", "pcpu,etime,comm", "--sort=-pcpu"], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+    except (OSError, subprocess.CalledProcessError):
+        return []
+    return [" ".join(line.split()) for line in lines[1:7]]
+
+
 def run_b5_b6(repetitions: int, quick: bool) -> dict:
     from benchmarks import startup
 
@@ -158,7 +210,7 @@ def run_b5_b6(repetitions: int, quick: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run Maze's benchmarks (B1-B7).")
+    parser = argparse.ArgumentParser(description="Run Maze's benchmarks (B1-B8).")
     parser.add_argument("--only", default=",".join(ALL), help="comma-separated, e.g. B1,B5")
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="short runs, to check that all works")
@@ -184,7 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     command = " ".join(["benchmarks/run.sh", *(argv if argv is not None else sys.argv[1:])])
     results = {"machine": machine(), "repetitions": args.repetitions, "quick": args.quick, "command": command}
     _log(json.dumps(results["machine"], indent=2))
-    runners = {"B1": run_b1, "B2": run_b2, "B3": run_b3, "B4": run_b4, "B7": run_b7}
+    runners = {"B1": run_b1, "B2": run_b2, "B3": run_b3, "B4": run_b4, "B7": run_b7, "B8": run_b8}
     for name in selected:
         if name in runners:
             load_before = _load()

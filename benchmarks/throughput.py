@@ -86,11 +86,11 @@ def _timed_maze_run(env, config, runner: str, overrides: dict, steps: int, seed:
     return watch
 
 
-def maze_a2c(steps: int, seed: int = 0) -> Stopwatch:
-    """Ours: A2C on the dev runner (envs in this process), one torch thread (the runner default)."""
+def b1_config():
+    """Our A2C config with B1's hyperparameters, epochs of ``B1_EPOCH_LENGTH`` updates."""
     from maze_a2c import A2CAlgorithmConfig
 
-    config = A2CAlgorithmConfig(
+    return A2CAlgorithmConfig(
         n_epochs=0,
         epoch_length=B1_EPOCH_LENGTH,
         patience=0,
@@ -102,51 +102,59 @@ def maze_a2c(steps: int, seed: int = 0) -> Stopwatch:
         entropy_coef=B1["entropy_coef"],
         max_grad_norm=B1["max_grad_norm"],
     )
+
+
+def maze_a2c(steps: int, seed: int = 0) -> Stopwatch:
+    """Ours: A2C on the dev runner (envs in this process), one torch thread (the runner default)."""
     overrides = {"runner.n_envs": B1["n_envs"], **_default_nets(B1["hidden_units"])}
-    return _timed_maze_run(B1["env"], config, "dev", overrides, steps, seed)
+    return _timed_maze_run(B1["env"], b1_config(), "dev", overrides, steps, seed)
 
 
-def sb3_a2c(steps: int, seed: int = 0, threads: int | None = None) -> Stopwatch:
-    """Stable-Baselines3's A2C with the same hyperparameters (its MlpPolicy is 64x64 tanh for both
-    actor and critic; it uses RMSprop where we use Adam). ``threads`` None leaves torch's default,
-    which is what a user of Stable-Baselines3 gets."""
+def sb3_model(n_envs: int, seed: int):
+    """Stable-Baselines3's A2C with B1's hyperparameters on ``n_envs`` envs (its ``DummyVecEnv``)."""
     from stable_baselines3 import A2C
     from stable_baselines3.common.env_util import make_vec_env
 
+    return A2C(
+        "MlpPolicy",
+        make_vec_env(B1["env"], n_envs=n_envs, seed=seed),
+        n_steps=B1["n_rollout_steps"],
+        learning_rate=B1["lr"],
+        gamma=B1["gamma"],
+        gae_lambda=1.0,
+        vf_coef=B1["value_loss_coef"],
+        ent_coef=B1["entropy_coef"],
+        max_grad_norm=B1["max_grad_norm"],
+        policy_kwargs={"net_arch": {"pi": B1["hidden_units"], "vf": B1["hidden_units"]}},
+        seed=seed,
+        device="cpu",
+        verbose=0,
+    )
+
+
+def sb3_a2c(steps: int, seed: int = 0, threads: int | None = None, n_envs: int = B1["n_envs"]) -> Stopwatch:
+    """Stable-Baselines3's A2C with the same hyperparameters (its MlpPolicy is 64x64 tanh for both
+    actor and critic; it uses RMSprop where we use Adam). ``threads`` None leaves torch's default,
+    which is what a user of Stable-Baselines3 gets."""
     with torch_threads(threads or DEFAULT_TORCH_THREADS):
-        env = make_vec_env(B1["env"], n_envs=B1["n_envs"], seed=seed)
-        model = A2C(
-            "MlpPolicy",
-            env,
-            n_steps=B1["n_rollout_steps"],
-            learning_rate=B1["lr"],
-            gamma=B1["gamma"],
-            gae_lambda=1.0,
-            vf_coef=B1["value_loss_coef"],
-            ent_coef=B1["entropy_coef"],
-            max_grad_norm=B1["max_grad_norm"],
-            policy_kwargs={"net_arch": {"pi": B1["hidden_units"], "vf": B1["hidden_units"]}},
-            seed=seed,
-            device="cpu",
-            verbose=0,
-        )
+        model = sb3_model(n_envs, seed)
         model.learn(WARMUP_STEPS)
         before = model.num_timesteps
         with Stopwatch() as watch:
             model.learn(steps, reset_num_timesteps=False)
         watch.steps = model.num_timesteps - before
-        env.close()
+        model.get_env().close()
     return watch
 
 
-def minimal_a2c(steps: int, seed: int = 0) -> Stopwatch:
+def minimal_a2c(steps: int, seed: int = 0, n_envs: int = B1["n_envs"]) -> Stopwatch:
     """The hand-written loop of ``benchmarks/minimal_a2c.py``, one torch thread."""
     from benchmarks.minimal_a2c import MinimalA2C
 
     with torch_threads(1):
         agent = MinimalA2C(
             env_id=B1["env"],
-            n_envs=B1["n_envs"],
+            n_envs=n_envs,
             n_steps=B1["n_rollout_steps"],
             lr=B1["lr"],
             gamma=B1["gamma"],

@@ -109,7 +109,7 @@ def train(
         typer.Option(
             metavar="RUN_DIR",
             help="Continue the interrupted run in RUN_DIR, configured as it was. Only --epochs, "
-            "--target-return and --device may be given with it.",
+            "--target-return, --device and --trust-run-dir may be given with it.",
         ),
     ] = None,
     overwrite: Annotated[

@@ -135,6 +135,7 @@ class RunContext:
         self._trainer = None
         self._model = None
         self._best_policy = None
+        self._loaded_normalization = None
 
     @classmethod
     def from_run_dir(
@@ -294,13 +295,15 @@ class RunContext:
             }
         finally:
             probe.close()
-        policy_composer = self.policy_composer or plugins.load("policy", self.policy_name)(
-            **spaces, **self.policy_kwargs
+        self._observation_spaces_dict = spaces["observation_spaces_dict"]
+        policy_composer = self.policy_composer or _built_composer(
+            "policy", self.policy_name, spaces, self.policy_kwargs
         )
-        critic_composer = self.critic_composer or plugins.load("critic", self.critic_name)(
-            observation_spaces_dict=spaces["observation_spaces_dict"],
-            agent_counts_dict=spaces["agent_counts_dict"],
-            **self.critic_kwargs,
+        critic_composer = self.critic_composer or _built_composer(
+            "critic",
+            self.critic_name,
+            {key: spaces[key] for key in ("observation_spaces_dict", "agent_counts_dict")},
+            self.critic_kwargs,
         )
         self._model = TorchActorCritic(
             policy_composer.policy, critic_composer.critic, device=self.torch_device
@@ -363,19 +366,52 @@ class RunContext:
         return run_files.load_torch(path, map_location=self.torch_device)
 
     def compute_action(self, observation, actor_id=None, deterministic: bool = False):
-        """An action of the best policy for ``observation`` (which is not modified)."""
+        """An action of the best policy for ``observation`` (which is not modified); with
+        ``runner.normalize_observations`` the observation is normalized first (frozen statistics)."""
+        normalization = self._observation_normalization()
+        if normalization is not None:
+            step_key = actor_id[0] if actor_id is not None else next(iter(self._observation_spaces_dict))
+            observation = normalization.normalize_observation(observation, step_key, update=False)
         return self.policy.compute_action(observation, actor_id=actor_id, deterministic=deterministic)
+
+    def _observation_normalization(self):
+        """The run's observation normalization (None without one): the trainer's statistics, or for
+        a loaded run those of its last checkpoint."""
+        if not self.runner.normalize_observations:
+            return None
+        if self._trainer is not None:
+            return self._trainer.collector.env.normalization
+        if self._loaded_normalization is None:
+            from maze_core.env.normalization import Normalization
+
+            self._build_model()
+            state = run_files.load_torch(self.run_dir / run_files.CHECKPOINT_FILE, map_location="cpu")
+            normalization = Normalization(self._observation_spaces_dict)
+            normalization.load_state_dict(state["collector"]["normalization"])
+            self._loaded_normalization = normalization
+        return self._loaded_normalization
 
     def evaluate(self, n_episodes: int | None = None, deterministic: bool = True) -> dict[str, float]:
         """Evaluate the best policy on ``n_episodes`` fresh episodes; returns their statistics.
 
         None means the runner's ``eval_episodes``, or 8 for a run trained without evaluation.
         """
+        from maze_core.env.native import native_factory
         from maze_core.env.vector import SequentialVectorEnv
         from maze_core.training.evaluator import RolloutEvaluator, summary
 
         n_episodes = n_episodes or self.runner.eval_episodes or 8
-        env = SequentialVectorEnv([self.env_factory] * min(n_episodes, self.runner.n_eval_envs))
+        n_envs = min(n_episodes, self.runner.n_eval_envs)
+        vector_env_factory = native_factory(self.env_factory, auto=self.runner.native_vector_env)
+        if vector_env_factory is not None:
+            env = vector_env_factory(n_envs)
+        else:
+            env = SequentialVectorEnv([self.env_factory] * n_envs)
+        normalization = self._observation_normalization()
+        if normalization is not None:
+            from maze_core.env.normalization import NormalizedVectorEnv
+
+            env = NormalizedVectorEnv(env, normalization, training=False)
         try:
             stats = RolloutEvaluator(env, n_episodes=n_episodes, deterministic=deterministic).evaluate(
                 self.policy, seed=self.seed + 1
@@ -585,6 +621,20 @@ def _composer(kind: str, value, default: str, kwargs: dict[str, Any]):
     )
 
 
+def _built_composer(kind: str, name: str, spaces: dict[str, Any], kwargs: dict[str, Any]):
+    """The registered composer ``name`` built for the env's spaces; a value of the wrong type in
+    ``kwargs`` (an override, perhaps from a run's config.json) is a ConfigurationError naming it."""
+    try:
+        return plugins.load(kind, name)(**spaces, **kwargs)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        if isinstance(error, ConfigurationError):
+            raise
+        given = ", ".join(f"{kind}.{key}={value!r}" for key, value in kwargs.items()) or "no overrides"
+        raise ConfigurationError(
+            f"the {kind} composer {name!r} cannot be built with {given}: {type(error).__name__}: {error}"
+        ) from error
+
+
 def _runner(runner, kwargs: dict[str, Any]):
     from maze_core.runners import Runner
 
@@ -609,6 +659,13 @@ def _runner(runner, kwargs: dict[str, Any]):
 def _wrapped_factory(factory, wrappers):
     if not wrappers:
         return factory
+    from maze_core.env.native import VectorEnvFactory
+
+    if isinstance(factory, VectorEnvFactory):
+        raise ConfigurationError(
+            "wrappers= wraps single Maze envs, but env= is a VectorEnvFactory (a batch of envs): "
+            "apply gymnasium vector wrappers inside the factory instead."
+        )
     if isinstance(wrappers, dict):
         wrappers = list(wrappers.items())
     specs = [(w, {}) if not isinstance(w, (tuple, list)) else (w[0], dict(w[1])) for w in wrappers]

@@ -250,15 +250,28 @@ def _fsync_directory(directory: Path) -> None:
 
 @contextlib.contextmanager
 def signals_held_back() -> Iterator[None]:
-    """Block SIGINT and SIGTERM in this (main) thread; pending ones arrive when the block ends."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    """Hold back Ctrl-C and SIGTERM until the block is done, then deliver the first that came.
+
+    The Python-level handlers are swapped for one that only records the signal (blocking the
+    signal at the OS level is not enough: another thread, such as TensorBoard's writer, would
+    receive it and the interpreter would still raise in the middle of the block). Handlers that
+    are not Python functions (the default action, ignore) are left as they are.
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    pending: list[int] = []
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    held = {number: handler for number, handler in previous.items() if callable(handler)}
+    for number in held:
+        signal.signal(number, lambda signum, frame: pending.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in held.items():
+            signal.signal(number, handler)
+        if pending:
+            held[pending[0]](pending[0], None)
 
 
 # --- reading ---------------------------------------------------------------------------------------

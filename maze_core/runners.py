@@ -23,6 +23,13 @@ class Runner(ABC):
     :param eval_episodes: episodes of the default evaluator; 0 evaluates nothing (the best model
         is then selected by the mean training return).
     :param torch_threads: torch CPU threads for the trainer; 1 is fastest for small models.
+    :param native_vector_env: step a gymnasium id whose registration has a vector entry point
+        (e.g. CartPole-v1) as one native vector env (``gymnasium.make_vec``) instead of one
+        ``GymMazeEnv`` per env; an env given as a ``VectorEnvFactory`` is always stepped natively.
+    :param normalize_observations: normalize the float observations of the training envs with
+        running mean/std statistics (frozen at evaluation, saved in the checkpoint).
+    :param normalize_rewards: scale the training rewards by the running standard deviation of the
+        discounted return (Stable-Baselines3's ``VecNormalize``); reported returns stay raw.
     :param step_timeout_s: seconds an env may take for one step or reset before training stops with
         an error (the checkpoint and the best model are kept); None waits forever.
     """
@@ -33,6 +40,9 @@ class Runner(ABC):
         n_eval_envs: int = 4,
         eval_episodes: int = 8,
         torch_threads: int = 1,
+        native_vector_env: bool = True,
+        normalize_observations: bool = False,
+        normalize_rewards: bool = False,
         step_timeout_s: float | None = None,
     ):
         for name, value, minimum in (
@@ -49,6 +59,16 @@ class Runner(ABC):
         self.n_eval_envs = n_eval_envs
         self.eval_episodes = eval_episodes
         self.torch_threads = torch_threads
+        for name, value in (
+            ("native_vector_env", native_vector_env),
+            ("normalize_observations", normalize_observations),
+            ("normalize_rewards", normalize_rewards),
+        ):
+            if not isinstance(value, bool):
+                raise ConfigurationError(f"runner.{name}={value!r} is invalid: it must be true or false")
+        self.native_vector_env = native_vector_env
+        self.normalize_observations = normalize_observations
+        self.normalize_rewards = normalize_rewards
         from maze_core.env.vector import checked_step_timeout
 
         self.step_timeout_s = checked_step_timeout(step_timeout_s, "runner.step_timeout_s")
@@ -58,10 +78,31 @@ class Runner(ABC):
     def make_vector_env(self, env_factories, logging_prefix: str):
         """A vector env over ``env_factories`` (one env per factory)."""
 
-    def make_collector(self, env_factory, device, seed: int | None):
+    def make_native_vector_env(self, vector_env_factory, n_envs: int, logging_prefix: str | None):
+        """A :class:`~maze_core.env.native.NativeVectorEnv` of ``n_envs`` envs (in this process)."""
+        return vector_env_factory(n_envs, logging_prefix=logging_prefix, step_timeout_s=self.step_timeout_s)
+
+    def make_envs(self, env_factory, n_envs: int, logging_prefix: str | None = None):
+        """``n_envs`` envs of ``env_factory`` as one vector env: native where there is a native
+        implementation (see ``native_vector_env``), else one env per factory call."""
+        from maze_core.env.native import native_factory
+
+        vector_env_factory = native_factory(env_factory, auto=self.native_vector_env)
+        if vector_env_factory is not None:
+            return self.make_native_vector_env(vector_env_factory, n_envs, logging_prefix)
+        return self.make_vector_env([env_factory] * n_envs, logging_prefix=logging_prefix)
+
+    def make_collector(self, env_factory, device, seed: int | None, gamma: float = 0.99):
+        """The training envs' rollout source; ``gamma`` discounts the returns whose scale
+        normalizes the rewards (``normalize_rewards``)."""
+        from maze_core.env.normalization import NormalizedVectorEnv
         from maze_core.training.rollout import VectorEnvCollector
 
-        env = self.make_vector_env([env_factory] * self.n_envs, logging_prefix="train")
+        env = self.make_envs(env_factory, self.n_envs, logging_prefix="train")
+        if self.normalize_observations or self.normalize_rewards:
+            env = NormalizedVectorEnv(
+                env, observations=self.normalize_observations, rewards=self.normalize_rewards, gamma=gamma
+            )
         return VectorEnvCollector(env, device=device, seed=seed)
 
     def settings(self) -> dict:
@@ -71,6 +112,9 @@ class Runner(ABC):
             "n_eval_envs": self.n_eval_envs,
             "eval_episodes": self.eval_episodes,
             "torch_threads": self.torch_threads,
+            "native_vector_env": self.native_vector_env,
+            "normalize_observations": self.normalize_observations,
+            "normalize_rewards": self.normalize_rewards,
             "step_timeout_s": self.step_timeout_s,
         }
 
@@ -84,13 +128,20 @@ class Runner(ABC):
 
         configure_torch_threads(self.torch_threads)
         device = next(iter(model.parameters())).device
-        collector = self.make_collector(env_factory, device, derive_seed(seed, "train_envs"))
+        collector = self.make_collector(
+            env_factory, device, derive_seed(seed, "train_envs"), gamma=getattr(algorithm, "gamma", 0.99)
+        )
         self._owned.append(collector)
         evaluator = algorithm.rollout_evaluator
         if evaluator is None and self.eval_episodes > 0:
             n_eval_envs = min(self.n_eval_envs, self.eval_episodes)
-            eval_env = self.make_vector_env([env_factory] * n_eval_envs, logging_prefix="eval")
+            eval_env = self.make_envs(env_factory, n_eval_envs, logging_prefix="eval")
             self._owned.append(eval_env)
+            normalization = getattr(collector.env, "normalization", None)
+            if normalization is not None:  # evaluate with the training statistics, frozen
+                from maze_core.env.normalization import NormalizedVectorEnv
+
+                eval_env = NormalizedVectorEnv(eval_env, normalization, training=False)
             evaluator = RolloutEvaluator(eval_env, n_episodes=self.eval_episodes, deterministic=True)
         trainer_class = import_object(algorithm.trainer_class, what="trainer class")
         return trainer_class(

@@ -37,6 +37,13 @@ class EpisodeRecorder:
         self.total_episode_count += 1
         self.total_step_count += int(episode_length)
 
+    def add_episodes(self, episode_returns: np.ndarray, episode_lengths: np.ndarray) -> None:
+        """Several episodes at once (arrays over the envs whose episodes ended)."""
+        self.returns.extend(episode_returns.tolist())
+        self.lengths.extend(episode_lengths.tolist())
+        self.total_episode_count += len(episode_lengths)
+        self.total_step_count += int(episode_lengths.sum())
+
     def add_metric(self, name: str, value: float) -> None:
         self.metrics[name].append(float(value))
 

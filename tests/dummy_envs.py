@@ -8,7 +8,9 @@ can learn them:
 * :class:`TwoStepEnv` -- two sub-steps (step keys 0 and 1, different spaces) per env step.
 * :class:`MultiAgentEnv` -- one step key, two agents acting in turn within one env step.
 
-:class:`SpacesGymEnv` is a *gymnasium* env with arbitrary spaces, for conversion tests.
+:class:`SpacesGymEnv` is a *gymnasium* env with arbitrary spaces, for conversion tests;
+:class:`ScriptedVectorEnv` a gymnasium *vector* env playing hand-written episodes in either
+autoreset mode.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import gymnasium
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
 
 from maze_core.env import ActorID, MazeEnv
 
@@ -195,3 +199,62 @@ class SpacesGymEnv(gymnasium.Env):
 
 #: the structured envs by the names tests parametrize over
 STRUCTURED_ENVS = {"dict": DictEnv, "two_step": TwoStepEnv, "multi_agent": MultiAgentEnv}
+
+
+# per env, its episodes: the observations (reset observation first, final observation last; the
+# value V(s) = s) and how the episode ends; every step has reward 1
+SCRIPT = [
+    [([1, 2, 3], "truncated"), ([10, 11, 12, 13, 14, 15], "terminated")],
+    [([5, 6, 7, 8], "terminated"), ([30, 31, 32, 33, 34], "terminated")],
+]
+
+
+class ScriptedVectorEnv(gymnasium.vector.VectorEnv):
+    """Plays SCRIPT in either autoreset mode, as gymnasium's vector envs do."""
+
+    def __init__(self, mode: AutoresetMode, script=SCRIPT):
+        self.metadata = {"autoreset_mode": mode}
+        self.script = script
+        self.num_envs = len(script)
+        self.single_observation_space = spaces.Dict({"v": spaces.Box(-100, 100, (1,), np.float32)})
+        self.single_action_space = spaces.Discrete(2)
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.actions = []
+
+    def _obs(self, values):
+        return {"v": np.array(values, dtype=np.float32).reshape(-1, 1)}
+
+    def reset(self, seed=None, options=None):
+        self.episode = [0] * self.num_envs
+        self.t = [0] * self.num_envs
+        self.pending_reset = [False] * self.num_envs
+        return self._obs([self._value(i) for i in range(self.num_envs)]), {}
+
+    def _value(self, i):
+        return self.script[i][self.episode[i]][0][self.t[i]]
+
+    def step(self, actions):
+        self.actions.append(np.array(actions))
+        n = self.num_envs
+        rewards, terminated, truncated = np.ones(n, np.float32), np.zeros(n, bool), np.zeros(n, bool)
+        final = np.full(n, None, dtype=object)
+        for i in range(n):
+            if self.pending_reset[i]:  # next-step autoreset: this step only resets
+                self.episode[i], self.t[i], self.pending_reset[i] = self.episode[i] + 1, 0, False
+                rewards[i] = 0.0
+                continue
+            self.t[i] += 1
+            observations, end = self.script[i][self.episode[i]]
+            if self.t[i] == len(observations) - 1:
+                terminated[i], truncated[i] = end == "terminated", end == "truncated"
+                if self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
+                    final[i] = self._obs([self._value(i)])["v"][0]
+                    final[i] = {"v": final[i]}
+                    self.episode[i], self.t[i] = self.episode[i] + 1, 0
+                else:
+                    self.pending_reset[i] = True
+        info = {}
+        if any(f is not None for f in final):
+            info = {"final_obs": final, "_final_obs": final != None}  # noqa: E711
+        return self._obs([self._value(i) for i in range(n)]), rewards, terminated, truncated, info

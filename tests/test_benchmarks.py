@@ -18,6 +18,7 @@ MODULES = [
     "report",
     "busy_env",
     "learning",
+    "env_scaling",
 ]
 
 
@@ -109,3 +110,43 @@ def test_the_learning_report_renders_held_out_results():
     assert text.startswith(learning.SECTION)
     assert "| ours | 2 | 450.0 ± 70.7 | 490.0 ± 14.1 | 2/2 | not reached | not reached |" in text
     assert "| Stable-Baselines3 | 1 | 450.0 | 480.0 | 1/1 | 40,000 | 40.0 |" in text
+
+
+def test_the_report_renders_b8():
+    from benchmarks import report
+
+    def runs(rate):
+        return [{"steps": 1000, "wall": 1000 / rate, "cpu": 1000 / rate}] * 3
+
+    def section(per_env, native, sb3):
+        return {
+            "steps": 1000,
+            "runs": {
+                "maze_per_env": runs(per_env),
+                "maze_native": runs(native),
+                "sb3": runs(sb3),
+                "minimal": runs(sb3),
+            },
+        }
+
+    sizes = {8: section(150, 300, 100), 64: section(150, 300, 100), 256: section(60_000, 300_000, 50_000)}
+    sizes[256]["runs"]["gym_loop"] = runs(70_000)
+    profile = {
+        "n_envs": 256,
+        "updates": 10,
+        "env_steps_per_second": 3e5,
+        "ms_per_update": {"rollout": 2.0, "total per update (rollout + update)": 4.0},
+    }
+    results = {
+        "machine": {"cpu": "test"},
+        "repetitions": 3,
+        "quick": True,
+        "B8": {"steady": sizes, "end_to_end": sizes, "profile": profile},
+    }
+    text = report.render(results, command="benchmarks/run.sh --only B8")
+    assert "| B8: per-env path >= 1.5x Stable-Baselines3 at 8 envs | 1.50 (1.50-1.50)x; by CPU" in text
+    assert "| B8: native path >= 5x Stable-Baselines3 at 256 envs | 6.00 (6.00-6.00)x; by CPU" in text
+    assert "| B8: native path >= 250,000 env steps/s on one core at 256 envs (steady state" in text
+    assert "| 300000 (300000-300000) env steps per CPU second" in text
+    assert "| B8: per-env path within 15% of gymnasium's own per-env stepping at 256 envs | 0.86" in text
+    assert "| rollout | 2.000 | 50% |" in text

@@ -7,6 +7,8 @@ from maze_core.env.gym_adapter import MazeToGymEnv
 from maze_core.env.gym_env import GymMazeEnv
 from maze_core.env.log_stats import LogStatsEnv
 from maze_core.env.names import check_env_factory, resolve_env
+from maze_core.env.native import NativeVectorEnv, VectorEnvFactory
+from maze_core.env.normalization import NormalizedVectorEnv
 from maze_core.env.spaces import check_dict_space, dict_space, float32_space, to_float32
 from maze_core.env.structured_env import ActorID, MazeEnv, StepKey, StructuredEnv
 from maze_core.env.vector import SequentialVectorEnv, SubprocVectorEnv, VectorEnv
@@ -26,6 +28,8 @@ __all__ = [
     "LogStatsWrapper",
     "MazeEnv",
     "MazeToGymEnv",
+    "NativeVectorEnv",
+    "NormalizedVectorEnv",
     "ObservationWrapper",
     "RewardWrapper",
     "SequentialVectorEnv",
@@ -33,6 +37,7 @@ __all__ = [
     "StructuredEnv",
     "SubprocVectorEnv",
     "VectorEnv",
+    "VectorEnvFactory",
     "Wrapper",
     "check_dict_space",
     "check_env_factory",

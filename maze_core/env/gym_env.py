@@ -51,41 +51,12 @@ class GymMazeEnv(MazeEnv):
                 "gymnasium.make(id, render_mode=...) instead."
             )
         self.env = env
-        _check_supported(env.observation_space, "observation")
-        _check_supported(env.action_space, "action")
-
-        # conversions are decided here once; plain data (no closures) keeps the env picklable
-        gym_observation_space, gym_action_space = env.observation_space, env.action_space
-        self._wrap_observation = not isinstance(gym_observation_space, spaces.Dict)
-        if self._wrap_observation:
-            discrete = isinstance(gym_observation_space, spaces.Discrete)
-            self._observation_dtype = np.int64 if discrete else np.float32
-            self._observation_space = spaces.Dict(
-                observation=gym_observation_space if discrete else float32_space(gym_observation_space)
-            )
-            self._float64_keys: frozenset[str] = frozenset()
-        else:
-            check_dict_space(gym_observation_space, "GymMazeEnv observation space")
-            self._float64_keys = frozenset(
-                key
-                for key, sub in gym_observation_space.spaces.items()
-                if isinstance(sub, spaces.Box) and sub.dtype == np.float64
-            )
-            self._observation_space = spaces.Dict(
-                {
-                    key: float32_space(sub) if key in self._float64_keys else sub
-                    for key, sub in gym_observation_space.spaces.items()
-                }
-            )
-
-        self._wrap_action = not isinstance(gym_action_space, spaces.Dict)
-        self._action_space = spaces.Dict(action=gym_action_space) if self._wrap_action else gym_action_space
-        check_dict_space(self._action_space, "GymMazeEnv action space")
-        # per action head: the dtype to hand to the gym env, None for a Python int (Discrete)
-        self._action_dtypes = {
-            key: None if isinstance(sub, spaces.Discrete) else sub.dtype
-            for key, sub in self._action_space.spaces.items()
-        }
+        # conversions are decided once; plain data (no closures) keeps the env picklable
+        self._conversion = GymConversion(env.observation_space, env.action_space, "GymMazeEnv")
+        self._observation_space = self._conversion.observation_space
+        self._action_space = self._conversion.action_space
+        self._maze_observation = self._conversion.observation
+        self._gym_action = self._conversion.gym_action
 
     @property
     def gym_env(self) -> gymnasium.Env:
@@ -133,26 +104,6 @@ class GymMazeEnv(MazeEnv):
         self._env_time += 1
         return self._maze_observation(observation), float(reward), bool(terminated), bool(truncated), info
 
-    def _maze_observation(self, observation) -> dict[str, np.ndarray]:
-        if self._wrap_observation:
-            return {"observation": np.asarray(observation, dtype=self._observation_dtype)}
-        float64_keys = self._float64_keys
-        return {
-            key: np.asarray(value, dtype=np.float32) if key in float64_keys else np.asarray(value)
-            for key, value in observation.items()
-        }
-
-    def _gym_action(self, action):
-        dtypes = self._action_dtypes
-        if self._wrap_action:
-            dtype = dtypes["action"]
-            value = action["action"]
-            return int(value) if dtype is None else np.asarray(value, dtype=dtype)
-        return {
-            key: int(value) if dtypes[key] is None else np.asarray(value, dtype=dtypes[key])
-            for key, value in action.items()
-        }
-
     def render(self):
         return self.env.render()
 
@@ -170,3 +121,68 @@ def _check_supported(space: spaces.Space, what: str) -> None:
             "MultiDiscrete, MultiBinary, or a flat Dict of them. Flatten it first, e.g. with "
             "gymnasium.wrappers.FlattenObservation."
         )
+
+
+class GymConversion:
+    """How gymnasium observations and actions map to Maze's dicts (see :class:`GymMazeEnv`), decided
+    once from the spaces. The conversions work on one env's values and on the stacked values of a
+    gymnasium vector env alike (``batched=True`` for actions), so a vector env converts all its envs
+    with one numpy call per key."""
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, what: str):
+        _check_supported(observation_space, "observation")
+        _check_supported(action_space, "action")
+        self._wrap_observation = not isinstance(observation_space, spaces.Dict)
+        if self._wrap_observation:
+            # a Discrete observation stays one (int64), so that the default networks one-hot encode it
+            discrete = isinstance(observation_space, spaces.Discrete)
+            self._observation_dtype = np.int64 if discrete else np.float32
+            self.observation_space = spaces.Dict(
+                observation=observation_space if discrete else float32_space(observation_space)
+            )
+            self._float64_keys: frozenset[str] = frozenset()
+        else:
+            check_dict_space(observation_space, f"{what} observation space")
+            self._float64_keys = frozenset(
+                key
+                for key, sub in observation_space.spaces.items()
+                if isinstance(sub, spaces.Box) and sub.dtype == np.float64
+            )
+            self.observation_space = spaces.Dict(
+                {
+                    key: float32_space(sub) if key in self._float64_keys else sub
+                    for key, sub in observation_space.spaces.items()
+                }
+            )
+        self._wrap_action = not isinstance(action_space, spaces.Dict)
+        self.action_space = spaces.Dict(action=action_space) if self._wrap_action else action_space
+        check_dict_space(self.action_space, f"{what} action space")
+        # per action head: the dtype to hand to the gym env, None for a Python int (Discrete)
+        self._action_dtypes = {
+            key: None if isinstance(sub, spaces.Discrete) else sub.dtype
+            for key, sub in self.action_space.spaces.items()
+        }
+        self._batched_action_dtypes = {key: sub.dtype for key, sub in self.action_space.spaces.items()}
+
+    def observation(self, observation) -> dict[str, np.ndarray]:
+        """A gymnasium observation (or a stack of them) as a Maze observation dict."""
+        if self._wrap_observation:
+            return {"observation": np.asarray(observation, dtype=self._observation_dtype)}
+        float64_keys = self._float64_keys
+        return {
+            key: np.asarray(value, dtype=np.float32) if key in float64_keys else np.asarray(value)
+            for key, value in observation.items()
+        }
+
+    def gym_action(self, action, batched: bool = False):
+        """A Maze action dict as gymnasium wants it: a Python int (Discrete) or an array of the
+        space's dtype; ``batched``: stacked actions of a vector env, arrays of the space's dtype."""
+        dtypes = self._batched_action_dtypes if batched else self._action_dtypes
+        if self._wrap_action:
+            dtype = dtypes["action"]
+            value = action["action"]
+            return int(value) if dtype is None else np.asarray(value, dtype=dtype)
+        return {
+            key: int(value) if dtypes[key] is None else np.asarray(value, dtype=dtypes[key])
+            for key, value in action.items()
+        }

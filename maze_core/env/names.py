@@ -39,9 +39,13 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
 
     Names are looked up as plugin-registered env names first, then as gymnasium ids (wrapped in
     :class:`~maze_core.env.gym_env.GymMazeEnv`). A registered or given factory may return a
-    gymnasium env; the returned factory wraps it. Unknown names raise :class:`UnknownNameError`
-    with close matches.
+    gymnasium env; the returned factory wraps it. A :class:`~maze_core.env.native.VectorEnvFactory`
+    is returned as it is. Unknown names raise :class:`UnknownNameError` with close matches.
     """
+    from maze_core.env.native import VectorEnvFactory
+
+    if isinstance(name_or_factory, VectorEnvFactory):
+        return name_or_factory  # creates whole batches of envs (see maze_core.env.native)
     if not isinstance(name_or_factory, str):
         return _MazeEnvFactory(check_env_factory(name_or_factory))
     name = name_or_factory

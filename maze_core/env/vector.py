@@ -48,6 +48,7 @@ from maze_core.env._worker import (
     step_env,
     worker_main,
 )
+from maze_core.env.gym_env import GymMazeEnv
 from maze_core.env.log_stats import LogStatsEnv
 from maze_core.env.names import EnvFactory, check_env_factory
 from maze_core.env.structured_env import ActorID, StepKey, StructuredEnv, is_single_actor
@@ -154,16 +155,17 @@ class VectorEnv(LogStatsEnv, abc.ABC):
         self._env_times = np.array(env_times, dtype=np.int64)
 
         recorder = self.episode_recorder
-        for env_metrics in metrics:
-            if env_metrics:
+        if any(metrics):
+            for env_metrics in metrics:
                 for name, value in env_metrics:
                     recorder.add_metric(name, value)
         returns = self._episode_returns
         returns += rewards
-        for index, length in enumerate(lengths):
-            if length >= 0:  # an episode ended in this env
-                recorder.add_episode(returns[index], length)
-                returns[index] = 0.0
+        lengths = np.array(lengths)
+        ended = np.flatnonzero(lengths >= 0)  # the envs whose episode ended in this step
+        if len(ended):
+            recorder.add_episodes(returns[ended], lengths[ended])
+            returns[ended] = 0.0
 
         return (
             self._stack(observations),
@@ -357,6 +359,14 @@ class SequentialVectorEnv(VectorEnv):
                 env.close()
             raise
         super().__init__(len(self.envs), *reference, logging_prefix=logging_prefix)
+        # the batched path has no per-env step timeout: with one, every env is stepped on its own
+        self._gym_batch = _GymBatch.of(self.envs) if self._step_timeout_s is None else None
+
+    def step(self, actions: dict[str, np.ndarray]):
+        if self._gym_batch is None:
+            return super().step(actions)
+        self._check_open()
+        return self._gym_batch.step(self, actions)
 
     def _step_envs(self, actions):
         track_actors = self._track_actors
@@ -406,6 +416,81 @@ class SequentialVectorEnv(VectorEnv):
     def _close_envs(self) -> None:
         for env in self.envs:
             env.close()
+
+
+class _GymBatch:
+    """The per-env path for plain :class:`~maze_core.env.gym_env.GymMazeEnv` envs: steps their
+    gymnasium envs directly and does GymMazeEnv's conversions, the episode statistics and the env
+    times once for all envs with numpy, leaving one gymnasium ``step`` call per env in Python."""
+
+    def __init__(self, envs: list[GymMazeEnv]):
+        self.envs = envs
+        self.steps = [env.env.step for env in envs]
+        self.conversion = envs[0]._conversion
+        self.discrete = isinstance(envs[0].action_space["action"], spaces.Discrete)
+
+    @classmethod
+    def of(cls, envs: list[StructuredEnv]) -> _GymBatch | None:
+        """A batch if every env is a plain GymMazeEnv of a non-Dict gymnasium env, else None."""
+        if not all(type(env) is GymMazeEnv for env in envs):
+            return None
+        conversion = envs[0]._conversion
+        if not (conversion._wrap_observation and conversion._wrap_action):
+            return None
+        return cls(envs)
+
+    def step(self, vector_env: VectorEnv, actions: dict[str, np.ndarray]):
+        """What :meth:`VectorEnv.step` returns, for ``vector_env`` (whose statistics it updates)."""
+        action = self.conversion.gym_action(actions, batched=True)
+        if len(action) != vector_env.n_envs:
+            raise ConfigurationError(
+                f"actions['action'] has {len(action)} rows for {vector_env.n_envs} envs; pass one row per "
+                "env."
+            )
+        results = []
+        append = results.append
+        try:
+            for step, value in zip(self.steps, action.tolist() if self.discrete else action, strict=True):
+                append(step(value))
+        except Exception as exc:
+            raise _env_error(
+                len(results), "step", f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            ) from exc
+        columns = zip(*results, strict=True)
+        observations, rewards, terminated, truncated, infos = (list(column) for column in columns)
+        rewards = np.array(rewards, dtype=np.float32)
+        terminated = np.array(terminated, dtype=bool)
+        truncated = np.array(truncated, dtype=bool)
+        times = vector_env._env_times
+        times += 1
+        returns = vector_env._episode_returns
+        returns += rewards
+        done = terminated | truncated
+        if done.any():
+            ended = np.flatnonzero(done)
+            vector_env.episode_recorder.add_episodes(returns[ended], times[ended])
+            returns[ended] = 0.0
+            times[ended] = 0
+            for index in ended.tolist():
+                infos[index] = self._reset(index, observations, infos[index])
+        for env, env_time in zip(self.envs, times.tolist(), strict=True):
+            env._env_time = env_time  # what the env's own get_env_time() reports
+        observation = self.conversion.observation(np.array(observations))
+        return observation, rewards, terminated, truncated, infos
+
+    def _reset(self, index: int, observations: list, final_info: dict) -> dict:
+        """Reset env ``index`` (through GymMazeEnv, for its seeding); returns its info."""
+        final_observation = observations[index]
+        try:
+            observation, info = self.envs[index].reset()
+        except Exception as exc:
+            raise _env_error(index, "reset", f"{type(exc).__name__}: {exc}", traceback.format_exc()) from exc
+        observations[index] = observation["observation"]
+        return {
+            **info,
+            "final_observation": self.conversion.observation(final_observation),
+            "final_info": final_info,
+        }
 
 
 def checked_step_timeout(step_timeout_s: float | None, name: str = "step_timeout_s") -> float | None:

@@ -108,6 +108,8 @@ class RolloutEvaluator:
         episode_returns = np.zeros(n)
         episode_lengths = np.zeros(n, dtype=int)
         multi_substep = not _single_substep(env)
+        # next-step autoreset (native vector envs): the step after an episode end only resets the env
+        next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
         returns, lengths = [], []
         obs, _ = env.reset(seed=seed)
         while (finished < targets).any():
@@ -115,7 +117,10 @@ class RolloutEvaluator:
             obs, rewards, terminated, truncated, _ = env.step(self._act(policy, obs))
             done = terminated | truncated
             episode_returns += rewards
-            episode_lengths += (done | (env.get_env_time() != times_before)) if multi_substep else 1
+            if multi_substep:
+                episode_lengths += done | (env.get_env_time() != times_before)
+            else:
+                episode_lengths += ~env.reset_steps() if next_step_autoreset else 1
             for i in np.flatnonzero(done):
                 if finished[i] < targets[i]:
                     returns.append(float(episode_returns[i]))

@@ -66,6 +66,16 @@ class Rollout:
     log_probs: torch.Tensor  # (T, N) behaviour policy's log-prob of the taken action (all heads)
     values: torch.Tensor  # (T, N) critic's value of each observation, while acting
     next_values: torch.Tensor  # (T, N) critic's value of the state after each transition
+    #: (T, N) bool, False where a next-step autoreset env only reset itself (not a transition of
+    #: any episode: not trained on); None when every transition is valid
+    valid: torch.Tensor | None = None
+
+    def valid_only(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The ``(T, N)`` tensors as they are, or only their valid transitions (flattened)."""
+        if self.valid is None:
+            return tensors
+        index = self.valid.reshape(-1).nonzero().squeeze(1)  # integer indexing: cheaper than a mask
+        return tuple(tensor.reshape(-1).index_select(0, index) for tensor in tensors)
 
     @property
     def n_steps(self) -> int:
@@ -101,8 +111,8 @@ class Rollout:
     def minibatches(
         self, n_minibatches: int, generator: torch.Generator | None = None, **tensors: torch.Tensor
     ) -> Iterator[Minibatch]:
-        """The rollout's ``T * N`` transitions, shuffled and split into ``n_minibatches`` of (nearly)
-        equal size.
+        """The rollout's ``T * N`` transitions (its valid ones), shuffled and split into
+        ``n_minibatches`` of (nearly) equal size.
 
         ``tensors`` are further ``(T, N)`` values to split alike (e.g. ``advantages=...``); a
         minibatch hands them out by name (``batch["advantages"]``). The shuffle draws from
@@ -112,9 +122,10 @@ class Rollout:
         """
         n_steps, n_envs = self.batch_shape
         total = n_steps * n_envs
-        if not 0 < n_minibatches <= total:
+        n_valid = total if self.valid is None else int(self.valid.sum())
+        if not 0 < n_minibatches <= n_valid:
             raise ConfigurationError(
-                f"n_minibatches={n_minibatches} must be between 1 and the rollout's {total} transitions "
+                f"n_minibatches={n_minibatches} must be between 1 and the rollout's {n_valid} transitions "
                 "(n_rollout_steps * n_envs): lower it or collect longer rollouts"
             )
         device = self.rewards.device
@@ -127,6 +138,8 @@ class Rollout:
             owner[transitions.rows] = index
             local_row[transitions.rows] = torch.arange(len(transitions.rows), device=device)
         order = torch.randperm(total, generator=generator).to(device)
+        if self.valid is not None:  # next-step autoreset transitions are not trained on
+            order = order[self.valid.reshape(total)[order]]
         for indices in torch.tensor_split(order, n_minibatches):
             time, env = indices // n_envs, indices % n_envs
             actors = {}
@@ -288,6 +301,8 @@ class VectorEnvCollector:
         self._buffers: dict[ActorID, _ActorBuffer] = {}
         self._capacity = 0
         self._observation = None
+        # next-step autoreset (native vector envs): the step after an episode end only resets the env
+        self.next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
 
     def collect(self, model, n_steps: int) -> Rollout:
         """A rollout of ``n_steps`` steps on every env, acting with ``model.policy`` and valued by
@@ -312,6 +327,7 @@ class VectorEnvCollector:
         truncated = np.zeros((n_steps, n), dtype=bool)
         env_step_ends = np.ones((n_steps, n), dtype=bool)
         log_probs = np.zeros((n_steps, n), dtype=np.float32)
+        valid = np.ones((n_steps, n), dtype=bool) if self.next_step_autoreset else None
         actor_ids: list[ActorID] = []
         final_observations: list[tuple[int, int, ActorID, dict[str, np.ndarray]]] = []
         observation = self._observation
@@ -330,7 +346,9 @@ class VectorEnvCollector:
                 if not self.single_actor:
                     actor = ActorID(*env.actor_id())
                     env_step_ends[t] = (env.get_env_time() != time_before) | terminated[t] | truncated[t]
-                if truncated[t].any():
+                if valid is not None:
+                    valid[t] = ~env.reset_steps()
+                elif truncated[t].any():
                     for i in np.flatnonzero(truncated[t] & ~terminated[t]):
                         info = infos[i]
                         final_actor = actor_ids[-1]
@@ -356,6 +374,7 @@ class VectorEnvCollector:
             log_probs=torch.from_numpy(log_probs).to(self.device),
             values=values,
             next_values=next_values,
+            valid=None if valid is None else torch.from_numpy(valid).to(self.device),
         )
 
     def _buffer_for(self, actor: ActorID) -> _ActorBuffer:
@@ -370,6 +389,15 @@ class VectorEnvCollector:
             )
             self._buffers[actor] = buffer
         return buffer
+
+    def state_dict(self) -> dict:
+        """What a checkpoint needs from the envs: the normalization statistics, if any."""
+        normalization = getattr(self.env, "normalization", None)
+        return {} if normalization is None else {"normalization": normalization.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "normalization" in state:
+            self.env.normalization.load_state_dict(state["normalization"])
 
     def epoch_stats(self) -> dict[str, float]:
         """Statistics of the training episodes finished since the last call."""

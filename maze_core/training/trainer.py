@@ -263,14 +263,18 @@ class ActorCriticTrainer(Trainer):
         statistics.log_stats("model_selection", selection)
         progress.end_epoch(reward if math.isfinite(reward) else None)
         self.epoch += 1
-        self.save_checkpoint()
-        statistics.increment_log_step(step=self.epoch)
+        # the checkpoint and the epoch's line in stats.jsonl are one unit: an interrupt between the
+        # two would leave a checkpoint one epoch ahead of the statistics that resume reads
+        with run_files.signals_held_back():
+            self.save_checkpoint()
+            statistics.increment_log_step(step=self.epoch)
         return reward
 
     # --- checkpoints ----------------------------------------------------------------------------
 
     def state_dict(self) -> dict:
-        """Everything needed to resume: weights, optimizer, counters and RNG states (no pickled code)."""
+        """Everything needed to resume: weights, optimizer, counters, the collector's state (e.g.
+        normalization statistics) and RNG states (no pickled code)."""
         numpy_state = np.random.get_state()
         return {
             "model": self.model.state_dict(),
@@ -278,6 +282,7 @@ class ActorCriticTrainer(Trainer):
             "epoch": self.epoch,
             "env_steps": self.env_steps,
             "model_selection": self.model_selection.state_dict(),
+            "collector": self.collector.state_dict() if hasattr(self.collector, "state_dict") else {},
             "rng": {
                 "torch": torch.get_rng_state(),
                 "numpy": torch.from_numpy(numpy_state[1].astype(np.int64)),
@@ -293,6 +298,8 @@ class ActorCriticTrainer(Trainer):
         self.epoch = int(state["epoch"])
         self.env_steps = int(state["env_steps"])
         self.model_selection.load_state_dict(state["model_selection"])
+        if state.get("collector") and hasattr(self.collector, "load_state_dict"):
+            self.collector.load_state_dict(state["collector"])
         rng = state["rng"]
         torch.set_rng_state(rng["torch"])
         np.random.set_state(

@@ -474,3 +474,37 @@ def test_the_shared_memory_file_is_removed_once_the_workers_have_it():
         env.reset(seed=0)
         if os.path.isdir("/dev/shm"):
             assert not {name for name in os.listdir("/dev/shm") if name.startswith("maze-")} - before
+
+
+def test_plain_gym_envs_take_the_batched_path_with_the_per_env_results():
+    """The batched path for plain GymMazeEnvs gives what stepping each GymMazeEnv gives: the same
+    trajectories, infos, env times and statistics."""
+    factories = [functools.partial(cartpole, max_episode_steps=12)] * N_ENVS
+    batched, per_env = SequentialVectorEnv(factories), SequentialVectorEnv(factories)
+    per_env._gym_batch = None
+    assert batched._gym_batch is not None
+    traces, times = [], []
+    for env in (batched, per_env):
+        traces.append(rollout(env, 60))  # several episodes per env (12 steps at most)
+        times.append((env.get_env_time().tolist(), [sub.get_env_time() for sub in env.envs]))
+    assert_same_trace(*traces)
+    assert times[0] == times[1] and times[0][0] == times[0][1]
+    assert batched.write_epoch_stats() == per_env.write_epoch_stats()
+
+
+def test_wrapped_and_structured_envs_take_the_per_env_path():
+    from maze_core.env import LogStatsWrapper
+
+    assert SequentialVectorEnv([lambda: LogStatsWrapper.wrap(cartpole())])._gym_batch is None
+    assert SequentialVectorEnv([TwoStepEnv])._gym_batch is None
+
+
+def test_a_gym_env_raising_on_the_batched_path_is_named():
+    class Broken(gymnasium.Wrapper):
+        def step(self, action):
+            raise RuntimeError("the simulator broke down")
+
+    env = SequentialVectorEnv([cartpole, lambda: GymMazeEnv(Broken(gymnasium.make("CartPole-v1")))])
+    env.reset(seed=0)
+    with pytest.raises(EnvWorkerError, match="env 1 failed in step: RuntimeError: the simulator broke down"):
+        env.step({"action": np.zeros(2, dtype=np.int64)})

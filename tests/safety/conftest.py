@@ -5,15 +5,19 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from safety_support import QUICK
-from shell import maze
+from safety_support import QUICK_OVERRIDES
+
+from maze_core import RunContext
 
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
     """A finished one-epoch CartPole run (do not modify it: use ``run_copy``)."""
     run_dir = tmp_path_factory.mktemp("trained") / "run"
-    maze("train", "--env", "CartPole-v1", "--epochs", "1", "--seed", "1", "--run-dir", run_dir, *QUICK)
+    with RunContext(
+        env="CartPole-v1", overrides=QUICK_OVERRIDES, run_dir=run_dir, seed=1, silent=True
+    ) as run:
+        run.train(1)
     return run_dir
 
 

@@ -51,49 +51,48 @@ def test_ctrl_c_while_the_best_model_is_written_keeps_the_previous_one(tmp_path,
     assert sorted(path.name for path in tmp_path.glob(".*")) == []  # no temporary file left
 
 
-def start_training(run_dir):
+def start_training(run_dir) -> subprocess.Popen:
     command = [*MAZE, "train", "--env", "CartPole-v1", "--epochs", "0", "--run-dir", str(run_dir)]
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [*command, *ENDLESS_EPOCH], env=clean_env(), text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+
+
+def wait_until_training(process, run_dir) -> None:
     deadline = time.monotonic() + 120
     while not (run_dir / "config.json").exists():  # written once everything is built
         assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline, "training did not start within two minutes"
         time.sleep(0.1)
     time.sleep(0.5)
-    return process
 
 
-def test_ctrl_c_twice_in_the_first_epoch_exits_130_and_claims_no_best_model(tmp_path):
-    process = start_training(tmp_path / "run")
+def test_sigterm_and_a_double_ctrl_c_in_the_first_epoch_end_the_run_cleanly(tmp_path):
+    """Two runs side by side (to start Python once in parallel): SIGTERM, and Ctrl-C twice."""
+    terminated_dir, interrupted_dir = tmp_path / "terminated", tmp_path / "interrupted"
+    terminated, interrupted = start_training(terminated_dir), start_training(interrupted_dir)
     try:
-        process.send_signal(signal.SIGINT)
+        wait_until_training(terminated, terminated_dir)
+        wait_until_training(interrupted, interrupted_dir)
+        terminated.send_signal(signal.SIGTERM)
+        interrupted.send_signal(signal.SIGINT)
         time.sleep(0.05)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        interrupted.send_signal(signal.SIGINT)
+        outputs = {name: process.communicate(timeout=60) for name, process in
+                   (("terminated", terminated), ("interrupted", interrupted))}  # fmt: skip
     finally:
-        process.kill()
-    assert process.returncode == 130, stdout + stderr
-    assert "Traceback" not in stdout + stderr
-    assert "the best model" not in stdout + stderr
-    assert "Interrupted before the first epoch finished: a resumable checkpoint is kept, no best" in stdout
-    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 0
-    assert not list((tmp_path / "run").glob(".*maze-tmp")) and not (tmp_path / "run" / ".maze.lock").exists()
-
-
-def test_sigterm_keeps_a_checkpoint_and_exits_143(tmp_path):
-    process = start_training(tmp_path / "run")
-    try:
-        process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        process.kill()
-    assert process.returncode == 143, stdout + stderr
-    assert f"Continue with: maze train --resume {tmp_path / 'run'}" in stderr
-    assert "Traceback" not in stdout + stderr
-    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 0
-    assert not list((tmp_path / "run").glob(".*maze-tmp"))
+        terminated.kill()
+        interrupted.kill()
+    assert (terminated.returncode, interrupted.returncode) == (143, 130), outputs
+    for (stdout, stderr), run_dir in zip(outputs.values(), (terminated_dir, interrupted_dir), strict=True):
+        assert "Traceback" not in stdout + stderr
+        assert f"Continue with: maze train --resume {run_dir}" in stderr
+        assert "the best model" not in stdout + stderr  # no epoch finished: there is none
+        assert (
+            "Interrupted before the first epoch finished: a resumable checkpoint is kept, no best" in stdout
+        )
+        assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 0
+        assert not list(run_dir.glob(".*maze-tmp")) and not (run_dir / ".maze.lock").exists()
 
 
 def test_a_temporary_file_left_by_a_killed_save_is_removed_by_the_next_run(run_copy):

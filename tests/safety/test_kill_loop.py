@@ -38,6 +38,7 @@ def check_loadable(run_dir) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 30 Python start-ups; slower on a busy machine
 def test_random_kills_never_leave_an_unloadable_state_dict_or_checkpoint(tmp_path):
     rng = random.Random(10)
     run_dir = tmp_path / "run"
@@ -58,7 +59,10 @@ def test_random_kills_never_leave_an_unloadable_state_dict_or_checkpoint(tmp_pat
                 *TINY,
             ]
         process = subprocess.Popen(
-            [*MAZE, *map(str, command)], env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [*MAZE, *map(str, command)],
+            env=clean_env(PYTHONFAULTHANDLER="1"),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         stats = run_dir / "stats.jsonl"
         before = stats.stat().st_mtime_ns if stats.exists() else None
@@ -70,7 +74,11 @@ def test_random_kills_never_leave_an_unloadable_state_dict_or_checkpoint(tmp_pat
         time.sleep(rng.uniform(0.0, 0.3))
         sent = rng.choice([signal.SIGKILL, signal.SIGINT])
         process.send_signal(sent)
-        _, stderr = process.communicate(timeout=120)
+        try:
+            _, stderr = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:  # a hang: have faulthandler show where every thread is
+            process.send_signal(signal.SIGABRT)
+            pytest.fail(f"maze did not end after {sent!r}:\n{process.communicate(timeout=60)[1].decode()}")
         signals.append(sent)
         assert process.returncode in (-signal.SIGKILL, 130), stderr
         assert b"Traceback" not in stderr

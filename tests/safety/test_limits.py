@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -44,10 +45,30 @@ def test_a_dead_worker_is_named_as_a_training_or_an_evaluation_env(tmp_path):
             env.step({"action": np.zeros(1, dtype=np.int64)})
 
 
-def test_more_local_workers_than_cores_warns_before_starting_any(monkeypatch):
+def test_more_local_workers_than_cores_warns_before_starting_any(monkeypatch, tmp_path):
     monkeypatch.setattr("os.cpu_count", lambda: 2)
-    with pytest.warns(MazeWarning, match=r"256 worker processes on 2 CPU cores .*set runner.n_workers=2"):
-        RunContext(env="CartPole-v1", runner="local", overrides={"runner.n_envs": 256})
+    overrides = {**QUICK_OVERRIDES, "runner.n_envs": 256, "runner.native_vector_env": False}
+    with RunContext(
+        env="CartPole-v1", runner="local", overrides=overrides, run_dir=tmp_path, silent=True
+    ) as rc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", MazeWarning)  # raised before the first worker starts
+            with pytest.raises(
+                MazeWarning, match=r"256 worker processes on 2 CPU cores .*runner.n_workers=2"
+            ):
+                rc.train(1)
+
+
+def test_a_native_vector_env_on_the_local_runner_needs_no_warning(monkeypatch, tmp_path):
+    """CartPole-v1 is stepped natively: one worker per core, however many envs."""
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    overrides = {**QUICK_OVERRIDES, "runner.n_envs": 256}
+    with RunContext(
+        env="CartPole-v1", runner="local", overrides=overrides, run_dir=tmp_path, silent=True
+    ) as rc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", MazeWarning)
+            rc.train(1)
 
 
 @pytest.mark.parametrize("value", [0, -1, float("inf"), "1"])

@@ -6,8 +6,7 @@ import json
 
 import pytest
 import torch
-from safety_support import QUICK, QUICK_OVERRIDES, one_line_error
-from shell import maze
+from safety_support import QUICK, QUICK_OVERRIDES, cli, one_line_error
 
 from maze_core import RunContext
 from maze_core.errors import MazeError
@@ -19,9 +18,9 @@ def snapshot(directory) -> dict[str, bytes]:
 
 def test_cli_overwrite_with_a_network_that_does_not_import_keeps_the_old_run(run_copy):
     before = snapshot(run_copy)
-    result = maze(
+    result = cli(
         "train", "--env", "CartPole-v1", "--run-dir", run_copy, "--overwrite", *QUICK,
-        "--set", 'policy.networks={"_target_": "no_such_module.Net"}', check=False,
+        "--set", 'policy.networks={"_target_": "no_such_module.Net"}',
     )  # fmt: skip
     one_line_error(result, "cannot import module 'no_such_module'")
     assert snapshot(run_copy) == before
@@ -61,7 +60,7 @@ def test_overwrite_refuses_a_directory_that_is_not_a_maze_run(tmp_path):
     (own / "stats.jsonl").write_text('{"my": "numbers"}\n')
     torch.save({"weights": torch.ones(2)}, own / "state_dict.pt")
     before = snapshot(own)
-    result = maze("train", "--env", "CartPole-v1", "--run-dir", own, "--overwrite", *QUICK, check=False)
+    result = cli("train", "--env", "CartPole-v1", "--run-dir", own, "--overwrite", *QUICK)
     one_line_error(result, "is not a Maze run", "--overwrite only replaces Maze runs")
     with pytest.raises(MazeError, match="is not a Maze run"):
         RunContext(env="CartPole-v1", run_dir=own, overwrite=True)
@@ -70,7 +69,7 @@ def test_overwrite_refuses_a_directory_that_is_not_a_maze_run(tmp_path):
 
 def test_a_directory_with_run_files_but_no_config_is_refused_without_overwrite(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"my own checkpoint")
-    result = maze("train", "--env", "CartPole-v1", "--run-dir", tmp_path, *QUICK, check=False)
+    result = cli("train", "--env", "CartPole-v1", "--run-dir", tmp_path, *QUICK)
     one_line_error(result, "holds a run already", "--overwrite")
     assert (tmp_path / "checkpoint.pt").read_bytes() == b"my own checkpoint"
     assert not (tmp_path / "stats.jsonl").exists()

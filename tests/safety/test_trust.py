@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
-from safety_support import QUICK, QUICK_OVERRIDES, one_line_error
-from shell import maze
+from safety_support import QUICK, QUICK_OVERRIDES, cli, one_line_error
 
 from maze_core import RunContext
 from maze_core.errors import ConfigurationError
@@ -37,7 +37,7 @@ def plant_hub_loader(run_dir, marker):
 
 def test_maze_evaluate_refuses_a_hub_loader_named_by_config_json(run_copy, tmp_path):
     plant_hub_loader(run_copy, tmp_path / "pwned")
-    result = maze("evaluate", run_copy, check=False)
+    result = cli("evaluate", run_copy)
     one_line_error(result, "names policy network for step key 0 (torch.hub.load)", "--trust-run-dir")
     assert not (tmp_path / "pwned").exists()
 
@@ -99,13 +99,20 @@ def test_installed_network_classes_load_without_trust(tmp_path):
         assert loaded.evaluate(n_episodes=1)["episode_count"] == 1
 
 
-def test_own_code_loads_only_with_trust_run_dir(tmp_path):
+def test_own_code_loads_only_with_trust_run_dir(tmp_path, monkeypatch):
     (tmp_path / "my_nets.py").write_text(
         "from maze_core.perception import FlattenConcatPolicyNet\n\n"
         "class MyNet(FlattenConcatPolicyNet):\n    pass\n"
     )
+    monkeypatch.syspath_prepend(str(tmp_path))  # as `python -m` does for the current directory
+    run_dir = tmp_path / "own"
     own = ["--set", 'policy.networks={"_target_": "my_nets.MyNet"}']
-    maze("train", "--env", "CartPole-v1", "--epochs", "1", "--run-dir", "own", *QUICK, *own, cwd=tmp_path)
-    refused = maze("evaluate", "own", cwd=tmp_path, check=False)
+    assert (
+        cli("train", "--env", "CartPole-v1", "--epochs", "1", "--run-dir", run_dir, *QUICK, *own).exit_code
+        == 0
+    )
+    monkeypatch.delitem(sys.modules, "my_nets")  # as in a new process
+    refused = cli("evaluate", run_dir)
     one_line_error(refused, "(my_nets.MyNet)", "'my_nets' is not an installed package", "--trust-run-dir")
-    maze("evaluate", "own", "--episodes", "1", "--trust-run-dir", cwd=tmp_path)
+    assert "my_nets" not in sys.modules  # refused before it was imported
+    assert cli("evaluate", run_dir, "--episodes", "1", "--trust-run-dir").exit_code == 0

@@ -82,6 +82,15 @@ def test_a_config_with_missing_keys_or_wrong_types(run_copy, edit, message):
     one_line_error(cli("train", "--resume", run_copy, "--epochs", "2"), "config.json: ", message)
 
 
+def test_an_override_of_the_wrong_type_in_config_json(run_copy):
+    overrides = {"policy.substeps_with_separate_agent_nets": 5}
+    edit_config(run_copy, lambda config: config["arguments"]["overrides"].update(overrides))
+    one_line_error(
+        cli("evaluate", run_copy),
+        "the policy composer 'probabilistic' cannot be built with policy.substeps_with_separate_agent_nets=5",
+    )
+
+
 def test_evaluating_or_resuming_after_the_env_changed(run_copy):
     edit_config(run_copy, lambda config: config["arguments"].update(env="Acrobot-v1"))
     one_line_error(cli("evaluate", run_copy), "state_dict.pt does not fit this run's networks")

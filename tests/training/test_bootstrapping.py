@@ -5,25 +5,14 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from dummy_models import ObservedValue
 from maze_a2c import A2C, A2CAlgorithmConfig
 from maze_critics import StepStateCriticComposer
 from maze_policies import ProbabilisticPolicyComposer
-from torch import nn
 
 from maze_core.agent import TorchActorCritic
 from maze_core.env import ActorID, MazeEnv, SequentialVectorEnv
 from maze_core.training.rollout import VectorEnvCollector
-
-
-class ObservedValue(nn.Module):
-    """V(s) = s["v"]: makes every bootstrap value readable from the observation."""
-
-    def __init__(self, obs_shapes):
-        super().__init__()
-        self.scale = nn.Parameter(torch.ones(1))
-
-    def forward(self, x):
-        return {"value": x["v"] * self.scale}
 
 
 class ScriptedEnv(MazeEnv):

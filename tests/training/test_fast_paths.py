@@ -133,7 +133,13 @@ def test_local_runner_with_fewer_workers_than_envs(tmp_path):
     rc = RunContext(
         env="CartPole-v1",
         runner="local",
-        overrides={**QUICK, "runner.n_envs": 3, "runner.n_workers": 2, "runner.eval_episodes": 2},
+        overrides={
+            **QUICK,
+            "runner.n_envs": 3,
+            "runner.n_workers": 2,
+            "runner.eval_episodes": 2,
+            "runner.native_vector_env": False,
+        },
         run_dir=tmp_path,
         seed=0,
         silent=True,

@@ -12,6 +12,9 @@ class A2C(ActorCriticTrainer):
         config = self.config
         log_probs, entropies, values = self.evaluate_actions(rollout)
         advantages, returns = self.advantages_and_returns(rollout)
+        log_probs, entropies, values, advantages, returns = rollout.valid_only(
+            log_probs, entropies, values, advantages, returns
+        )
         advantages = self.normalize_advantages(advantages)
 
         policy_loss = -(advantages * log_probs).mean()

@@ -28,8 +28,9 @@ class LocalRunner(Runner):
     """Steps the envs in worker processes: for envs whose step costs real CPU time.
 
     :param start_method: multiprocessing start method (default: forkserver where available).
-    :param n_workers: worker processes per vector env; None gives each env its own worker. With
-        fewer workers than envs, each worker steps a contiguous group of envs one after the other,
+    :param n_workers: worker processes per vector env; None gives each env its own worker (a native
+        vector env: one worker per core). With fewer workers than envs, each worker steps a
+        contiguous group of envs (one after the other; a native vector env's group as one batch),
         which costs one message per worker instead of one per env (use about one worker per core).
     """
 
@@ -46,8 +47,28 @@ class LocalRunner(Runner):
             )
         self.start_method = start_method
         self.n_workers = n_workers
+
+    @property
+    def n_processes(self) -> int:
+        """The worker processes of the training and the evaluation envs together."""
+        n_eval = min(self.n_eval_envs, self.eval_episodes)
+        return min(self.n_workers or self.n_envs, self.n_envs) + min(self.n_workers or n_eval, n_eval)
+
+    def make_vector_env(self, env_factories, logging_prefix: str):
+        if logging_prefix == "train":
+            self._warn_if_oversubscribed(min(self.n_workers or len(env_factories), len(env_factories)))
+        return SubprocVectorEnv(
+            env_factories,
+            logging_prefix=logging_prefix,
+            start_method=self.start_method,
+            n_workers=self.n_workers,
+            step_timeout_s=self.step_timeout_s,
+        )
+
+    def _warn_if_oversubscribed(self, n_training: int) -> None:
+        """Warn, before any worker starts, when one env per worker would mean more workers than cores
+        (a native vector env needs no warning: it defaults to one worker per core)."""
         cores = os.cpu_count() or 1
-        n_training = min(self.n_workers or self.n_envs, self.n_envs)
         if n_training > cores:
             warnings.warn(
                 f"the local runner will step its envs in {n_training} worker processes on {cores} CPU "
@@ -57,20 +78,21 @@ class LocalRunner(Runner):
                 stacklevel=2,
             )
 
-    @property
-    def n_processes(self) -> int:
-        """The worker processes of the training and the evaluation envs together."""
-        n_eval = min(self.n_eval_envs, self.eval_episodes)
-        return min(self.n_workers or self.n_envs, self.n_envs) + min(self.n_workers or n_eval, n_eval)
+    def make_native_vector_env(self, vector_env_factory, n_envs: int, logging_prefix: str | None):
+        """A native vector env in worker processes: ``n_workers`` of them (default: one per core,
+        at most one per env), each stepping its group of envs as one batch."""
+        from maze_core.env.native import NativeVectorEnv
+        from maze_core.env.native_workers import WorkerVectorEnv
 
-    def make_vector_env(self, env_factories, logging_prefix: str):
-        return SubprocVectorEnv(
-            env_factories,
-            logging_prefix=logging_prefix,
+        n_workers = self.n_workers or min(n_envs, os.cpu_count() or 1)
+        workers = WorkerVectorEnv(
+            vector_env_factory.make,
+            n_envs,
+            n_workers=n_workers,
             start_method=self.start_method,
-            n_workers=self.n_workers,
             step_timeout_s=self.step_timeout_s,
         )
+        return NativeVectorEnv(workers, logging_prefix=logging_prefix)
 
     def settings(self) -> dict:
         return {**super().settings(), "start_method": self.start_method, "n_workers": self.n_workers}

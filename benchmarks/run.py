@@ -1,4 +1,4 @@
-"""Maze's benchmark suite: B1-B8 in one process session, contenders alternating, medians of 3.
+"""Maze's benchmark suite: B1-B9 in one process session, contenders alternating, medians of 3.
 
     benchmarks/run.sh [--only B1,B4] [--quick] [--repetitions 3] [--output docs/benchmarks.md]
                       [--json results.json] [--render results.json]
@@ -9,7 +9,7 @@ writes a report only where ``--output`` says.
 
 * B1 throughput, A2C on CartPole-v1: ours (dev runner) vs Stable-Baselines3 vs a minimal loop
 * B2 the seed tutorial's configuration on the dev and local runners
-* B3 time to a mean evaluation return of 475: ours vs Stable-Baselines3 (rl-zoo settings), 3 seeds
+* B3 time to a mean evaluation return of 475: ours vs Stable-Baselines3, both with rl-zoo's settings
 * B4 the local runner with 2 workers vs the dev runner, on an env with ~1 ms of CPU work per step
 * B5 start-up: ``maze --help``, ``maze plugins list``; peak memory of the tutorial
 * B6 the tutorial script's wall time
@@ -18,6 +18,9 @@ writes a report only where ``--output`` says.
   namespace where it can, so that Ray binds loopback only)
 * B8 A2C throughput at 8, 64 and 256 envs: ours (per-env and native path) vs Stable-Baselines3 vs
   the minimal loop, steady state and end to end, and a profile of an update at 256 envs
+* B9 PPO throughput on CartPole-v1: ours (dev runner) vs Stable-Baselines3
+
+The learning benchmark (L1, hours of CPU) runs on its own: ``python -m benchmarks.learning``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.common import ROOT, alternate, machine
 
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9")
 
 
 def _log(text: str) -> None:
@@ -58,6 +61,23 @@ def run_b1(repetitions: int, quick: bool) -> dict:
         _log,
     )
     return {"steps": steps, "config": throughput.B1, "runs": report.stopwatches(results)}
+
+
+def run_b9(repetitions: int, quick: bool) -> dict:
+    from benchmarks import throughput
+
+    steps = 5_120 if quick else 20_480
+    _log(f"B9: PPO throughput on CartPole-v1, {steps} env steps per run")
+    results = alternate(
+        {
+            "maze": lambda i: throughput.maze_ppo(steps, seed=i),
+            "sb3": lambda i: throughput.sb3_ppo(steps, seed=i),
+            "sb3_1_thread": lambda i: throughput.sb3_ppo(steps, seed=i, threads=1),
+        },
+        repetitions,
+        _log,
+    )
+    return {"steps": steps, "config": throughput.B9, "runs": report.stopwatches(results)}
 
 
 def run_b2(repetitions: int, quick: bool) -> dict:
@@ -89,8 +109,7 @@ def run_b3(repetitions: int, quick: bool) -> dict:
         _log,
     )
     return {
-        "ours": time_to_solve.OURS,
-        "sb3": time_to_solve.SB3_ZOO,
+        "settings": time_to_solve.SETTINGS,
         "sb3_threads": time_to_solve.SB3_THREADS,
         "max_steps": time_to_solve.MAX_STEPS,
         "runs": {
@@ -264,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
     command = " ".join(["benchmarks/run.sh", *(argv if argv is not None else sys.argv[1:])])
     results = {"machine": machine(), "repetitions": args.repetitions, "quick": args.quick, "command": command}
     _log(json.dumps(results["machine"], indent=2))
-    runners = {"B1": run_b1, "B2": run_b2, "B3": run_b3, "B4": run_b4, "B8": run_b8}
+    runners = {"B1": run_b1, "B2": run_b2, "B3": run_b3, "B4": run_b4, "B8": run_b8, "B9": run_b9}
     for name in selected:
         if name in runners:
             load_before = _load()

@@ -1,5 +1,5 @@
-"""B1 (A2C throughput: ours vs Stable-Baselines3 vs a minimal loop) and B2 (the tutorial's
-configuration on the dev and local runners).
+"""B1 (A2C throughput: ours vs Stable-Baselines3 vs a minimal loop), B2 (the tutorial's
+configuration on the dev and local runners) and B9 (PPO throughput: ours vs Stable-Baselines3).
 
 Throughput is env steps per second of training wall time: each contender is built and warmed up
 first (untimed), then trains a fixed number of env steps. Nothing is evaluated during the timed
@@ -29,6 +29,26 @@ B1 = {
 }
 #: updates per epoch of our runs in B1 (Stable-Baselines3's A2C logs every 100 updates)
 B1_EPOCH_LENGTH = 100
+#: B9: PPO in B1's setting (CartPole-v1, 8 envs, separate 64x64 tanh networks, no evaluation);
+#: one update is a rollout of 8 x 32 steps, then 4 passes of 4 minibatches of 64 (16 gradient steps)
+B9 = {
+    "env": "CartPole-v1",
+    "n_envs": 8,
+    "n_rollout_steps": 32,
+    "n_minibatches": 4,
+    "n_update_passes": 4,
+    "lr": 3e-4,
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "clip_range": 0.2,
+    "hidden_units": [64, 64],
+    "value_loss_coef": 0.5,
+    "entropy_coef": 0.0,
+    "max_grad_norm": 0.5,
+}
+#: updates per epoch of our runs in B9 (one log line and checkpoint per 10 updates, as
+#: Stable-Baselines3's PPO logs after every update)
+B9_EPOCH_LENGTH = 10
 WARMUP_STEPS = 2_000
 
 
@@ -162,3 +182,49 @@ def maze_tutorial_config(runner: str, steps: int, seed: int = 0) -> Stopwatch:
 
     config = A2CAlgorithmConfig(patience=0)
     return _timed_maze_run("CartPole-v1", config, runner, {"runner.n_envs": 4}, steps, seed)
+
+
+def maze_ppo(steps: int, seed: int = 0) -> Stopwatch:
+    """Ours: PPO on the dev runner, one torch thread (the runner default)."""
+    from maze_ppo import PPOAlgorithmConfig
+
+    settings = {k: v for k, v in B9.items() if k not in ("env", "n_envs", "hidden_units")}
+    config = PPOAlgorithmConfig(
+        n_epochs=0, epoch_length=B9_EPOCH_LENGTH, patience=0, optimizer_eps=1e-5, **settings
+    )
+    overrides = {"runner.n_envs": B9["n_envs"], **_default_nets(B9["hidden_units"])}
+    return _timed_maze_run(B9["env"], config, "dev", overrides, steps, seed)
+
+
+def sb3_ppo(steps: int, seed: int = 0, threads: int | None = None) -> Stopwatch:
+    """Stable-Baselines3's PPO with the same hyperparameters; ``threads`` as for ``sb3_a2c``."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    with torch_threads(threads or DEFAULT_TORCH_THREADS):
+        env = make_vec_env(B9["env"], n_envs=B9["n_envs"], seed=seed)
+        model = PPO(
+            "MlpPolicy",
+            env,
+            n_steps=B9["n_rollout_steps"],
+            batch_size=B9["n_rollout_steps"] * B9["n_envs"] // B9["n_minibatches"],
+            n_epochs=B9["n_update_passes"],
+            learning_rate=B9["lr"],
+            gamma=B9["gamma"],
+            gae_lambda=B9["gae_lambda"],
+            clip_range=B9["clip_range"],
+            vf_coef=B9["value_loss_coef"],
+            ent_coef=B9["entropy_coef"],
+            max_grad_norm=B9["max_grad_norm"],
+            policy_kwargs={"net_arch": {"pi": B9["hidden_units"], "vf": B9["hidden_units"]}},
+            seed=seed,
+            device="cpu",
+            verbose=0,
+        )
+        model.learn(WARMUP_STEPS)
+        before = model.num_timesteps
+        with Stopwatch() as watch:
+            model.learn(steps, reset_num_timesteps=False)
+        watch.steps = model.num_timesteps - before
+        env.close()
+    return watch

@@ -197,6 +197,10 @@ class SpacesGymEnv(gymnasium.Env):
         return self.observation_space.sample(), reward, False, self._steps >= self.episode_length, {}
 
 
+#: the structured envs by the names tests parametrize over
+STRUCTURED_ENVS = {"dict": DictEnv, "two_step": TwoStepEnv, "multi_agent": MultiAgentEnv}
+
+
 # per env, its episodes: the observations (reset observation first, final observation last; the
 # value V(s) = s) and how the episode ends; every step has reward 1
 SCRIPT = [

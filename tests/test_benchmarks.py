@@ -18,6 +18,7 @@ MODULES = [
     "report",
     "busy_env",
     "distributed",
+    "learning",
     "env_scaling",
 ]
 
@@ -112,6 +113,34 @@ def test_the_ray_benchmark_report_renders_from_its_saved_results():
     text = report.render(results, command=results["command"])
     assert "| B7: ray runner with 2 workers >= 1.4x the dev runner (~1 ms env) |" in text
     assert "## B7: the ray runner" in text and "| 32 |" in text
+
+
+def test_the_learning_report_renders_held_out_results():
+    from benchmarks import learning
+
+    def run(library, seed, final, reached):
+        return {
+            "task": "ppo/CartPole-v1",
+            "library": library,
+            "seed": seed,
+            "final_return": final,
+            "best_return": max(final, 480.0),
+            "solved": True,
+            "steps_to_threshold": reached,
+            "seconds_to_threshold": reached and reached / 1000,
+        }
+
+    results = {
+        "command": "python -m benchmarks.learning",
+        "machine": {"cpu": "test"},
+        "date": "today",
+        "stop_at_threshold": False,
+        "runs": [run("maze", 0, 500.0, 20_000), run("maze", 1, 400.0, None), run("sb3", 0, 450.0, 40_000)],
+    }
+    text = learning.render_section(results)
+    assert text.startswith(learning.SECTION)
+    assert "| ours | 2 | 450.0 ± 70.7 | 490.0 ± 14.1 | 2/2 | not reached | not reached |" in text
+    assert "| Stable-Baselines3 | 1 | 450.0 | 480.0 | 1/1 | 40,000 | 40.0 |" in text
 
 
 def test_the_report_renders_b8():

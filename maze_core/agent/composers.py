@@ -29,6 +29,9 @@ CHECK_BATCH_SIZE = 2
 # constructor arguments that some networks spell differently (the original tutorial's
 # CartpolePolicyNet takes ``action_logit_shapes``)
 _ARGUMENT_ALIASES = {"action_logits_shapes": ("action_logit_shapes",)}
+#: passed only to networks whose constructor names them (e.g. the default nets one-hot encode
+#: Discrete observations from ``obs_spaces``)
+_OPTIONAL_ARGUMENTS = frozenset({"obs_spaces"})
 
 
 class BasePolicyComposer(ABC):
@@ -289,6 +292,8 @@ def _shape_arguments(factory: Callable, shape_kwargs: Mapping[str, Any], given: 
         if any(n in given for n in names):
             continue
         accepted = next((n for n in names if n in parameters), name if takes_any else None)
+        if name in _OPTIONAL_ARGUMENTS and name not in parameters:
+            continue
         if accepted is None:
             raise ConfigurationError(
                 f"{what} does not take the argument {name!r}; networks are built with "

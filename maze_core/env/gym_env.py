@@ -20,7 +20,9 @@ class GymMazeEnv(MazeEnv):
 
     * A non-Dict observation space ``S`` becomes ``Dict(observation=S')`` and every observation
       ``{"observation": float32 array}``; ``S'`` is the float32 Box of ``S``'s values (same shape
-      and bounds; e.g. ``Discrete(3)`` becomes ``Box(0, 2, shape=(), dtype=float32)``).
+      and bounds; e.g. ``MultiBinary(3)`` becomes ``Box(0, 1, shape=(3,), dtype=float32)``). A
+      ``Discrete`` space stays as it is (int64 observations), so that the default networks can
+      one-hot encode it.
     * A Dict observation space passes through, except that float64 Box entries become float32
       (space and values): networks run in float32 and a silent float64 would double memory.
     * A non-Dict action space ``A`` becomes ``Dict(action=A)``; a Dict action space passes through.
@@ -132,7 +134,12 @@ class GymConversion:
         _check_supported(action_space, "action")
         self._wrap_observation = not isinstance(observation_space, spaces.Dict)
         if self._wrap_observation:
-            self.observation_space = spaces.Dict(observation=float32_space(observation_space))
+            # a Discrete observation stays one (int64), so that the default networks one-hot encode it
+            discrete = isinstance(observation_space, spaces.Discrete)
+            self._observation_dtype = np.int64 if discrete else np.float32
+            self.observation_space = spaces.Dict(
+                observation=observation_space if discrete else float32_space(observation_space)
+            )
             self._float64_keys: frozenset[str] = frozenset()
         else:
             check_dict_space(observation_space, f"{what} observation space")
@@ -160,7 +167,7 @@ class GymConversion:
     def observation(self, observation) -> dict[str, np.ndarray]:
         """A gymnasium observation (or a stack of them) as a Maze observation dict."""
         if self._wrap_observation:
-            return {"observation": np.asarray(observation, dtype=np.float32)}
+            return {"observation": np.asarray(observation, dtype=self._observation_dtype)}
         float64_keys = self._float64_keys
         return {
             key: np.asarray(value, dtype=np.float32) if key in float64_keys else np.asarray(value)

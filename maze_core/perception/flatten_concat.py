@@ -1,4 +1,5 @@
-"""The default networks: every observation flattened and concatenated, then one MLP.
+"""The default networks: every observation flattened and concatenated, then one MLP. A scalar
+``Discrete(n)`` observation (given ``obs_spaces``) enters one-hot encoded, as ``n`` features.
 
 They run on every rollout step, so they are written as plain modules (one ``nn.Sequential`` and
 linear heads) rather than a graph of perception blocks. They accept any number of leading batch
@@ -10,7 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import gymnasium as gym
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from maze_core.perception.blocks import mlp
@@ -28,13 +31,24 @@ class FlattenConcatBaseNet(nn.Module):
         obs_shapes: Mapping[str, Sequence[int]],
         hidden_units: Sequence[int] = (256, 256),
         non_lin=nn.Tanh,
+        obs_spaces: Mapping[str, gym.Space] | gym.spaces.Dict | None = None,
     ):
         super().__init__()
         self.obs_shapes = {key: tuple(int(d) for d in shape) for key, shape in obs_shapes.items()}
         self.hidden_units = [int(u) for u in hidden_units]
         # (key, number of trailing feature dims) per observation
         self._inputs = tuple((key, len(shape)) for key, shape in self.obs_shapes.items())
-        in_features = sum(math.prod(shape) for shape in self.obs_shapes.values())
+        # scalar Discrete observations: (key, start, n), encoded one-hot
+        spaces = dict(obs_spaces.spaces if isinstance(obs_spaces, gym.spaces.Dict) else obs_spaces or {})
+        self._one_hot = {
+            key: (int(space.start), int(space.n))
+            for key, space in spaces.items()
+            if isinstance(space, gym.spaces.Discrete) and self.obs_shapes.get(key) == ()
+        }
+        in_features = sum(
+            self._one_hot[key][1] if key in self._one_hot else math.prod(shape)
+            for key, shape in self.obs_shapes.items()
+        )
         self.latent_net = mlp(in_features, self.hidden_units, non_lin)
         for layer in self.latent_net:
             if isinstance(layer, nn.Linear):
@@ -42,6 +56,19 @@ class FlattenConcatBaseNet(nn.Module):
         self.latent_dim = self.hidden_units[-1] if self.hidden_units else in_features
 
     def latent(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if self._one_hot:
+            obs = {
+                **obs,
+                **{
+                    key: F.one_hot(obs[key].long() - start, n).float()
+                    for key, (start, n) in self._one_hot.items()
+                },
+            }
+            # each one-hot key now has one feature dim
+            inputs = tuple((key, 1 if key in self._one_hot else n_dims) for key, n_dims in self._inputs)
+            return self.latent_net(
+                torch.cat([_flatten(obs[key], n_dims) for key, n_dims in inputs], dim=-1).float()
+            )
         if len(self._inputs) == 1 and self._inputs[0][1] == 1:
             x = obs[self._inputs[0][0]]
         else:
@@ -90,8 +117,9 @@ class FlattenConcatPolicyNet(FlattenConcatBaseNet):
         action_logits_shapes: Mapping[str, Sequence[int]],
         hidden_units: Sequence[int] = (256, 256),
         non_lin=nn.Tanh,
+        obs_spaces: Mapping[str, gym.Space] | gym.spaces.Dict | None = None,
     ):
-        super().__init__(obs_shapes, hidden_units, non_lin)
+        super().__init__(obs_shapes, hidden_units, non_lin, obs_spaces)
         self.heads = _LinearHeads(self.latent_dim, action_logits_shapes, OUTPUT_STD)
 
     def forward(self, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -106,8 +134,9 @@ class FlattenConcatStateValueNet(FlattenConcatBaseNet):
         obs_shapes: Mapping[str, Sequence[int]],
         hidden_units: Sequence[int] = (256, 256),
         non_lin=nn.Tanh,
+        obs_spaces: Mapping[str, gym.Space] | gym.spaces.Dict | None = None,
     ):
-        super().__init__(obs_shapes, hidden_units, non_lin)
+        super().__init__(obs_shapes, hidden_units, non_lin, obs_spaces)
         self.value_head = normc_(nn.Linear(self.latent_dim, 1), OUTPUT_STD)
 
     def forward(self, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -6,6 +6,7 @@ with an error naming the field and saying what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any, ClassVar
 
@@ -83,16 +84,20 @@ class AlgorithmConfig:
     rollout_evaluator: Any = attrs.field(default=None, validator=evaluator_or_none)
 
     def __new__(cls, *args, **kwargs):
-        for name in kwargs:
-            if name in cls.other_names:
-                raise ConfigurationError(f"{cls.__name__} has no field {name!r}.{cls.hint_for(name)}")
+        if cls.other_names:
+            fields = attrs.fields_dict(cls)
+            for name in kwargs:
+                hint = "" if name in fields else cls.hint_for(name)
+                if hint:
+                    raise ConfigurationError(f"{cls.__name__} has no field {name!r}.{hint}")
         return super().__new__(cls)
 
     @classmethod
     def hint_for(cls, name: str) -> str:
-        """' Maze calls it ...' for a name another library uses for one of our fields, else ''."""
-        ours = cls.other_names.get(name)
-        return f" {cls.__name__} calls it {ours}." if ours else ""
+        """' X calls it ...' for a name another library uses for one of our fields (or a near miss
+        of one, which would otherwise be suggested the wrong field), else ''."""
+        close = difflib.get_close_matches(name, list(cls.other_names), n=1, cutoff=0.85)
+        return f" {cls.__name__} calls it {cls.other_names[close[0]]}." if close else ""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the resolved config file (objects shown by their repr)."""

@@ -124,8 +124,9 @@ class Rollout:
         total = n_steps * n_envs
         n_valid = total if self.valid is None else int(self.valid.sum())
         if not 0 < n_minibatches <= n_valid:
-            raise ValueError(
-                f"n_minibatches={n_minibatches} must be in [1, {n_valid}] (the rollout's transitions)"
+            raise ConfigurationError(
+                f"n_minibatches={n_minibatches} must be between 1 and the rollout's {n_valid} transitions "
+                "(n_rollout_steps * n_envs): lower it or collect longer rollouts"
             )
         device = self.rewards.device
         per_transition = {"log_probs": self.log_probs, "values": self.values, **tensors}

@@ -20,21 +20,25 @@ FLAT_SPACES = {
 
 
 @pytest.mark.parametrize("name", FLAT_SPACES)
-def test_non_dict_observation_becomes_float32_dict(name):
+def test_non_dict_observation_becomes_float32_dict_except_discrete(name):
     gym_space = FLAT_SPACES[name]
     env = GymMazeEnv(SpacesGymEnv(gym_space, spaces.Discrete(2)))
     reference = SpacesGymEnv(gym_space, spaces.Discrete(2))
+    # a Discrete observation stays one, so that the default networks can one-hot encode it
+    dtype = np.int64 if name == "discrete" else np.float32
 
     space = env.observation_space
     assert isinstance(space, spaces.Dict) and list(space.spaces) == ["observation"]
-    assert space["observation"].dtype == np.float32
+    assert space["observation"].dtype == dtype
     assert space["observation"].shape == gym_space.shape
+    if name == "discrete":
+        assert space["observation"] == gym_space
 
     observation, _ = env.reset(seed=7)
     expected, _ = reference.reset(seed=7)
-    assert observation["observation"].dtype == np.float32
+    assert observation["observation"].dtype == dtype
     assert space.contains(observation)
-    np.testing.assert_array_equal(observation["observation"], np.asarray(expected, dtype=np.float32))
+    np.testing.assert_array_equal(observation["observation"], np.asarray(expected, dtype=dtype))
     observation, *_ = env.step({"action": 1})
     assert space.contains(observation)
 

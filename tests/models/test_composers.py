@@ -445,3 +445,23 @@ def test_network_specs_in_the_original_config_style(cartpole):
     )
     network = composer.policy.networks[0]
     assert isinstance(network, FlattenConcatPolicyNet) and isinstance(network.latent_net[1], nn.ReLU)
+
+
+@pytest.mark.parametrize("composer", [StepStateCriticComposer, SharedStateCriticComposer])
+def test_default_networks_one_hot_encode_discrete_observations(composer):
+    from dummy_envs import SpacesGymEnv
+
+    from maze_core.env import GymMazeEnv
+
+    env = GymMazeEnv(SpacesGymEnv(spaces.Discrete(5, start=2), spaces.Discrete(2)))
+    policy = ProbabilisticPolicyComposer(env.action_spaces_dict, env.observation_spaces_dict).policy
+    critic = composer(env.observation_spaces_dict).critic
+    for network in (policy.networks[0], critic.networks[0]):
+        assert network.latent_net[0].in_features == 5  # one input per value, not the value as a number
+        every_value = torch.arange(2, 7)
+        torch.testing.assert_close(
+            network.latent({"observation": every_value}), network.latent_net(torch.eye(5))
+        )
+    observation, _ = env.reset(seed=0)
+    assert policy.compute_action(observation)["action"].shape == ()
+    assert critic.predict_value(observation).shape == ()

@@ -9,7 +9,15 @@ from pathlib import Path
 
 import maze_core
 
-FIRST_PARTY = ("maze-a2c", "maze-policies", "maze-critics", "maze-runners", "maze-cuda", "maze-ray")
+FIRST_PARTY = (
+    "maze-a2c",
+    "maze-ppo",
+    "maze-policies",
+    "maze-critics",
+    "maze-runners",
+    "maze-cuda",
+    "maze-ray",
+)
 MAZE = [sys.executable, "-m", "maze_core"]
 
 

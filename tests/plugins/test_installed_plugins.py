@@ -47,8 +47,8 @@ def test_broken_plugins_are_reported_and_the_others_keep_working(installed):
     assert hook_raises.status == "broken"
     assert hook_raises.error == "hook register_devices raised RuntimeError: no test accelerator found"
 
-    first_party = ("maze-a2c", "maze-policies", "maze-critics", "maze-runners", "maze-cuda", "maze-ray")
-    for name in ("maze-core", *first_party):
+    first_party = ("maze-a2c", "maze-ppo", "maze-policies", "maze-critics", "maze-runners", "maze-cuda")
+    for name in ("maze-core", *first_party, "maze-ray"):
         assert infos[name].status == "ok", infos[name].error
     assert "a2c" in plugins.names("algorithm")
     assert plugins.load("distribution", "test-uniform").__name__ == "UniformDistribution"

@@ -12,6 +12,7 @@ from maze_core.errors import PluginError, UnknownNameError
 
 FIRST_PARTY = {
     "maze-a2c": {"algorithm": ["a2c"]},
+    "maze-ppo": {"algorithm": ["ppo"]},
     "maze-policies": {"policy": ["probabilistic"]},
     "maze-critics": {"critic": ["shared_state", "step_state"]},
     "maze-runners": {"runner": ["dev", "local"]},

@@ -65,7 +65,7 @@ def test_minibatches_cover_every_transition_once_grouped_by_actor(env_class):
 
 def test_minibatches_reject_more_batches_than_transitions():
     _, rollout = _model_and_rollout(DictEnv, n_steps=2, n_envs=1)
-    with pytest.raises(ValueError, match=r"n_minibatches=3 must be in \[1, 2\]"):
+    with pytest.raises(ConfigurationError, match="n_minibatches=3 must be between 1 and the rollout's 2 "):
         next(rollout.minibatches(3))
 
 

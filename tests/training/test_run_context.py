@@ -120,14 +120,9 @@ def test_local_runner_trains(tmp_path):
 
 @pytest.mark.parametrize("env", ["Pendulum-v1", "dict", "two_step", "multi_agent"])
 def test_other_action_spaces_and_structured_envs_train_with_default_models(env, tmp_path):
-    import dummy_envs
+    from dummy_envs import STRUCTURED_ENVS
 
-    factories = {
-        "dict": dummy_envs.DictEnv,
-        "two_step": dummy_envs.TwoStepEnv,
-        "multi_agent": dummy_envs.MultiAgentEnv,
-    }
-    rc = RunContext(env=factories.get(env, env), overrides=QUICK, run_dir=tmp_path, seed=0, silent=True)
+    rc = RunContext(env=STRUCTURED_ENVS.get(env, env), overrides=QUICK, run_dir=tmp_path, seed=0, silent=True)
     rc.train(n_epochs=2)
     rc.close()
     lines = _stats_lines(tmp_path)

@@ -53,7 +53,14 @@ class SharedStateCriticComposer(BaseStateCriticComposer):
         self.shared_obs_shapes = self.input.shapes
         network = build_network(
             _single_spec(networks),
-            {"obs_shapes": self.shared_obs_shapes},
+            {
+                "obs_shapes": self.shared_obs_shapes,
+                "obs_spaces": {
+                    key: space
+                    for step_space in self.observation_spaces_dict.values()
+                    for key, space in step_space.spaces.items()
+                },
+            },
             default=FlattenConcatStateValueNet,
             what="shared value network",
         )
@@ -101,7 +108,10 @@ class StepStateCriticComposer(BaseStateCriticComposer):
             what = f"value network for step key {step_key!r}"
             network = build_network(
                 specs.get(step_key),
-                {"obs_shapes": self.obs_shapes[step_key]},
+                {
+                    "obs_shapes": self.obs_shapes[step_key],
+                    "obs_spaces": self.observation_spaces_dict[step_key],
+                },
                 default=FlattenConcatStateValueNet,
                 what=what,
             )

@@ -124,6 +124,7 @@ class ProbabilisticPolicyComposer(BasePolicyComposer):
             spec,
             {
                 "obs_shapes": self.obs_shapes[step_key],
+                "obs_spaces": self.observation_spaces_dict[step_key],
                 "action_logits_shapes": self.action_logits_shapes[step_key],
             },
             default=FlattenConcatPolicyNet,

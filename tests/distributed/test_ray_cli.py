@@ -20,9 +20,12 @@ def eval_returns(run_dir) -> list[float]:
     return [json.loads(line)["eval"]["episode_return_mean"] for line in lines]
 
 
-def test_maze_train_learns_on_two_ray_workers_and_ctrl_c_leaves_nothing_running(ray_session, tmp_path):
+@pytest.mark.parametrize("algorithm", ["a2c", "ppo"])
+def test_maze_train_learns_on_two_ray_workers_and_ctrl_c_leaves_nothing_running(
+    ray_session, tmp_path, algorithm
+):
     run_dir = tmp_path / "run"
-    command = [*MAZE, "train", "--env", "CartPole-v1", "--algorithm", "a2c", "--runner", "ray"]
+    command = [*MAZE, "train", "--env", "CartPole-v1", "--algorithm", algorithm, "--runner", "ray"]
     command += ["--set", "runner.n_workers=2", "--epochs", "0", "--set", "algorithm.patience=0"]
     command += ["--run-dir", str(run_dir), "--seed", "0"]
     process = subprocess.Popen(

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the benchmark suite (B1-B8) and write docs/benchmarks.md.
+# Run the benchmark suite (B1-B9) and write docs/benchmarks.md.
 #
 #   benchmarks/run.sh                 # everything, about 20 minutes on 2 idle cores (B8: about 10)
 #   benchmarks/run.sh --only B1,B5    # some benchmarks (docs/benchmarks.md is then not rewritten)

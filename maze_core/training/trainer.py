@@ -343,4 +343,3 @@ def _optimizer(parameters: list, config) -> torch.optim.Optimizer:
         return torch.optim.Adam(parameters, lr=config.lr, eps=config.optimizer_eps, fused=True)
     except (RuntimeError, ValueError):  # a device or dtype without a fused kernel
         return torch.optim.Adam(parameters, lr=config.lr, eps=config.optimizer_eps)
-

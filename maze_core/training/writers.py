@@ -14,8 +14,17 @@ from maze_core.run_dir import append_line
 #: statistics the trainer adds to the algorithm's own (shown in fixed columns, or only in the files)
 _TRAINER_STATISTICS = ("learning_rate", "steps_per_second", "epoch_time", "env_steps")
 #: short console labels for common words of statistics names (``policy_grad_norm`` -> ``pi_grad``)
-_ABBREVIATIONS = {"policy": "pi", "value": "v", "critic": "vf", "entropy": "entropy", "fraction": "frac",
-                  "approx": "", "norm": "", "explained": "expl", "variance": "var"}
+_ABBREVIATIONS = {
+    "policy": "pi",
+    "value": "v",
+    "critic": "vf",
+    "entropy": "entropy",
+    "fraction": "frac",
+    "approx": "",
+    "norm": "",
+    "explained": "expl",
+    "variance": "var",
+}
 
 
 def _label(name: str) -> str:

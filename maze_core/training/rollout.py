@@ -64,11 +64,25 @@ class Rollout:
     truncated: torch.Tensor  # (T, N) bool
     env_step_ends: torch.Tensor  # (T, N) bool
     log_probs: torch.Tensor  # (T, N) behaviour policy's log-prob of the taken action (all heads)
-    values: torch.Tensor  # (T, N) critic's value of each observation, while acting
-    next_values: torch.Tensor  # (T, N) critic's value of the state after each transition
+    #: (T, N) critic's value of each observation, while acting; None if the rollout was collected
+    #: with ``values=False`` (an algorithm that values the observations itself, see next_values_from)
+    values: torch.Tensor | None
+    #: (T, N) critic's value of the state after each transition; without ``values``, set only
+    #: where ``bootstraps`` is (0 elsewhere)
+    next_values: torch.Tensor
+    #: (T, N) bool: where ``next_values`` values an observation that is not in the rollout (the
+    #: one after it, a truncated episode's final observation) rather than the next transition's
+    bootstraps: torch.Tensor
     #: (T, N) bool, False where a next-step autoreset env only reset itself (not a transition of
     #: any episode: not trained on); None when every transition is valid
     valid: torch.Tensor | None = None
+
+    def next_values_from(self, values: torch.Tensor) -> torch.Tensor:
+        """``next_values`` with the rollout's own observations valued by ``values`` ``(T, N)`` (an
+        algorithm's own critic pass, e.g. A2C's) instead of the values from acting: ``values[t + 1]``
+        where the next transition follows, the bootstrap values elsewhere, 0 after a termination."""
+        following = torch.cat((values[1:], values[-1:]))  # the last row always bootstraps
+        return torch.where(self.bootstraps, self.next_values, following).masked_fill_(self.terminated, 0.0)
 
     def valid_only(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The ``(T, N)`` tensors as they are, or only their valid transitions (flattened)."""
@@ -102,9 +116,11 @@ class Rollout:
             )
             for actor_id, t in self.actors.items()
         }
-        tensors = {f.name: getattr(self, f.name) for f in fields(self)}
         tensors = {
-            name: value.to(device) for name, value in tensors.items() if isinstance(value, torch.Tensor)
+            f.name: value.to(device) if isinstance(value, torch.Tensor) else value
+            for f in fields(self)
+            if f.name not in ("actors", "actor_ids")
+            for value in (getattr(self, f.name),)
         }
         return Rollout(actors=actors, actor_ids=self.actor_ids, **tensors)
 
@@ -129,6 +145,11 @@ class Rollout:
                 "(n_rollout_steps * n_envs): lower it or collect longer rollouts"
             )
         device = self.rewards.device
+        if self.values is None:
+            raise ValueError(
+                "this rollout was collected with values=False; minibatches hand out the values from "
+                "acting, so collect it with values=True (the trainer's rollout_values)"
+            )
         per_transition = {"log_probs": self.log_probs, "values": self.values, **tensors}
         flat = {name: value.reshape(total) for name, value in per_transition.items()}
         # for each time index: which actor took it, and its row among that actor's transitions
@@ -304,9 +325,11 @@ class VectorEnvCollector:
         # next-step autoreset (native vector envs): the step after an episode end only resets the env
         self.next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
 
-    def collect(self, model, n_steps: int) -> Rollout:
+    def collect(self, model, n_steps: int, values: bool = True) -> Rollout:
         """A rollout of ``n_steps`` steps on every env, acting with ``model.policy`` and valued by
-        ``model.critic`` (a :class:`~maze_core.agent.TorchActorCritic`)."""
+        ``model.critic`` (a :class:`~maze_core.agent.TorchActorCritic`). ``values=False`` skips the
+        critic's pass over the rollout's own observations (the rollout's ``values`` are None) and
+        values only the observations that follow it: for an algorithm whose update values them anyway."""
         env, n = self.env, self.env.n_envs
         if self._observation is None:
             self._observation, _ = env.reset(seed=self.seed)
@@ -361,8 +384,8 @@ class VectorEnvCollector:
             actor_id: buf.to_transitions(self.device) for actor_id, buf in self._buffers.items() if buf.rows
         }
         terminated_t = torch.from_numpy(terminated).to(self.device)
-        values, next_values = _critic_values(
-            model.critic, actors, terminated_t, observation, actor, final_observations, self.device
+        values, next_values, bootstraps = _critic_values(
+            model.critic, actors, terminated_t, observation, actor, final_observations, values, self.device
         )
         return Rollout(
             actors=actors,
@@ -374,6 +397,7 @@ class VectorEnvCollector:
             log_probs=torch.from_numpy(log_probs).to(self.device),
             values=values,
             next_values=next_values,
+            bootstraps=bootstraps,
             valid=None if valid is None else torch.from_numpy(valid).to(self.device),
         )
 
@@ -408,15 +432,25 @@ class VectorEnvCollector:
 
 
 @torch.no_grad()  # not inference mode: the values take part in losses as constants
-def _critic_values(critic, actors, terminated, next_observation, next_actor, final_observations, device):
-    """``(values, next_values)`` of a rollout (see :class:`Rollout`), in one critic pass per actor."""
-    values = torch.zeros(terminated.shape, device=device)
-    for actor_id, transitions in actors.items():
-        values[transitions.rows] = critic.predict_value(transitions.observations, actor_id=actor_id).float()
-    next_values = torch.empty_like(values)
-    next_values[:-1] = values[1:]
+def _critic_values(
+    critic, actors, terminated, next_observation, next_actor, final_observations, all_values, device
+):
+    """``(values, next_values, bootstraps)`` of a rollout (see :class:`Rollout`): one critic pass per
+    actor over its observations (skipped without ``all_values``: values None), then the values of
+    the observations that follow the rollout or end a truncated episode."""
+    values = torch.zeros(terminated.shape, device=device) if all_values else None
+    next_values = torch.zeros(terminated.shape, device=device)
+    if values is not None:
+        for actor_id, transitions in actors.items():
+            values[transitions.rows] = critic.predict_value(
+                transitions.observations, actor_id=actor_id
+            ).float()
+        next_values[:-1] = values[1:]
+    bootstraps = torch.zeros(terminated.shape, dtype=torch.bool, device=device)
+    bootstraps[-1] = True
     as_tensors = lambda obs: {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items()}  # noqa: E731
     next_values[-1] = critic.predict_value(as_tensors(next_observation), actor_id=next_actor).float()
     for t, env_index, actor_id, observation in final_observations:
         next_values[t, env_index] = critic.predict_value(as_tensors(observation), actor_id=actor_id).float()
-    return values, next_values.masked_fill_(terminated, 0.0)
+        bootstraps[t, env_index] = True
+    return values, next_values.masked_fill_(terminated, 0.0), bootstraps

@@ -88,6 +88,11 @@ class ActorCriticTrainer(Trainer):
 
     # --- the algorithm's part -------------------------------------------------------------------
 
+    #: whether the rollouts carry the critic's values of their observations from acting; an
+    #: algorithm that values them anyway in its update (A2C, with gradients) sets False and passes
+    #: its own values to :meth:`advantages_and_returns`, which saves the collector that critic pass
+    rollout_values: bool = True
+
     @abstractmethod
     def update(self, rollout: Rollout, critic_only: bool) -> dict[str, float]:
         """Learn from one rollout (one or more gradient steps); return statistics to show and log
@@ -121,13 +126,26 @@ class ActorCriticTrainer(Trainer):
         return tuple(outputs)
 
     @torch.no_grad()
-    def advantages_and_returns(self, rollout: Rollout) -> tuple[torch.Tensor, torch.Tensor]:
-        """GAE advantages and returns ``(T, N)`` from the values the critic gave while acting."""
-        discounts = torch.where(rollout.env_step_ends, self.config.gamma, 1.0).to(rollout.values.dtype)
+    def advantages_and_returns(
+        self, rollout: Rollout, values: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """GAE advantages and returns ``(T, N)`` from the values the critic gave while acting, or
+        from ``values`` ``(T, N)``: the algorithm's own values of the rollout's observations."""
+        if values is None:
+            if rollout.values is None:
+                raise ValueError(
+                    "this rollout was collected without values (rollout_values=False): pass the "
+                    "algorithm's own values of its observations, advantages_and_returns(rollout, values)"
+                )
+            values, next_values = rollout.values, rollout.next_values
+        else:
+            values = values.detach()
+            next_values = rollout.next_values_from(values)
+        discounts = torch.where(rollout.env_step_ends, self.config.gamma, 1.0).to(values.dtype)
         return compute_gae(
             rollout.rewards,
-            rollout.values,
-            rollout.next_values,
+            values,
+            next_values,
             rollout.terminated,
             rollout.terminated | rollout.truncated,
             discounts,
@@ -226,7 +244,7 @@ class ActorCriticTrainer(Trainer):
         start = time.perf_counter()
         self.model.train()
         for _ in range(config.epoch_length):
-            rollout = self.collector.collect(self.model, config.n_rollout_steps)
+            rollout = self.collector.collect(self.model, config.n_rollout_steps, values=self.rollout_values)
             self.env_steps += rollout.n_steps * rollout.n_envs
             self.progress_remaining = 1.0 - self._n_updates / self._last_update
             learning_rate = self.scheduled(config.lr, config.lr_schedule)

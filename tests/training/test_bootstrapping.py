@@ -51,7 +51,7 @@ class ScriptedEnv(MazeEnv):
         return self._observe(), 1.0, end == "terminated", end == "truncated", {}
 
 
-def _trainer_and_rollout(env, n_steps, gamma):
+def _trainer_and_rollout(env, n_steps, gamma, values=True):
     spaces = env.observation_spaces_dict
     actions = env.action_spaces_dict
     counts = {k: 1 for k in spaces}
@@ -60,7 +60,7 @@ def _trainer_and_rollout(env, n_steps, gamma):
     model = TorchActorCritic(policy, critic)
     trainer = A2C(A2CAlgorithmConfig(gamma=gamma, gae_lambda=1.0), model=model, collector=None)
     collector = VectorEnvCollector(SequentialVectorEnv([lambda: env]))
-    return trainer, collector.collect(model, n_steps)
+    return trainer, collector.collect(model, n_steps, values=values)
 
 
 def test_truncation_bootstraps_from_the_final_observation_and_the_rollout_from_the_next():
@@ -96,6 +96,31 @@ def test_a_truncation_at_the_end_of_an_env_step_is_discounted():
     _, returns = trainer.advantages_and_returns(rollout)
     # R1 = 1 + .5 * V0(100); R0 = 1 + R1 (same env step)
     assert returns[:, 0].tolist() == pytest.approx([52.0, 51.0])
+
+
+SCENARIOS = {  # script, ends, sub-steps per env step, rollout length
+    "truncation": ([1, 2, 10, 3, 4], {2: "truncated"}, 1, 3),
+    "termination": ([1, 2, 10, 3, 4], {2: "terminated"}, 1, 3),
+    "truncation inside an env step": ([1, 100, 1], {1: "truncated"}, 2, 1),
+    "truncation at the end of an env step": ([1, 5, 100, 1], {2: "truncated"}, 2, 2),
+}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_an_algorithm_valuing_the_rollout_itself_gets_the_same_returns(scenario):
+    """A2C collects without the critic's pass over the rollout and passes its own values."""
+    script, ends, n_sub_steps, n_steps = SCENARIOS[scenario]
+    trainer, with_values = _trainer_and_rollout(ScriptedEnv(script, ends, n_sub_steps), n_steps, 0.5)
+    _, without_values = _trainer_and_rollout(
+        ScriptedEnv(script, ends, n_sub_steps), n_steps, 0.5, values=False
+    )
+    assert A2C.rollout_values is False and without_values.values is None
+    _, _, own_values = trainer.evaluate_actions(without_values)
+    expected = trainer.advantages_and_returns(with_values)
+    for got, want in zip(trainer.advantages_and_returns(without_values, own_values), expected, strict=True):
+        torch.testing.assert_close(got, want)
+    with pytest.raises(ValueError, match="collected without values"):
+        trainer.advantages_and_returns(without_values)
 
 
 def test_log_probs_are_those_of_the_policy_distribution_and_kept_from_acting():

@@ -8,10 +8,12 @@ from maze_core.training.trainer import ActorCriticTrainer
 class A2C(ActorCriticTrainer):
     """Synchronous advantage actor-critic (Mnih et al., 2016) with GAE."""
 
+    rollout_values = False  # its forward pass values the rollout, with the weights that acted
+
     def update(self, rollout, critic_only: bool = False) -> dict[str, float]:
         config = self.config
         log_probs, entropies, values = self.evaluate_actions(rollout)
-        advantages, returns = self.advantages_and_returns(rollout)
+        advantages, returns = self.advantages_and_returns(rollout, values)
         log_probs, entropies, values, advantages, returns = rollout.valid_only(
             log_probs, entropies, values, advantages, returns
         )

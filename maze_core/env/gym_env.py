@@ -26,8 +26,8 @@ class GymMazeEnv(MazeEnv):
     * A Dict observation space passes through, except that float64 Box entries become float32
       (space and values): networks run in float32 and a silent float64 would double memory.
     * A non-Dict action space ``A`` becomes ``Dict(action=A)``; a Dict action space passes through.
-      Actions are handed to the gymnasium env as a Python int (Discrete) or an array of the space's
-      dtype.
+      Actions are handed to the gymnasium env as a numpy integer scalar of the space's dtype
+      (Discrete, as its ``sample()`` returns them) or an array of the space's dtype.
 
     Supported spaces are Box, Discrete, MultiDiscrete and MultiBinary, at the top level or as
     entries of a flat Dict. Seeding goes through ``reset(seed=...)``; :meth:`seed` stores a seed
@@ -157,12 +157,14 @@ class GymConversion:
         self._wrap_action = not isinstance(action_space, spaces.Dict)
         self.action_space = spaces.Dict(action=action_space) if self._wrap_action else action_space
         check_dict_space(self.action_space, f"{what} action space")
-        # per action head: the dtype to hand to the gym env, None for a Python int (Discrete)
-        self._action_dtypes = {
-            key: None if isinstance(sub, spaces.Discrete) else sub.dtype
+        # per action head: the scalar type of a Discrete head (a numpy scalar, as the space's own
+        # sample() and gymnasium's vector envs hand it over: the space's contains() check, which
+        # many envs assert on every step, is fastest for it), None for an array head
+        self._action_scalars = {
+            key: sub.dtype.type if isinstance(sub, spaces.Discrete) else None
             for key, sub in self.action_space.spaces.items()
         }
-        self._batched_action_dtypes = {key: sub.dtype for key, sub in self.action_space.spaces.items()}
+        self._action_dtypes = {key: sub.dtype for key, sub in self.action_space.spaces.items()}
 
     def observation(self, observation) -> dict[str, np.ndarray]:
         """A gymnasium observation (or a stack of them) as a Maze observation dict."""
@@ -175,14 +177,16 @@ class GymConversion:
         }
 
     def gym_action(self, action, batched: bool = False):
-        """A Maze action dict as gymnasium wants it: a Python int (Discrete) or an array of the
+        """A Maze action dict as gymnasium wants it: a numpy scalar (Discrete) or an array of the
         space's dtype; ``batched``: stacked actions of a vector env, arrays of the space's dtype."""
-        dtypes = self._batched_action_dtypes if batched else self._action_dtypes
+        scalars = {} if batched else self._action_scalars
         if self._wrap_action:
-            dtype = dtypes["action"]
-            value = action["action"]
-            return int(value) if dtype is None else np.asarray(value, dtype=dtype)
+            return _gym_value(action["action"], scalars.get("action"), self._action_dtypes["action"])
         return {
-            key: int(value) if dtypes[key] is None else np.asarray(value, dtype=dtypes[key])
+            key: _gym_value(value, scalars.get(key), self._action_dtypes[key])
             for key, value in action.items()
         }
+
+
+def _gym_value(value, scalar, dtype):
+    return np.asarray(value, dtype=dtype) if scalar is None else scalar(value)

@@ -427,7 +427,6 @@ class _GymBatch:
         self.envs = envs
         self.steps = [env.env.step for env in envs]
         self.conversion = envs[0]._conversion
-        self.discrete = isinstance(envs[0].action_space["action"], spaces.Discrete)
 
     @classmethod
     def of(cls, envs: list[StructuredEnv]) -> _GymBatch | None:
@@ -450,7 +449,8 @@ class _GymBatch:
         results = []
         append = results.append
         try:
-            for step, value in zip(self.steps, action.tolist() if self.discrete else action, strict=True):
+            # rows of the action array: numpy scalars for a Discrete space, as GymMazeEnv hands them
+            for step, value in zip(self.steps, action, strict=True):
                 append(step(value))
         except Exception as exc:
             raise _env_error(

@@ -83,8 +83,8 @@ def test_non_dict_action_is_wrapped_and_reaches_the_gym_env_unchanged(name):
     env.step({"action": np.asarray(action["action"])})
     assert gym_space.contains(gym_env.last_action)
     np.testing.assert_array_equal(gym_env.last_action, action["action"])
-    if name == "discrete":
-        assert type(gym_env.last_action) is int
+    if name == "discrete":  # a numpy scalar of the space's dtype, as the space itself samples it
+        assert type(gym_env.last_action) is type(gym_space.sample()) is np.int64
 
 
 def test_dict_action_passes_through():

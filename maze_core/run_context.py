@@ -219,7 +219,7 @@ class RunContext:
             if console is not None:
                 console.print(self._banner(), soft_wrap=True)  # long names: never a line break inside
         writers = setup_logging(log_dir=self.run_dir, console=console or False)
-        self._best_policy = None
+        self._best_policy = self._loaded_normalization = None  # training may find a new best
         try:
             with ConsoleProgress(console) if console else Progress() as progress, _terminate_as_interrupt():
                 self._trainer.progress = progress
@@ -375,19 +375,28 @@ class RunContext:
         return self.policy.compute_action(observation, actor_id=actor_id, deterministic=deterministic)
 
     def _observation_normalization(self):
-        """The run's observation normalization (None without one): the trainer's statistics, or for
-        a loaded run those of its last checkpoint."""
+        """The observation normalization the best policy acts with (None without one): the
+        statistics saved with the best weights; before there is a best model, the trainer's
+        current ones; for a run saved before the statistics went with the best weights, those of
+        its last checkpoint."""
         if not self.runner.normalize_observations:
             return None
-        if self._trainer is not None:
-            return self._trainer.collector.env.normalization
         if self._loaded_normalization is None:
             from maze_core.env.normalization import Normalization
 
+            best = self._best_state_dict()
+            if best is not None and "normalization" in best:
+                state = best["normalization"]
+            elif self._trainer is not None:
+                return self._trainer.collector.env.normalization
+            else:
+                checkpoint = run_files.load_torch(
+                    self.run_dir / run_files.CHECKPOINT_FILE, map_location="cpu"
+                )
+                state = checkpoint["collector"]["normalization"]
             self._build_model()
-            state = run_files.load_torch(self.run_dir / run_files.CHECKPOINT_FILE, map_location="cpu")
             normalization = Normalization(self._observation_spaces_dict)
-            normalization.load_state_dict(state["collector"]["normalization"])
+            normalization.load_state_dict(state)
             self._loaded_normalization = normalization
         return self._loaded_normalization
 

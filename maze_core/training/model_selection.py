@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 from maze_core.run_dir import save_torch
@@ -16,11 +17,21 @@ class BestModelSelection:
         or None.
     :param model: anything with ``state_dict()``; None only records rewards.
     :param dump_interval: also write ``<stem>-epoch_<n><suffix>`` every ``dump_interval`` updates.
+    :param extra_state: returns further top-level entries kept with the best weights: what the
+        weights only act correctly with, such as the observation normalization statistics of
+        that moment (later statistics would not match them).
     """
 
-    def __init__(self, dump_file: str | Path | None = None, model=None, dump_interval: int | None = None):
+    def __init__(
+        self,
+        dump_file: str | Path | None = None,
+        model=None,
+        dump_interval: int | None = None,
+        extra_state: Callable[[], dict] | None = None,
+    ):
         self.dump_file = Path(dump_file) if dump_file is not None else None
         self.model = model
+        self.extra_state = extra_state
         self.dump_interval = dump_interval
         self.best_reward = -math.inf
         self.best_state_dict = None
@@ -34,7 +45,8 @@ class BestModelSelection:
         if improved:
             self.best_reward = float(reward)
             if self.model is not None:
-                self.best_state_dict = copy.deepcopy(self.model.state_dict())
+                extra = self.extra_state() if self.extra_state is not None else {}
+                self.best_state_dict = copy.deepcopy({**self.model.state_dict(), **extra})
                 if self.dump_file is not None:
                     save_torch(self.best_state_dict, self.dump_file)
         if self.model is not None and self.dump_file is not None and self.dump_interval:

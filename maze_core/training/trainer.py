@@ -79,7 +79,9 @@ class ActorCriticTrainer(Trainer):
         self.device = self._parameters[0].device
         self.optimizer = _optimizer(self._parameters, config)
         self.model_selection = BestModelSelection(
-            dump_file=self.run_dir / BEST_MODEL_FILE if self.run_dir else None, model=model
+            dump_file=self.run_dir / BEST_MODEL_FILE if self.run_dir else None,
+            model=model,
+            extra_state=self._best_model_extras,
         )
         self.epoch = 0
         self.env_steps = 0
@@ -330,6 +332,12 @@ class ActorCriticTrainer(Trainer):
             )
         elif self.run_dir is not None:  # removed (e.g. it was damaged): the next epoch writes a new one
             self.model_selection.best_reward = -math.inf
+
+    def _best_model_extras(self) -> dict:
+        """What the best weights are kept with: the observation normalization statistics they were
+        evaluated with (the checkpoint's are those of the last epoch)."""
+        state = self.collector.state_dict() if hasattr(self.collector, "state_dict") else {}
+        return {"normalization": state["normalization"]} if "normalization" in state else {}
 
     def save_checkpoint(self) -> None:
         if self.run_dir is not None:

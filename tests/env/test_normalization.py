@@ -162,9 +162,13 @@ def test_statistics_go_into_the_checkpoint_and_evaluation_uses_them(tmp_path, na
     action = rc.compute_action(observation, deterministic=True)
     loaded = RunContext.from_run_dir(tmp_path, silent=True)
     assert loaded.compute_action(observation, deterministic=True)["action"] == action["action"]
+    # the best policy acts with the statistics saved with it (see the next test)
+    with_best = torch.load(tmp_path / "state_dict.pt", weights_only=True)["normalization"]
     loaded_stats = loaded._observation_normalization().observation_stats[0]["observation"]
-    np.testing.assert_allclose(loaded_stats.mean, stats.mean)
-    np.testing.assert_allclose(loaded_stats.var, stats.var)
+    np.testing.assert_allclose(
+        loaded_stats.mean, with_best["observations"]["0"]["observation"]["mean"].numpy()
+    )
+    np.testing.assert_allclose(loaded_stats.var, with_best["observations"]["0"]["observation"]["var"].numpy())
     assert loaded.evaluate(n_episodes=2)["episode_count"] == 2
 
     # resuming continues from the saved statistics
@@ -172,6 +176,30 @@ def test_statistics_go_into_the_checkpoint_and_evaluation_uses_them(tmp_path, na
     resumed = loaded._trainer.collector.env.normalization.return_stats
     assert resumed.count > normalization.return_stats.count
     loaded.close()
+
+
+def test_the_best_model_keeps_the_statistics_it_was_evaluated_with(tmp_path):
+    """Statistics keep moving after the best epoch; the best policy must act with its own."""
+    rc = RunContext(env="CartPole-v1", run_dir=tmp_path, seed=0, silent=True, overrides=QUICK)
+    rc.train(n_epochs=1)
+    normalization = rc._trainer.collector.env.normalization
+    at_best = normalization.observation_stats[0]["observation"].mean.copy()
+    rc._trainer.model_selection.best_reward = float("inf")  # no later epoch can be the best
+    rc.train(n_epochs=1)
+    assert not np.allclose(normalization.observation_stats[0]["observation"].mean, at_best)
+    rc.close()
+
+    saved = torch.load(tmp_path / "state_dict.pt", weights_only=True)["normalization"]
+    np.testing.assert_allclose(saved["observations"]["0"]["observation"]["mean"].numpy(), at_best)
+    loaded = RunContext.from_run_dir(tmp_path, silent=True)
+    for run in (rc, loaded):
+        np.testing.assert_allclose(
+            run._observation_normalization().observation_stats[0]["observation"].mean, at_best
+        )
+    observation = {"observation": np.array([0.1, 0.2, 0.3, 0.4], dtype=np.float32)}
+    assert loaded.compute_action(observation, deterministic=True) == rc.compute_action(
+        observation, deterministic=True
+    )
 
 
 def test_normalized_cartpole_learns(tmp_path):

@@ -193,7 +193,7 @@ def profile_update(n_envs: int = 256, updates: int = 2_000) -> dict:
         start, start_cpu = time.perf_counter(), time.thread_time()
         for _ in range(updates):
             rollout = trainer.collector.collect(
-                trainer.model, config.n_rollout_steps, values=trainer.rollout_values
+                trainer.model, config.n_rollout_steps, behaviour=trainer.needs_behaviour
             )
             trainer.update(rollout, False)
         wall, total = time.perf_counter() - start, time.thread_time() - start_cpu

@@ -59,18 +59,19 @@ class TorchPolicy(TorchModel):
         return _numpy(actions)
 
     def sample_action(
-        self, observation: Mapping[str, Any], actor_id=None
-    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+        self, observation: Mapping[str, Any], actor_id=None, log_prob: bool = True
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]:
         """A random action and what training needs to re-evaluate it exactly, as numpy arrays:
         ``(actions, latents, log_prob)``, ``latents`` holding the pre-squash samples of the heads
-        that have one (see :meth:`DictProbabilityDistribution.sample_with_latents`)."""
+        that have one (see :meth:`DictProbabilityDistribution.sample_with_latents`); ``log_prob``
+        False skips the log-prob (None), which an algorithm without off-policy corrections never reads."""
         if not torch.is_inference_mode_enabled():
             with torch.inference_mode():
-                return self.sample_action(observation, actor_id)
+                return self.sample_action(observation, actor_id, log_prob)
         distribution = self.distribution(observation, actor_id)
         actions, latents = distribution.sample_with_latents()
-        log_prob = distribution.log_prob(actions, latents)
-        return _numpy(actions), _numpy(latents), log_prob.cpu().numpy()
+        log_probs = distribution.log_prob(actions, latents).cpu().numpy() if log_prob else None
+        return _numpy(actions), _numpy(latents), log_probs
 
     def distribution(
         self, obs_tensors: Mapping[str, Any], actor_id=None, temperature: float = 1.0

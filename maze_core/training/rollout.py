@@ -63,9 +63,11 @@ class Rollout:
     terminated: torch.Tensor  # (T, N) bool
     truncated: torch.Tensor  # (T, N) bool
     env_step_ends: torch.Tensor  # (T, N) bool
-    log_probs: torch.Tensor  # (T, N) behaviour policy's log-prob of the taken action (all heads)
-    #: (T, N) critic's value of each observation, while acting; None if the rollout was collected
-    #: with ``values=False`` (an algorithm that values the observations itself, see next_values_from)
+    #: (T, N) behaviour policy's log-prob of the taken action (all heads); None if the rollout was
+    #: collected with ``behaviour=False`` (an algorithm that re-evaluates the rollout itself)
+    log_probs: torch.Tensor | None
+    #: (T, N) critic's value of each observation, while acting; None with ``behaviour=False``
+    #: (then the algorithm values the observations itself, see next_values_from)
     values: torch.Tensor | None
     #: (T, N) critic's value of the state after each transition; without ``values``, set only
     #: where ``bootstraps`` is (0 elsewhere)
@@ -145,10 +147,10 @@ class Rollout:
                 "(n_rollout_steps * n_envs): lower it or collect longer rollouts"
             )
         device = self.rewards.device
-        if self.values is None:
+        if self.values is None or self.log_probs is None:
             raise ValueError(
-                "this rollout was collected with values=False; minibatches hand out the values from "
-                "acting, so collect it with values=True (the trainer's rollout_values)"
+                "this rollout was collected with behaviour=False; minibatches hand out the log-probs "
+                "and values from acting, so collect it with behaviour=True (the trainer's needs_behaviour)"
             )
         per_transition = {"log_probs": self.log_probs, "values": self.values, **tensors}
         flat = {name: value.reshape(total) for name, value in per_transition.items()}
@@ -325,11 +327,14 @@ class VectorEnvCollector:
         # next-step autoreset (native vector envs): the step after an episode end only resets the env
         self.next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
 
-    def collect(self, model, n_steps: int, values: bool = True) -> Rollout:
+    def collect(self, model, n_steps: int, behaviour: bool = True) -> Rollout:
         """A rollout of ``n_steps`` steps on every env, acting with ``model.policy`` and valued by
-        ``model.critic`` (a :class:`~maze_core.agent.TorchActorCritic`). ``values=False`` skips the
-        critic's pass over the rollout's own observations (the rollout's ``values`` are None) and
-        values only the observations that follow it: for an algorithm whose update values them anyway."""
+        ``model.critic`` (a :class:`~maze_core.agent.TorchActorCritic`).
+
+        ``behaviour=False`` skips what only an algorithm that reuses the acting-time outputs needs:
+        the behaviour log-probs and the critic's pass over the rollout's own observations (the
+        rollout's ``log_probs`` and ``values`` are None; only the observations that follow the
+        rollout are valued). For an algorithm whose update evaluates the rollout anyway (A2C)."""
         env, n = self.env, self.env.n_envs
         if self._observation is None:
             self._observation, _ = env.reset(seed=self.seed)
@@ -349,7 +354,7 @@ class VectorEnvCollector:
         terminated = np.zeros((n_steps, n), dtype=bool)
         truncated = np.zeros((n_steps, n), dtype=bool)
         env_step_ends = np.ones((n_steps, n), dtype=bool)
-        log_probs = np.zeros((n_steps, n), dtype=np.float32)
+        log_probs = np.zeros((n_steps, n), dtype=np.float32) if behaviour else None
         valid = np.ones((n_steps, n), dtype=bool) if self.next_step_autoreset else None
         actor_ids: list[ActorID] = []
         final_observations: list[tuple[int, int, ActorID, dict[str, np.ndarray]]] = []
@@ -360,7 +365,11 @@ class VectorEnvCollector:
             for t in range(n_steps):
                 buffer = self._buffer_for(actor)
                 policy_input = buffer.store_observation(observation)
-                action, latents, log_probs[t] = policy.sample_action(policy_input, actor_id=actor)
+                action, latents, log_prob = policy.sample_action(
+                    policy_input, actor_id=actor, log_prob=behaviour
+                )
+                if behaviour:
+                    log_probs[t] = log_prob
                 buffer.store_action(action, latents)
                 buffer.rows.append(t)
                 actor_ids.append(actor)
@@ -385,7 +394,7 @@ class VectorEnvCollector:
         }
         terminated_t = torch.from_numpy(terminated).to(self.device)
         values, next_values, bootstraps = _critic_values(
-            model.critic, actors, terminated_t, observation, actor, final_observations, values, self.device
+            model.critic, actors, terminated_t, observation, actor, final_observations, behaviour, self.device
         )
         return Rollout(
             actors=actors,
@@ -394,7 +403,7 @@ class VectorEnvCollector:
             terminated=terminated_t,
             truncated=torch.from_numpy(truncated).to(self.device),
             env_step_ends=torch.from_numpy(env_step_ends).to(self.device),
-            log_probs=torch.from_numpy(log_probs).to(self.device),
+            log_probs=None if log_probs is None else torch.from_numpy(log_probs).to(self.device),
             values=values,
             next_values=next_values,
             bootstraps=bootstraps,

@@ -90,10 +90,12 @@ class ActorCriticTrainer(Trainer):
 
     # --- the algorithm's part -------------------------------------------------------------------
 
-    #: whether the rollouts carry the critic's values of their observations from acting; an
-    #: algorithm that values them anyway in its update (A2C, with gradients) sets False and passes
-    #: its own values to :meth:`advantages_and_returns`, which saves the collector that critic pass
-    rollout_values: bool = True
+    #: whether :meth:`update` reads what the policy and critic computed while acting: the
+    #: rollout's behaviour ``log_probs`` and ``values`` (off-policy corrections such as PPO's ratio
+    #: and value clipping need them). A strictly on-policy algorithm that evaluates the rollout with
+    #: gradients anyway (A2C) sets False and passes its own values to :meth:`advantages_and_returns`:
+    #: the collector then skips the log-probs and its critic pass over the rollout
+    needs_behaviour: bool = True
 
     @abstractmethod
     def update(self, rollout: Rollout, critic_only: bool) -> dict[str, float]:
@@ -136,7 +138,7 @@ class ActorCriticTrainer(Trainer):
         if values is None:
             if rollout.values is None:
                 raise ValueError(
-                    "this rollout was collected without values (rollout_values=False): pass the "
+                    "this rollout was collected without values (needs_behaviour=False): pass the "
                     "algorithm's own values of its observations, advantages_and_returns(rollout, values)"
                 )
             values, next_values = rollout.values, rollout.next_values
@@ -246,7 +248,9 @@ class ActorCriticTrainer(Trainer):
         start = time.perf_counter()
         self.model.train()
         for _ in range(config.epoch_length):
-            rollout = self.collector.collect(self.model, config.n_rollout_steps, values=self.rollout_values)
+            rollout = self.collector.collect(
+                self.model, config.n_rollout_steps, behaviour=self.needs_behaviour
+            )
             self.env_steps += rollout.n_steps * rollout.n_envs
             self.progress_remaining = 1.0 - self._n_updates / self._last_update
             learning_rate = self.scheduled(config.lr, config.lr_schedule)

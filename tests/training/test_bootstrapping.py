@@ -51,7 +51,7 @@ class ScriptedEnv(MazeEnv):
         return self._observe(), 1.0, end == "terminated", end == "truncated", {}
 
 
-def _trainer_and_rollout(env, n_steps, gamma, values=True):
+def _trainer_and_rollout(env, n_steps, gamma, behaviour=True):
     spaces = env.observation_spaces_dict
     actions = env.action_spaces_dict
     counts = {k: 1 for k in spaces}
@@ -60,7 +60,7 @@ def _trainer_and_rollout(env, n_steps, gamma, values=True):
     model = TorchActorCritic(policy, critic)
     trainer = A2C(A2CAlgorithmConfig(gamma=gamma, gae_lambda=1.0), model=model, collector=None)
     collector = VectorEnvCollector(SequentialVectorEnv([lambda: env]))
-    return trainer, collector.collect(model, n_steps, values=values)
+    return trainer, collector.collect(model, n_steps, behaviour=behaviour)
 
 
 def test_truncation_bootstraps_from_the_final_observation_and_the_rollout_from_the_next():
@@ -112,9 +112,10 @@ def test_an_algorithm_valuing_the_rollout_itself_gets_the_same_returns(scenario)
     script, ends, n_sub_steps, n_steps = SCENARIOS[scenario]
     trainer, with_values = _trainer_and_rollout(ScriptedEnv(script, ends, n_sub_steps), n_steps, 0.5)
     _, without_values = _trainer_and_rollout(
-        ScriptedEnv(script, ends, n_sub_steps), n_steps, 0.5, values=False
+        ScriptedEnv(script, ends, n_sub_steps), n_steps, 0.5, behaviour=False
     )
-    assert A2C.rollout_values is False and without_values.values is None
+    assert A2C.needs_behaviour is False
+    assert without_values.values is None and without_values.log_probs is None
     _, _, own_values = trainer.evaluate_actions(without_values)
     expected = trainer.advantages_and_returns(with_values)
     for got, want in zip(trainer.advantages_and_returns(without_values, own_values), expected, strict=True):

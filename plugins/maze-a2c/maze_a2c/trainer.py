@@ -8,7 +8,9 @@ from maze_core.training.trainer import ActorCriticTrainer
 class A2C(ActorCriticTrainer):
     """Synchronous advantage actor-critic (Mnih et al., 2016) with GAE."""
 
-    rollout_values = False  # its forward pass values the rollout, with the weights that acted
+    # strictly on-policy: its update evaluates the rollout (log-probs and values, with gradients)
+    # with the weights that acted, so the collector skips the behaviour log-probs and values
+    needs_behaviour = False
 
     def update(self, rollout, critic_only: bool = False) -> dict[str, float]:
         config = self.config

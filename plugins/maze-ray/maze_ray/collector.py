@@ -97,11 +97,11 @@ class RayCollector:
 
     # --- the collector interface ----------------------------------------------------------------
 
-    def collect(self, model, n_steps: int, values: bool = True) -> Rollout:
+    def collect(self, model, n_steps: int, behaviour: bool = True) -> Rollout:
         """One rollout of ``n_steps`` steps on every env of every worker, acting with the current
         weights of ``model`` (the learner's; a worker's rollout holds the log-probs and values
-        computed with the weights it acted with: it values the rollout's observations whatever
-        ``values`` says, since the learner cannot know which weights acted).
+        computed with the weights it acted with: it keeps them whatever ``behaviour`` says, since
+        the learner cannot know which weights acted).
 
         With ``prefetch`` the rollout returned was started at the previous call, with the weights
         of that time (one update old), and the next one starts now, while the learner updates.

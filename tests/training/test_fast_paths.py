@@ -86,6 +86,64 @@ def test_gradient_step_matches_clip_grad_norm_and_plain_adam(shared):
         torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
+def _flat_trainer(model):
+    from maze_core.training.trainer import ActorCriticTrainer
+
+    class Trainer(ActorCriticTrainer):
+        def update(self, rollout, critic_only=False):
+            return {}
+
+    return Trainer(_Config, model=model, collector=None)
+
+
+def _loss(model):
+    observations = {"observation": torch.ones(3, 4)}
+    logits = model.policy.compute_logits(observations)["action"]
+    return logits.pow(2).sum() + model.critic.predict_value(observations).pow(2).sum()
+
+
+def test_parameters_live_in_one_flat_tensor_and_stay_there_when_user_code_zeroes_gradients():
+    model = _actor_critic(shared=False)
+    trainer = _flat_trainer(model)
+    first = next(model.parameters())
+    assert first.data_ptr() == trainer.flat.data.data_ptr()
+    for network in (*model.policy.networks.values(), *model.critic.networks.values()):
+        network.zero_grad()  # sets every .grad to None: backward would allocate new ones
+    before = first.detach().clone()
+    stats = trainer.gradient_step(_loss(model))
+    assert stats["policy_grad_norm"] > 0 and not torch.equal(first, before)
+    assert first.grad.data_ptr() == trainer.flat.grad.data_ptr()
+
+
+def test_frozen_parameters_are_left_out_and_never_updated():
+    model = _actor_critic(shared=False)
+    frozen = model.critic.networks[0].body[0].weight
+    frozen.requires_grad_(False)
+    before = frozen.detach().clone()
+    trainer = _flat_trainer(model)
+    trainer.gradient_step(_loss(model))
+    assert torch.equal(frozen, before)
+    assert trainer.flat.data.numel() == sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def test_parameters_replaced_after_the_trainer_was_built_are_an_error():
+    from maze_core.errors import TrainingError
+
+    model = _actor_critic(shared=False)
+    trainer = _flat_trainer(model)
+    trainer.flat.check()
+    model.policy.networks[0].logits.weight.data = torch.zeros(2, 8)  # what model.to(other device) does
+    with pytest.raises(TrainingError, match="replaced after the trainer was built"):
+        trainer.flat.check()
+
+
+def test_parameters_of_different_dtypes_are_a_clear_error():
+    model = _actor_critic(shared=False)
+    model.critic.networks[0].double()
+    with pytest.raises(ConfigurationError, match="differ in dtype or device"):
+        _flat_trainer(model)
+
+
 def test_gae_matches_the_textbook_recursion():
     torch.manual_seed(1)
     T, N, gamma, lam = 7, 3, 0.9, 0.8

@@ -20,6 +20,7 @@ MODULES = [
     "distributed",
     "learning",
     "env_scaling",
+    "native_floor",
 ]
 
 
@@ -40,6 +41,14 @@ def test_the_minimal_loop_runs():
     agent.learn(30)
     assert agent.steps == 30
     agent.close()
+
+
+def test_the_native_floor_runs():
+    from benchmarks.native_floor import measure
+
+    result = measure(n_envs=4, updates=3)
+    assert result["total"] == pytest.approx(result["rollout"] + result["update"])
+    assert result["env_steps_per_cpu_second"] > 0
 
 
 def test_the_busy_env_costs_cpu_time():

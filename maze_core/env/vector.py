@@ -273,8 +273,26 @@ class VectorEnv(LogStatsEnv, abc.ABC):
         return [dict(zip(keys, rows, strict=True)) for rows in zip(*actions.values(), strict=True)]
 
     def _stack(self, observations: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        # np.array on a list of equally shaped arrays is the fastest stacking numpy offers
-        return {key: np.array([observation[key] for observation in observations]) for key in observations[0]}
+        return {
+            key: stacked([observation[key] for observation in observations], key) for key in observations[0]
+        }
+
+
+def stacked(values: list, key: str) -> np.ndarray:
+    """The envs' observations under ``key`` as one array (``np.array`` on equally shaped arrays is
+    the fastest stacking numpy offers); envs that disagree on the shape are a clear error naming
+    them, where numpy's own message names neither the key nor the envs."""
+    try:
+        return np.array(values)
+    except ValueError:
+        shapes = [np.shape(value) for value in values]
+        other = next((index for index, shape in enumerate(shapes) if shape != shapes[0]), None)
+        if other is None:
+            raise
+        raise EnvWorkerError(
+            f"the envs returned observation {key!r} in different shapes: env 0 {shapes[0]}, env {other} "
+            f"{shapes[other]}; every env of a vector env must return the shape its observation space says"
+        ) from None
 
 
 def _check_factories(env_factories) -> list[EnvFactory]:
@@ -475,7 +493,7 @@ class _GymBatch:
                 infos[index] = self._reset(index, observations, infos[index])
         for env, env_time in zip(self.envs, times.tolist(), strict=True):
             env._env_time = env_time  # what the env's own get_env_time() reports
-        observation = self.conversion.observation(np.array(observations))
+        observation = self.conversion.observation(stacked(observations, "observation"))
         return observation, rewards, terminated, truncated, infos
 
     def _reset(self, index: int, observations: list, final_info: dict) -> dict:

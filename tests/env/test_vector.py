@@ -508,3 +508,33 @@ def test_a_gym_env_raising_on_the_batched_path_is_named():
     env.reset(seed=0)
     with pytest.raises(EnvWorkerError, match="env 1 failed in step: RuntimeError: the simulator broke down"):
         env.step({"action": np.zeros(2, dtype=np.int64)})
+
+
+class _ShapeGymEnv(gymnasium.Env):
+    """Declares 3 observation values; returns ``size`` of them (from step 1 on if ``after_reset``)."""
+
+    def __init__(self, size, after_reset=False):
+        self.size, self.after_reset = size, after_reset
+        self.observation_space = spaces.Box(-1.0, 1.0, (3,), np.float32)
+        self.action_space = spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        return np.zeros(3 if self.after_reset else self.size, np.float32), {}
+
+    def step(self, action):
+        return np.zeros(self.size, np.float32), 1.0, False, False, {}
+
+
+@pytest.mark.parametrize("vector_cls", VECTOR_ENVS)
+@pytest.mark.parametrize("after_reset", [False, True], ids=["reset", "step"])
+def test_envs_returning_observations_of_different_shapes_are_named(vector_cls, after_reset):
+    factories = [lambda size=size: GymMazeEnv(_ShapeGymEnv(size, after_reset)) for size in (3, 3, 4)]
+    env = vector_cls(factories)
+    try:
+        with pytest.raises(
+            EnvWorkerError, match=r"observation 'observation' in different shapes: env 0 \(3,\), env 2 \(4,\)"
+        ):
+            env.reset()
+            env.step({"action": np.zeros(3, dtype=np.int64)})
+    finally:
+        env.close()

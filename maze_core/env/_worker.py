@@ -225,6 +225,15 @@ def _put_observation(rows: dict[str, np.ndarray], observation) -> bool:
     return True
 
 
+def leave_interrupts_to_the_parent() -> None:
+    """Ignore Ctrl-C and SIGTERM in an env worker. Both reach the whole process group (a terminal's
+    Ctrl-C; a supervisor's SIGTERM to every process of a job); the parent handles them like
+    Ctrl-C (checkpoint kept, exit status 130 or 143) and closes its workers, which must live until
+    then. A worker whose parent is gone ends when its pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _limit_torch_threads() -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
@@ -258,8 +267,7 @@ def worker_main(conn, indices: list[int], factory_payloads: list[bytes], warning
     env); on any exception a :class:`RemoteError` naming the env, after which the worker exits (the
     parent then shuts all workers down).
     """
-    # Ctrl-C reaches the whole process group: the parent handles it and closes the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    leave_interrupts_to_the_parent()
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, "1")  # envs in a worker run one at a time: no thread pools
     _limit_torch_threads()

@@ -11,7 +11,6 @@ This module stays light (no torch), since every worker imports it.
 from __future__ import annotations
 
 import multiprocessing
-import signal
 import time
 import traceback
 import weakref
@@ -22,7 +21,7 @@ import gymnasium
 import numpy as np
 from gymnasium.vector.utils import batch_space
 
-from maze_core.env._worker import _limit_torch_threads, _load_factory
+from maze_core.env._worker import _limit_torch_threads, _load_factory, leave_interrupts_to_the_parent
 from maze_core.errors import ConfigurationError, EnvWorkerError
 
 #: how often a waiting parent checks that its workers are alive (seconds)
@@ -207,7 +206,7 @@ def _concatenate_infos(infos, groups) -> dict:
 
 
 def _worker_main(connection, n_envs: int, payload: bytes) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    leave_interrupts_to_the_parent()
     _limit_torch_threads()
     env = None
     try:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -93,6 +95,68 @@ def test_sigterm_and_a_double_ctrl_c_in_the_first_epoch_end_the_run_cleanly(tmp_
         )
         assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 0
         assert not list(run_dir.glob(".*maze-tmp")) and not (run_dir / ".maze.lock").exists()
+
+
+def test_sigterm_to_the_process_group_of_a_local_run_ends_it_like_ctrl_c(tmp_path):
+    """A supervisor's SIGTERM reaches every process of the job, in no particular order. Here it
+    reaches the env workers a second before the parent: they leave it to the parent, which keeps
+    the checkpoint, closes them and exits with 143 (not 1 for dead workers). Both kinds of worker:
+    per-env (one gym env per worker) and native (a batch of envs per worker)."""
+    runs = {}
+    for native in (False, True):
+        run_dir = tmp_path / f"native-{native}"
+        command = [*MAZE, "train", "--env", "CartPole-v1", "--epochs", "0", "--run-dir", str(run_dir)]
+        command += [*ENDLESS_EPOCH, "--runner", "local", "--set", "runner.n_envs=2"]
+        command += ["--set", f"runner.native_vector_env={native}"]
+        runs[run_dir] = subprocess.Popen(
+            command,
+            env=clean_env(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    try:
+        for run_dir, process in runs.items():
+            wait_until_training(process, run_dir)
+        for process in runs.values():
+            descendants = _descendants(process.pid)
+            assert descendants, "the local runner started no worker processes"
+            for pid in descendants:
+                os.kill(pid, signal.SIGTERM)
+        time.sleep(1.0)
+        for process in runs.values():
+            os.killpg(process.pid, signal.SIGTERM)
+        outputs = {run_dir: process.communicate(timeout=60) for run_dir, process in runs.items()}
+    finally:
+        for process in runs.values():
+            process.kill()
+    for run_dir, process in runs.items():
+        stdout, stderr = outputs[run_dir]
+        assert process.returncode == 143, (stdout, stderr)
+        assert "Traceback" not in stdout + stderr and "worker" not in stderr
+        assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 0
+        deadline = time.monotonic() + 10
+        while _group_alive(process.pid):  # the workers are gone too
+            assert time.monotonic() < deadline, f"processes of {run_dir.name} outlived the run"
+            time.sleep(0.1)
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc), e.g. a forkserver and the workers it forked."""
+    try:
+        children = (Path("/proc") / str(pid) / "task" / str(pid) / "children").read_text().split()
+    except OSError:
+        return []
+    return [descendant for child in map(int, children) for descendant in (child, *_descendants(child))]
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def test_a_temporary_file_left_by_a_killed_save_is_removed_by_the_next_run(run_copy):

@@ -3,6 +3,7 @@ the trainer's returns and the evaluator; the runners pick them and train on them
 
 import sys
 
+import cloudpickle
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -243,6 +244,48 @@ def test_native_and_per_env_paths_reach_the_same_return_on_the_same_budget(tmp_p
     assert abs(native - per_env) < 0.1 * per_env, returns
 
 
+def _envpool_cartpole(n_envs):
+    import envpool
+
+    return envpool.make_gymnasium("CartPole-v1", num_envs=n_envs, seed=0)
+
+
+# the local runner's workers cannot import this module: ship its functions by value
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+@pytest.mark.parametrize("runner", ["dev", "local"])
+def test_envpool_trains_through_a_vector_env_factory(tmp_path, runner):
+    """EnvPool's gymnasium interface is a VectorEnv with next-step autoreset: a factory is all it
+    takes, in this process and in the local runner's workers (the CartPole fast test's budget)."""
+    pytest.importorskip("envpool")
+    overrides = {"algorithm.patience": 0, "runner.n_envs": 16}
+    if runner == "local":
+        overrides.update({"runner.n_workers": 2, "algorithm.n_epochs": 2})
+    rc = RunContext(
+        env=VectorEnvFactory(_envpool_cartpole, name="envpool-CartPole-v1"),
+        runner=runner,
+        run_dir=tmp_path,
+        seed=0,
+        silent=True,
+        overrides=overrides,
+    )
+    if runner == "dev":
+        with pytest.warns(UserWarning, match="EnvPool seeds are fixed"):  # it ignores reset(seed=...)
+            rc.train(n_epochs=8)
+    else:
+        rc.train(n_epochs=1)
+    env = _training_env(rc)
+    assert isinstance(env, NativeVectorEnv) and env.autoreset_mode == "next_step" and env.n_envs == 16
+    if runner == "dev":
+        assert type(env.env).__module__.startswith("envpool") or "EnvPool" in type(env.env).__name__
+    rc.close()
+    if runner == "dev":
+        assert rc.evaluate(n_episodes=8)["episode_return_mean"] > 400
+    else:
+        assert env.env.n_workers == 2
+
+
 class HangingVectorEnv(ScriptedVectorEnv):
     """Sleeps far longer than any step timeout from its second step on."""
 
@@ -262,12 +305,9 @@ def _hanging(n_envs):
 def test_a_hanging_native_env_is_stopped_by_the_step_timeout(in_workers):
     import time
 
-    import cloudpickle
-
     from maze_core.env.native_workers import WorkerVectorEnv
     from maze_core.errors import EnvWorkerError
 
-    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     if in_workers:
         env = NativeVectorEnv(WorkerVectorEnv(_hanging, 2, n_workers=1, step_timeout_s=0.5))
     else:

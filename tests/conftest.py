@@ -1,6 +1,14 @@
 """Fixtures shared by the whole suite."""
 
+import signal
+
 import pytest
+
+# A suite started as a background job (`scripts/test.sh &` from a script, `nohup ... &`) inherits
+# SIGINT ignored, and so would every process it starts: the tests that press Ctrl-C on a training
+# process would wait for it forever. An ignored signal is passed on to children, a handler is not.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -118,13 +118,13 @@ class Rollout:
             )
             for actor_id, t in self.actors.items()
         }
-        tensors = {
-            f.name: value.to(device) if isinstance(value, torch.Tensor) else value
-            for f in fields(self)
-            if f.name not in ("actors", "actor_ids")
-            for value in (getattr(self, f.name),)
+        per_transition = {  # the (T, N) fields; those an algorithm did not ask for are None
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("actors", "actor_ids")
         }
-        return Rollout(actors=actors, actor_ids=self.actor_ids, **tensors)
+        per_transition = {
+            name: None if value is None else value.to(device) for name, value in per_transition.items()
+        }
+        return Rollout(actors=actors, actor_ids=self.actor_ids, **per_transition)
 
     def minibatches(
         self, n_minibatches: int, generator: torch.Generator | None = None, **tensors: torch.Tensor

@@ -21,14 +21,14 @@ from maze_core.training.rollout import VectorEnvCollector
 QUICK = {"algorithm.epoch_length": 4, "runner.n_envs": 2, "runner.eval_episodes": 2, "runner.n_eval_envs": 2}
 
 
-def _model_and_rollout(env_class, n_steps=6, n_envs=2):
+def _model_and_rollout(env_class, n_steps=6, n_envs=2, behaviour=True):
     env = SequentialVectorEnv([env_class] * n_envs)
     spaces, counts = env.observation_spaces_dict, env.agent_counts_dict
     policy = ProbabilisticPolicyComposer(env.action_spaces_dict, spaces, agent_counts_dict=counts).policy
     critic = StepStateCriticComposer(spaces, counts).critic
     model = TorchActorCritic(policy, critic)
     torch.manual_seed(0)
-    rollout = VectorEnvCollector(env, seed=1).collect(model, n_steps)
+    rollout = VectorEnvCollector(env, seed=1).collect(model, n_steps, behaviour=behaviour)
     trainer = A2C(A2CAlgorithmConfig(), model=model, collector=None)
     return trainer, rollout
 
@@ -78,6 +78,10 @@ def test_rollout_to_moves_every_tensor():
         t.rows.device.type == "meta" and all(v.device.type == "meta" for v in t.latents.values())
         for t in moved.actors.values()
     )
+    _, without_behaviour = _model_and_rollout(TwoStepEnv, behaviour=False)
+    moved = without_behaviour.to("meta")
+    assert moved.values is None and moved.log_probs is None
+    assert moved.next_values.device.type == moved.bootstraps.device.type == "meta"
 
 
 def test_one_step_rollouts_on_one_env_train_without_nan(tmp_path):

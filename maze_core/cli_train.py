@@ -28,7 +28,7 @@ from maze_core.run_context import (
     DEFAULT_RUNNER,
     OVERRIDE_SECTIONS,
 )
-from maze_core.run_dir import CURVE_FILE
+from maze_core.run_dir import CURVE_FILE, read_stats
 
 #: what ``--resume`` may change; everything else is the run's own configuration
 RESUME_OPTIONS = ("resume", "epochs", "target_return", "device", "trust_run_dir")
@@ -288,18 +288,13 @@ def _typed_overrides(assignments: list[str], names: dict[str, str], epochs: int 
 
 def _trained_epochs(run_dir: Path) -> int:
     """The epochs recorded in the run's ``stats.jsonl`` (0 before the first one)."""
-    lines = _stats(run_dir)
+    lines = read_stats(run_dir)
     return int(lines[-1]["epoch"]) if lines else 0
-
-
-def _stats(run_dir: Path) -> list[dict]:
-    path = run_dir / "stats.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.exists() else []
 
 
 def _print_summary(run_dir: Path, trained: bool) -> None:
     """Where the run is, its best return, and the commands that evaluate it and show its curves."""
-    lines = _stats(run_dir)
+    lines = read_stats(run_dir)
     console = _console()
     if not trained:
         console.print(

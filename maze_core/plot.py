@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maze_core.errors import ConfigurationError
-from maze_core.run_dir import STATS_FILE, atomic_write
+from maze_core.run_dir import STATS_FILE, atomic_write, read_stats
 
 if TYPE_CHECKING:
     import numpy as np
@@ -146,13 +146,10 @@ def _steps_label(value: float, position=None) -> str:
 
 
 def _read_stats(run_dir: Path) -> list[dict]:
-    path = run_dir / STATS_FILE
-    if not path.is_file():
+    stats = read_stats(run_dir)
+    if not stats:
         raise ConfigurationError(f"{run_dir} has no {STATS_FILE}: the run has not finished an epoch yet")
-    try:
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except ValueError as error:
-        raise ConfigurationError(f"cannot read {path}: {error}") from error
+    return stats
 
 
 def _x(line: dict, x: str) -> float:

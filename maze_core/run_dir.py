@@ -292,6 +292,27 @@ def load_torch(path: str | Path, map_location=None) -> Any:
         raise RunDirectoryError(f"{path} is damaged: {_first_line(error)}; {_last_good(path)}") from None
 
 
+def read_stats(run_dir: str | Path) -> list[dict]:
+    """The epochs' statistics in the run's ``stats.jsonl``, one dict per epoch ([] before the first
+    epoch); a line that is not JSON (the file was edited or damaged) is a one-line RunDirectoryError."""
+    path = Path(run_dir) / STATS_FILE
+    if not path.is_file():
+        return []
+    lines = _os_call(path, "read", path.read_text).splitlines()
+    stats = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            stats.append(json.loads(line))
+        except ValueError as error:
+            raise RunDirectoryError(
+                f"{path} is damaged: line {number} is not JSON ({error}); the checkpoint and the best "
+                "model do not depend on it: remove the line to go on"
+            ) from None
+    return stats
+
+
 def restore(path: str | Path, apply: Callable[[Any], None], map_location=None) -> None:
     """Load ``path`` and hand it to ``apply`` (a ``load_state_dict``), see :func:`fitting`."""
     state = load_torch(path, map_location)

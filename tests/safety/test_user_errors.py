@@ -56,6 +56,18 @@ def test_empty_checkpoint_names_the_best_model(run_copy):
     assert f"the last good checkpoint is {run_copy / 'state_dict.pt'} (the best model)" in message
 
 
+def test_a_damaged_statistics_line_is_one_line_error_for_resume_and_plot(run_copy):
+    path = run_copy / "stats.jsonl"
+    path.write_text(path.read_text() + '{"epoch": 2, "train": \n')  # an edit cut short
+    for command in (
+        ("train", "--resume", run_copy, "--epochs", "3"),
+        ("plot", run_copy, "-o", run_copy / "c.png"),
+    ):
+        one_line_error(cli(*command), f"{path} is damaged: line 2 is not JSON")
+    path.write_text(path.read_text().splitlines(keepends=True)[0])  # remove the line, as it says
+    assert cli("train", "--resume", run_copy, "--epochs", "2").exit_code == 0
+
+
 def test_a_pickled_object_is_refused_as_damaged_not_run(run_copy):
     torch.save(datetime.datetime(2020, 1, 1), run_copy / "state_dict.pt")  # not weights: needs unpickling
     one_line_error(cli("evaluate", run_copy), "state_dict.pt is damaged: UnpicklingError")

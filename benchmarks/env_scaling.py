@@ -180,7 +180,7 @@ def profile_update(n_envs: int = 256, updates: int = 2_000) -> dict:
             (env, "step", "  env step, Maze adapter included (NativeVectorEnv.step)"),
             (env.env, "step", "    gymnasium CartPoleVectorEnv.step"),
             (policy, "sample_action", "  policy forward + sampling (sample_action)"),
-            (rollout_module, "_critic_values", "  critic values of the rollout, one pass"),
+            (rollout_module, "_critic_values", "  critic values (bootstrap; the rollout's own if needed)"),
             (trainer, "update", "update (A2C.update)"),
             (trainer, "evaluate_actions", "  forward of actor and critic on the rollout"),
             (trainer, "advantages_and_returns", "  GAE"),

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maze_core.errors import ConfigurationError
-from maze_core.run_dir import STATS_FILE, atomic_write, read_stats
+from maze_core.run_dir import CONFIG_FILE, STATS_FILE, atomic_write, read_stats
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,7 +51,7 @@ def load_curves(run_dirs, x: str = "steps", source: str | None = None) -> tuple[
         raise ConfigurationError(f"x axis {x!r}: choose one of {', '.join(X_AXES)}")
     runs = []
     for run_dir in map(Path, run_dirs):
-        config = load_run_config(run_dir)
+        config = _checked_config(load_run_config(run_dir), run_dir / CONFIG_FILE)
         lines = _read_stats(run_dir)
         runs.append((run_dir, config, lines))
     if source is None:
@@ -150,6 +150,20 @@ def _read_stats(run_dir: Path) -> list[dict]:
     if not stats:
         raise ConfigurationError(f"{run_dir} has no {STATS_FILE}: the run has not finished an epoch yet")
     return stats
+
+
+def _checked_config(config: dict, path: Path) -> dict:
+    """``config`` if the parts a plot reads (the recorded arguments, to group and label runs) have
+    the types Maze writes, else a one-line ConfigurationError naming the field."""
+    arguments = config.get("arguments")
+    if arguments is not None and not isinstance(arguments, dict):
+        raise ConfigurationError(f"{path}: arguments must be an object, got {type(arguments).__name__}")
+    overrides = (arguments or {}).get("overrides")
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ConfigurationError(
+            f"{path}: arguments.overrides must be an object, got {type(overrides).__name__}"
+        )
+    return config
 
 
 def _x(line: dict, x: str) -> float:

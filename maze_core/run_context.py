@@ -14,6 +14,7 @@ import enum
 import inspect
 import json
 import math
+import os
 import random
 import signal
 import sys
@@ -27,7 +28,7 @@ import attrs
 from maze_core import plugins
 from maze_core import run_dir as run_files
 from maze_core._imports import only_installed_code
-from maze_core.errors import ConfigurationError, Terminated, UnknownNameError
+from maze_core.errors import ConfigurationError, Terminated, UnknownNameError, short_repr
 from maze_core.overrides import check_field
 from maze_core.run_dir import CONFIG_FILE
 from maze_core.training.config import AlgorithmConfig
@@ -546,12 +547,9 @@ def load_run_config(run_dir: str | Path) -> dict[str, Any]:
     if not run_dir.is_dir():
         raise ConfigurationError(f"run directory {str(run_dir)!r} does not exist")
     path = run_dir / CONFIG_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise ConfigurationError(f"{str(run_dir)!r} is not a Maze run directory: it has no {CONFIG_FILE}")
-    try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ConfigurationError(f"cannot read {path}: {error}") from error
+    config = run_files.read_json(path)
     if not isinstance(config, dict):
         raise ConfigurationError(f"{path} does not hold a run configuration (a JSON object)")
     return config
@@ -675,14 +673,35 @@ def _wrapped_factory(factory, wrappers):
             "wrappers= wraps single Maze envs, but env= is a VectorEnvFactory (a batch of envs): "
             "apply gymnasium vector wrappers inside the factory instead."
         )
+    return _WrappedFactory(factory, [_wrapper_spec(item) for item in _wrapper_items(wrappers)])
+
+
+def _wrapper_items(wrappers) -> list:
     if isinstance(wrappers, dict):
-        wrappers = list(wrappers.items())
-    specs = [(w, {}) if not isinstance(w, (tuple, list)) else (w[0], dict(w[1])) for w in wrappers]
+        return list(wrappers.items())
+    if isinstance(wrappers, (list, tuple)):
+        return list(wrappers)
+    raise ConfigurationError(
+        f"wrappers={wrappers!r}: give a list of wrapper classes or (class, kwargs) pairs, or a "
+        "{class: kwargs} dict"
+    )
+
+
+def _wrapper_spec(item) -> tuple[type, dict[str, Any]]:
+    """``(wrapper class, kwargs)`` of one entry of ``wrappers=``: a class or a dotted path, alone
+    or paired with a dict of keyword arguments; anything else is a ConfigurationError naming it."""
     from maze_core._imports import import_object
     from maze_core.env.wrappers import Wrapper
 
-    specs = [(import_object(w, "wrapper", kind=Wrapper) if isinstance(w, str) else w, kw) for w, kw in specs]
-    return _WrappedFactory(factory, specs)
+    wrapper, kwargs = item if isinstance(item, (tuple, list)) and len(item) == 2 else (item, {})
+    if isinstance(wrapper, str):
+        wrapper = import_object(wrapper, "wrapper", kind=Wrapper)
+    if not (isinstance(wrapper, type) and issubclass(wrapper, Wrapper)) or not isinstance(kwargs, dict):
+        raise ConfigurationError(
+            f"wrappers entry {short_repr(item)}: give a Wrapper subclass (or its dotted path), "
+            "alone or as a (wrapper, {keyword: value}) pair"
+        )
+    return wrapper, dict(kwargs)
 
 
 class _WrappedFactory:

@@ -5,8 +5,11 @@ A run directory is treated as data that anyone may have edited, so everything he
 * every file is written atomically (a temporary file in the same directory, flushed, fsynced and
   renamed over the old one), so a crash, ``kill -9`` or a full disk leaves the previous version;
   Ctrl-C and SIGTERM are held back until a write is complete;
-* nothing is written through a symbolic link: a link at a run file's name is refused, and
-  temporary files are created with ``O_EXCL | O_NOFOLLOW``;
+* nothing is written through a link: a symbolic link at a run file's name is refused, temporary
+  files are created with ``O_EXCL | O_NOFOLLOW`` and renamed over the old name (so a hard link
+  there keeps its content), and the lock file is used only while it is Maze's own;
+* only regular files are read or removed, checked with ``lstat`` before anything opens them (a
+  FIFO at a run file's name would block a reader forever);
 * one process writes to a run directory at a time (:class:`RunLock`); a lock left by a killed
   process is released by the kernel;
 * ``--overwrite`` removes only the files a run writes (:data:`RUN_FILES`), only in a directory that
@@ -22,12 +25,13 @@ import json
 import os
 import secrets
 import signal
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from maze_core.errors import ConfigurationError, RunDirectoryError
+from maze_core.errors import ConfigurationError, RunDirectoryError, short_repr
 
 CONFIG_FILE = "config.json"
 BEST_MODEL_FILE = "state_dict.pt"
@@ -64,6 +68,8 @@ def check_run_dir(run_dir: str | Path | None, *, resume: bool, overwrite: bool) 
         where = "is" if existing == run_dir else f"is below {existing}, which is"
         raise ConfigurationError(f"run directory {run_dir} {where} a file, not a directory; choose another")
     files = run_files(run_dir)
+    for path in files:
+        _refuse_special(path)
     if resume or not files:
         return run_dir
     if not overwrite:
@@ -90,12 +96,9 @@ def run_files(run_dir: Path) -> list[Path]:
 def is_maze_run(run_dir: Path) -> bool:
     """Whether ``run_dir`` holds a ``config.json`` that Maze wrote (a JSON object with a seed and the
     run's arguments)."""
-    path = run_dir / CONFIG_FILE
-    if path.is_symlink() or not path.is_file():
-        return False
     try:
-        config = json.loads(path.read_text())
-    except (OSError, ValueError):
+        config = read_json(run_dir / CONFIG_FILE)
+    except RunDirectoryError:
         return False
     return isinstance(config, dict) and {"seed", "arguments"} <= config.keys()
 
@@ -115,10 +118,49 @@ def refuse_links(run_dir: Path) -> None:
 
 def _refuse_link(path: Path) -> None:
     if path.is_symlink():
-        raise RunDirectoryError(
-            f"{path} is a symbolic link; Maze never writes through links in a run directory: "
-            "remove the link (or choose another run directory)"
-        )
+        raise _link_error(path)
+
+
+def _link_error(path: Path) -> RunDirectoryError:
+    return RunDirectoryError(
+        f"{path} is a symbolic link; Maze never reads or writes through links in a run directory: "
+        "remove the link (or choose another run directory)"
+    )
+
+
+def _refuse_special(path: Path, *, links: bool = True) -> None:
+    """Refuse a run file that is not a regular file (a FIFO, a socket, a device, a directory; a
+    symbolic link too unless ``links``), checked with ``lstat`` before anything opens it: Maze
+    neither reads nor removes what it cannot have written, and a FIFO would block a reader."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise _os_error(path, "read", error) from None
+    if stat.S_ISLNK(mode) and not links:
+        raise _link_error(path)
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise _special_error(path, mode)
+
+
+def _special_error(path: Path, mode: int) -> RunDirectoryError:
+    return RunDirectoryError(
+        f"{path} is {_file_kind(mode)}, not a regular file; Maze only reads and removes the regular "
+        "files it writes: remove it yourself (or choose another run directory)"
+    )
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISDIR: "a directory",
+        stat.S_ISLNK: "a symbolic link",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), "not a regular file")
 
 
 # --- the lock --------------------------------------------------------------------------------------
@@ -139,13 +181,15 @@ class RunLock:
         self.run_dir = run_dir
         path = run_dir / LOCK_FILE
         _os_call(run_dir, "create", lambda: run_dir.mkdir(parents=True, exist_ok=True))
-        _refuse_link(path)
+        _refuse_special(path, links=False)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
         while True:
-            fd = _os_call(
-                path,
-                "create",
-                lambda: os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644),
-            )
+            fd = _os_call(path, "create", lambda: os.open(path, flags, 0o644))
+            try:
+                _check_own_lock_file(path, fd)
+            except BaseException:
+                os.close(fd)
+                raise
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -159,11 +203,14 @@ class RunLock:
             if os.path.lexists(path) and os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
         self._path = path
-        remove_stale_temporaries(run_dir)
+        try:
+            _os_call(path, "write", lambda: _write_pid(fd))
+            remove_stale_temporaries(run_dir)
+        except BaseException:
+            self.release()
+            raise
 
     def release(self) -> None:
         if self._fd is not None:
@@ -174,6 +221,25 @@ class RunLock:
 
     def __del__(self):
         self.release()
+
+
+def _write_pid(fd: int) -> None:
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+
+
+def _check_own_lock_file(path: Path, fd: int) -> None:
+    """Refuse a lock file that Maze must not write into: not a regular file (a FIFO, a device), or a
+    regular file with another name elsewhere (a hard link to a file the user owns, which
+    truncating would destroy)."""
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
+        raise _special_error(path, status.st_mode)
+    if status.st_nlink > 1:
+        raise RunDirectoryError(
+            f"{path} is a hard link to another file ({status.st_nlink} names); Maze never writes into "
+            "a file that has other names: remove the link (or choose another run directory)"
+        )
 
 
 def remove_stale_temporaries(run_dir: Path) -> None:
@@ -211,10 +277,22 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
         except BaseException as error:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-            if isinstance(error, OSError):
-                raise _os_error(path, "write", error) from None
+            cause = _os_cause(error)
+            if cause is not None:
+                raise _os_error(path, "write", cause) from None
             raise
         _fsync_directory(path.parent)
+
+
+def _os_cause(error: BaseException) -> OSError | None:
+    """The OSError behind ``error``: itself, or the one a library wrapped (``torch.save`` turns a
+    full disk into a RuntimeError whose context is the OSError)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, OSError):
+            return error
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return None
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -224,8 +302,7 @@ def write_text(path: str | Path, text: str) -> None:
 def append_line(path: str | Path, line: str) -> None:
     """Append one line to a text file, atomically (the file is rewritten: it stays small)."""
     path = Path(path)
-    _refuse_link(path)
-    before = _os_call(path, "read", path.read_bytes) if path.exists() else b""
+    before = read_bytes(path) if os.path.lexists(path) else b""
     if before and not before.endswith(b"\n"):
         before += b"\n"
     atomic_write(path, lambda file: file.write(before + line.encode() + b"\n"))
@@ -277,40 +354,131 @@ def signals_held_back() -> Iterator[None]:
 # --- reading ---------------------------------------------------------------------------------------
 
 
+#: how deeply a run file's JSON may nest: Maze writes a handful of levels, and a value nested
+#: thousands deep would exhaust Python's recursion limit in whatever walks it
+MAX_JSON_DEPTH = 64
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """``path`` opened for reading, if it is a regular file: checked with ``lstat`` before it is
+    opened (a FIFO would block ``open``) and again on the open file (it may have been swapped in
+    between); a link, a FIFO or a device is a one-line RunDirectoryError."""
+    path = Path(path)
+    _refuse_special(path, links=False)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd = _os_call(path, "read", lambda: os.open(path, flags))
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _special_error(path, mode)
+    return os.fdopen(fd, "rb")
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The content of the regular file ``path`` (see :func:`open_regular`)."""
+    with open_regular(path) as file:
+        return _os_call(Path(path), "read", file.read)
+
+
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of the regular file ``path``; other bytes are a one-line RunDirectoryError."""
+    try:
+        return read_bytes(path).decode()
+    except UnicodeDecodeError as error:
+        raise RunDirectoryError(
+            f"{path} is damaged: it is not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads(text)``, refusing values nested deeper than :data:`MAX_JSON_DEPTH` (ValueError)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"it nests deeper than {MAX_JSON_DEPTH} levels") from None
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= MAX_JSON_DEPTH:
+                    raise ValueError(f"it nests deeper than {MAX_JSON_DEPTH} levels")
+                pending.append((child, depth + 1))
+    return value
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON value in the regular file ``path``; damage is a one-line RunDirectoryError."""
+    try:
+        return parse_json(read_text(path))
+    except ValueError as error:
+        raise RunDirectoryError(f"{path} is damaged: it is not valid JSON ({error})") from None
+
+
 def load_torch(path: str | Path, map_location=None) -> Any:
     """Weights from ``path`` (``weights_only``: nothing in the file is run); a damaged or foreign
     file is a one-line RunDirectoryError naming the last good file of the run."""
     import torch
 
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise RunDirectoryError(f"{path} does not exist: the run has not saved it yet")
-    try:
-        with open(path, "rb") as file:  # noqa: PTH123 - torch.load takes the open file
+    with open_regular(path) as file:
+        try:
             return torch.load(file, map_location=map_location, weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any failure means the file cannot be used
-        raise RunDirectoryError(f"{path} is damaged: {_first_line(error)}; {_last_good(path)}") from None
+        except Exception as error:  # noqa: BLE001 - any failure means the file cannot be used
+            raise RunDirectoryError(f"{path} is damaged: {_first_line(error)}; {_last_good(path)}") from None
 
 
 def read_stats(run_dir: str | Path) -> list[dict]:
     """The epochs' statistics in the run's ``stats.jsonl``, one dict per epoch ([] before the first
-    epoch); a line that is not JSON (the file was edited or damaged) is a one-line RunDirectoryError."""
+    epoch); a line that is not what Maze writes (the file was edited or damaged) is a one-line
+    RunDirectoryError naming the line."""
     path = Path(run_dir) / STATS_FILE
-    if not path.is_file():
+    if not os.path.lexists(path):
         return []
-    lines = _os_call(path, "read", path.read_text).splitlines()
     stats = []
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            stats.append(json.loads(line))
+            value = parse_json(line)
         except ValueError as error:
+            problem = f"is not JSON ({error})"
+        else:
+            problem = _stats_line_problem(value)
+        if problem:
             raise RunDirectoryError(
-                f"{path} is damaged: line {number} is not JSON ({error}); the checkpoint and the best "
-                "model do not depend on it: remove the line to go on"
-            ) from None
+                f"{path} is damaged: line {number} {problem}; the checkpoint and the best model do not "
+                "depend on it: remove the line to go on"
+            )
+        stats.append(value)
     return stats
+
+
+def _stats_line_problem(line: Any) -> str | None:
+    """What keeps ``line`` from being an epoch's statistics as Maze writes them, or None:
+    ``{"epoch": <whole number >= 1>, "time": <number>, "<section>": {"<name>": <number>, ...}}``."""
+    if not isinstance(line, dict):
+        return f"is not a JSON object but {type(line).__name__}"
+    epoch = line.get("epoch")
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        return f"has no epoch number (epoch={short_repr(epoch)})"
+    for key, value in line.items():
+        if key == "time" and not _is_number(value):
+            return f"has time={short_repr(value)}, which is not a number"
+        if key not in ("epoch", "time"):
+            if not isinstance(value, dict):
+                return f"has {key}={short_repr(value)}, which is not an object of statistics"
+            bad = next((name for name, number in value.items() if not _is_number(number)), None)
+            if bad is not None:
+                return f"has {key}.{bad}={short_repr(value[bad])}, which is not a number"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def restore(path: str | Path, apply: Callable[[Any], None], map_location=None) -> None:
@@ -339,7 +507,8 @@ def _last_good(damaged: Path) -> str:
 
     other = damaged.with_name(CHECKPOINT_FILE if damaged.name == BEST_MODEL_FILE else BEST_MODEL_FILE)
     try:
-        state = torch.load(other, map_location="cpu", weights_only=True)
+        with open_regular(other) as file:
+            state = torch.load(file, map_location="cpu", weights_only=True)
     except Exception:  # noqa: BLE001
         return f"there is no other good checkpoint in {damaged.parent}: start a new run"
     if other.name == CHECKPOINT_FILE:

@@ -26,7 +26,7 @@ def test_a_link_at_a_run_file_is_refused_and_its_target_untouched(run_copy, tmp_
     (run_copy / name).unlink()
     (run_copy / name).symlink_to(victim)
     with pytest.raises(
-        RunDirectoryError, match=f"{name} is a symbolic link; Maze never writes through links"
+        RunDirectoryError, match=f"{name} is a symbolic link; Maze never reads or writes through links"
     ):
         resume(run_copy)
     assert victim.read_text() == content

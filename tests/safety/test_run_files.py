@@ -1,0 +1,133 @@
+"""Run files that are not what Maze wrote: hard links, FIFOs, statistics and configs of the wrong
+shape. Each is refused with one line, and nothing outside the run is written or removed."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from safety_support import cli, one_line_error
+from shell import maze
+
+
+def test_a_hard_link_at_the_lock_file_is_never_written_into(run_copy, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("VICTIM CONTENT")
+    os.link(victim, run_copy / ".maze.lock")
+    one_line_error(
+        cli("train", "--resume", run_copy, "--epochs", "2"),
+        ".maze.lock is a hard link to another file",
+        "remove the link",
+    )
+    assert victim.read_text() == "VICTIM CONTENT"
+    assert (run_copy / ".maze.lock").exists()  # not Maze's file: left where it is
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [
+        ("stats.jsonl", ("train", "--resume", "{run}", "--epochs", "2")),
+        ("stats.jsonl", ("train", "--env", "CartPole-v1", "--run-dir", "{run}", "--overwrite")),
+        ("stats.jsonl", ("plot", "{run}", "-o", "{run}/../curve.svg")),
+        ("checkpoint.pt", ("evaluate", "{run}")),
+        ("state_dict.pt", ("evaluate", "{run}")),
+        ("config.json", ("evaluate", "{run}")),
+        (".maze.lock", ("train", "--resume", "{run}", "--epochs", "2")),
+    ],
+)
+def test_a_fifo_at_a_run_file_is_refused_without_opening_it(run_copy, name, command):
+    (run_copy / name).unlink(missing_ok=True)
+    os.mkfifo(run_copy / name)
+    # a subprocess with a timeout: a reader that opens the FIFO would block forever
+    result = maze(*(arg.format(run=run_copy) for arg in command), check=False, timeout=120)
+    one_line_error(result, f"{name} is a FIFO (named pipe), not a regular file")
+    assert (run_copy / name).is_fifo()  # not Maze's file: not removed either
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("[1, 2]", "line 2 is not a JSON object but list"),
+        ('{"x": 1}', "line 2 has no epoch number (epoch=None)"),
+        ('{"epoch": "abc"}', "line 2 has no epoch number (epoch='abc')"),
+        (
+            '{"epoch": 2, "time": 1.0, "eval": {"episode_return_mean": "high"}}',
+            "eval.episode_return_mean='high'",
+        ),
+        ('{"epoch": 2, "time": 1.0, "eval": 7}', "eval=7, which is not an object of statistics"),
+        ('{"epoch": 2, "time": "noon"}', "time='noon', which is not a number"),
+        ("[" * 100_000 + "]" * 100_000, "line 2 is not JSON (it nests deeper than 64 levels)"),
+    ],
+)
+def test_statistics_of_the_wrong_shape_are_one_line_errors(run_copy, tmp_path, line, problem):
+    with (run_copy / "stats.jsonl").open("a") as file:
+        file.write(line + "\n")
+    for command in (("plot", run_copy, "-o", tmp_path / "curve.svg"), ("train", "--resume", run_copy)):
+        one_line_error(cli(*command), "stats.jsonl is damaged", problem, "remove the line")
+
+
+def test_statistics_that_are_not_utf8(run_copy, tmp_path):
+    with (run_copy / "stats.jsonl").open("ab") as file:
+        file.write(b'{"epoch": 2, "note": "\xff\xfe"}\n')
+    for command in (("plot", run_copy, "-o", tmp_path / "curve.svg"), ("train", "--resume", run_copy)):
+        one_line_error(cli(*command), "stats.jsonl is damaged: it is not UTF-8 text")
+
+
+def deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def edit_config(run_dir, edit) -> None:
+    path = run_dir / "config.json"
+    config = json.loads(path.read_text())
+    path.write_text(edit(config) if callable(edit) else edit)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        deep(100_000),  # the whole file
+        lambda config: json.dumps(config)[:-1] + f', "notes": {deep(100_000)}}}',  # one field
+    ],
+    ids=["file", "field"],
+)
+def test_a_config_nested_100000_deep(run_copy, tmp_path, config):
+    edit_config(run_copy, config)
+    for command, message in [
+        (("evaluate", run_copy), "config.json is damaged: it is not valid JSON (it nests deeper than 64"),
+        (("plot", run_copy, "-o", tmp_path / "c.svg"), "config.json is damaged"),
+        (("train", "--resume", run_copy), "config.json is damaged"),
+        (("train", "--env", "CartPole-v1", "--run-dir", run_copy, "--overwrite"), "is not a Maze run"),
+    ]:
+        one_line_error(cli(*command), message)
+
+
+@pytest.mark.parametrize("field", ["arguments", "overrides"])
+def test_plot_of_a_config_whose_arguments_are_a_list(run_copy, tmp_path, field):
+    def edit(config):
+        if field == "arguments":
+            config["arguments"] = ["CartPole-v1"]
+        else:
+            config["arguments"]["overrides"] = ["algorithm.lr=0.1"]
+        return json.dumps(config)
+
+    edit_config(run_copy, edit)
+    name = "arguments" if field == "arguments" else "arguments.overrides"
+    one_line_error(cli("plot", run_copy, "-o", tmp_path / "c.svg"), f"config.json: {name} must be an object")
+
+
+@pytest.mark.parametrize(
+    ("wrappers", "entry"),
+    [
+        ([["maze_core.env.wrappers.LogStatsWrapper"]], "['maze_core.env.wrappers.LogStatsWrapper']"),
+        ([5], "5"),
+    ],
+)
+def test_wrappers_of_the_wrong_type(run_copy, wrappers, entry):
+    def edit(config):
+        config["arguments"]["wrappers"] = wrappers
+        return json.dumps(config)
+
+    edit_config(run_copy, edit)
+    one_line_error(cli("evaluate", run_copy), f"wrappers entry {entry}: give a Wrapper subclass")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import os
 import secrets
@@ -277,22 +278,10 @@ def atomic_write(path: str | Path, write: Callable[[BinaryIO], Any]) -> None:
         except BaseException as error:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
-            cause = _os_cause(error)
-            if cause is not None:
-                raise _os_error(path, "write", cause) from None
+            if isinstance(error, OSError):
+                raise _os_error(path, "write", error) from None
             raise
         _fsync_directory(path.parent)
-
-
-def _os_cause(error: BaseException) -> OSError | None:
-    """The OSError behind ``error``: itself, or the one a library wrapped (``torch.save`` turns a
-    full disk into a RuntimeError whose context is the OSError)."""
-    seen = 0
-    while error is not None and seen < 10:
-        if isinstance(error, OSError):
-            return error
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return None
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -309,10 +298,13 @@ def append_line(path: str | Path, line: str) -> None:
 
 
 def save_torch(obj: Any, path: str | Path) -> None:
-    """``torch.save(obj)`` to ``path``, atomically."""
+    """``torch.save(obj)`` to ``path``, atomically. It is serialized in memory first, so a failing
+    disk is our own write's OSError, not one that torch's writer may report as a RuntimeError."""
     import torch
 
-    atomic_write(path, lambda file: torch.save(obj, file))
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, lambda file: file.write(buffer.getbuffer()))
 
 
 def _fsync_directory(directory: Path) -> None:

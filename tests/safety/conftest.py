@@ -25,3 +25,21 @@ def trained_run(tmp_path_factory):
 def run_copy(trained_run, tmp_path):
     """A copy of ``trained_run`` for this test alone."""
     return shutil.copytree(trained_run, tmp_path / "run")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 1 MiB file system (tmpfs) that fills up, as a full disk does; needs root (as in CI)."""
+    import subprocess
+
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs (needs root): {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "--lazy", str(mount_point)], check=True)

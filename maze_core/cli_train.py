@@ -122,8 +122,9 @@ def train(
     trust_run_dir: Annotated[bool, typer.Option("--trust-run-dir", help=TRUST_HELP)] = False,
 ) -> None:
     """Train an agent; the best model, a resumable checkpoint and the statistics go to a run directory."""
-    with _user_errors():
-        from maze_core.errors import ConfigurationError, Terminated
+    context = None
+    with _user_errors(), _interrupts_end_the_run(lambda: context):
+        from maze_core.errors import ConfigurationError
         from maze_core.run_context import RunContext
 
         if resume is not None:
@@ -147,13 +148,9 @@ def train(
             context.train(target_return=target_return)
             if _trained_epochs(context.run_dir) > epochs_before:
                 _write_curve(context.run_dir)  # while the run directory is still locked
-        except KeyboardInterrupt as interrupt:
+        except KeyboardInterrupt:
             _ignore_interrupts()  # a second Ctrl-C while the workers shut down changes nothing
-            _console(stderr=True).print(
-                f"Interrupted. Continue with: [bold]maze train --resume {escape(str(context.run_dir))}[/]"
-            )
-            terminated = isinstance(interrupt, Terminated)
-            raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+            raise
         finally:
             context.close()
     _print_summary(context.run_dir, trained=_trained_epochs(context.run_dir) > epochs_before)
@@ -253,6 +250,42 @@ def _resumed_context(
     context = RunContext.from_run_dir(run_dir, overrides=changes, device=device, trust_run_dir=trust)
     recorded_target = load_run_config(run_dir).get("target_return")  # checked by from_run_dir
     return context, recorded_target if target_return is None else target_return
+
+
+@contextmanager
+def _interrupts_end_the_run(current_context) -> Iterator[None]:
+    """Ctrl-C or SIGTERM at any moment of ``maze train`` ends it with 130 or 143 and one message:
+    how to continue when the run has saved something to resume from, else that it has not.
+
+    ``current_context()`` is the command's RunContext, None while it is being built. SIGTERM
+    raises :class:`~maze_core.errors.Terminated`, a KeyboardInterrupt, from the start, so that a
+    run being built ends as cleanly as one training (which keeps its checkpoint).
+    """
+    import signal
+
+    from maze_core.errors import Terminated
+    from maze_core.run_dir import is_resumable
+
+    def terminate(signum, frame):
+        raise Terminated("terminated by SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        _ignore_interrupts()
+        context = current_context()
+        if context is not None and is_resumable(context.run_dir):
+            command = f"maze train --resume {escape(str(context.run_dir))}"
+            message = f"Interrupted. Continue with: [bold]{command}[/]"
+        else:
+            message = "Interrupted before the run saved anything to resume from: start it again."
+        _console(stderr=True).print(message)
+        terminated = isinstance(interrupt, Terminated)
+        raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
+    finally:
+        if signal.getsignal(signal.SIGTERM) is terminate:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _ignore_interrupts() -> None:

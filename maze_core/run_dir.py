@@ -87,6 +87,11 @@ def check_run_dir(run_dir: str | Path | None, *, resume: bool, overwrite: bool) 
     return run_dir
 
 
+def is_resumable(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds what ``--resume`` continues from: a config and a checkpoint."""
+    return all(os.path.lexists(run_dir / name) for name in (CONFIG_FILE, CHECKPOINT_FILE))
+
+
 def run_files(run_dir: Path) -> list[Path]:
     """The files of a run in ``run_dir`` (links included), sorted; [] if there is no such directory."""
     if not run_dir.is_dir():

@@ -179,3 +179,39 @@ def test_an_empty_run_dir_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ConfigurationError, match="run directory is empty"):
         RunContext(env="CartPole-v1", run_dir="")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_at_any_moment_of_the_start_exits_143_and_says_what_was_saved(tmp_path):
+    """SIGTERM while Python imports, while the run is built and as it starts: always 143 and one
+    message; "Continue with" only when there is a run to continue. (Not before Python runs the
+    command's first line, some 50 ms after the process starts: nothing can handle a signal there.)"""
+    for delay in (0.3, 0.8, 1.5, 2.5, 3.5):
+        run_dir = tmp_path / f"run-{delay}"
+        process = start_training(run_dir)
+        try:
+            time.sleep(delay)
+            process.send_signal(signal.SIGTERM)
+            stdout, stderr = process.communicate(timeout=120)
+        finally:
+            process.kill()
+        assert process.returncode == 143, (delay, stdout, stderr)
+        assert "Traceback" not in stdout + stderr, (delay, stderr)
+        if "Continue with" in stderr:
+            assert (run_dir / "config.json").exists() and (run_dir / "checkpoint.pt").exists()
+        else:
+            assert "before the run saved anything" in stderr or "before anything was saved" in stderr, stderr
+            assert not (run_dir / "checkpoint.pt").exists()
+
+
+def test_ctrl_c_before_the_run_is_built_says_there_is_nothing_to_resume(tmp_path):
+    process = start_training(tmp_path / "run")
+    try:
+        time.sleep(1.0)  # importing torch and building the run: no config.json or checkpoint yet
+        assert not (tmp_path / "run" / "config.json").exists()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, (stdout, stderr)
+    assert "Continue with" not in stderr and "Traceback" not in stdout + stderr
+    assert "before" in stderr and "saved anything" in stderr

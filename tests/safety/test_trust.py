@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import sys
 
+import gymnasium
 import pytest
+import torch
 from safety_support import QUICK, QUICK_OVERRIDES, cli, one_line_error
+from shell import maze, run
 
 from maze_core import RunContext
+from maze_core._imports import import_object, only_installed_code
 from maze_core.errors import ConfigurationError
 
 HUBCONF = """\
@@ -116,3 +122,110 @@ def test_own_code_loads_only_with_trust_run_dir(tmp_path, monkeypatch):
     one_line_error(refused, "(my_nets.MyNet)", "'my_nets' is not an installed package", "--trust-run-dir")
     assert "my_nets" not in sys.modules  # refused before it was imported
     assert cli("evaluate", run_dir, "--episodes", "1", "--trust-run-dir").exit_code == 0
+
+
+EVIL_MODULE = """\
+import pathlib
+import torch
+pathlib.Path({marker!r}).write_text("code from the run directory ran")
+
+class Net(torch.nn.Module):
+    pass
+"""
+
+
+def plant_in_namespace(directory, namespace, marker):
+    """The report's exploit: ``<namespace>/evil.py`` where ``namespace`` is an installed namespace
+    package (``google`` of protobuf, ``mpl_toolkits`` of matplotlib), which takes submodules from
+    every sys.path entry; a check of the top-level package alone let it through."""
+    assert importlib.util.find_spec(namespace).origin is None  # a namespace package: no __init__.py
+    (directory / namespace).mkdir()
+    (directory / namespace / "evil.py").write_text(EVIL_MODULE.format(marker=str(marker)))
+    return f"{namespace}.evil:Net"
+
+
+@pytest.mark.parametrize("namespace", ["google", "mpl_toolkits"])
+def test_a_namespace_package_in_the_run_directory_is_never_imported(
+    run_copy, tmp_path, monkeypatch, namespace
+):
+    marker = tmp_path / "pwned"
+    set_override(run_copy, "policy.networks", {"_target_": plant_in_namespace(run_copy, namespace, marker)})
+    monkeypatch.chdir(run_copy)
+    monkeypatch.syspath_prepend(str(run_copy))  # as `python -m maze_core evaluate .` does
+    imported = importlib.import_module(namespace)  # as a library may have done by then
+    assert str(run_copy / namespace) in list(imported.__path__)
+    with pytest.raises(ConfigurationError, match=f"'{namespace}.evil' lies in the run directory"):
+        _ = RunContext.from_run_dir(run_copy, silent=True).policy
+    assert not marker.exists()
+    assert f"{namespace}.evil" not in sys.modules
+
+
+def test_python_m_maze_evaluate_in_the_run_directory_refuses_a_namespace_package(run_copy, tmp_path):
+    marker = tmp_path / "pwned"
+    set_override(run_copy, "policy.networks", {"_target_": plant_in_namespace(run_copy, "google", marker)})
+    result = maze("evaluate", ".", cwd=run_copy, check=False, timeout=120)
+    one_line_error(result, "config.json names policy network", "'google.evil' lies in the run directory")
+    assert not marker.exists()
+
+
+def test_a_namespace_package_in_the_current_directory_is_never_imported(run_copy, tmp_path, monkeypatch):
+    """A run shipped in a folder that also holds the module, evaluated from that folder."""
+    marker = tmp_path / "pwned"
+    set_override(run_copy, "policy.networks", {"_target_": plant_in_namespace(tmp_path, "google", marker)})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend("")  # as `python -c` and an interactive session do
+    one_line_error(cli("evaluate", run_copy.name), "'google.evil' lies in the current directory")
+    assert not marker.exists()
+    assert "google.evil" not in sys.modules
+
+
+@pytest.mark.parametrize("target", ["unittest.__main__:TestCase", "numpy.f2py.__main__:X"])
+def test_a_programs_entry_point_is_never_imported(run_copy, tmp_path, monkeypatch, target):
+    """Importing ``pkg.__main__`` runs the program: unittest's parsed Maze's arguments and exited 2,
+    f2py's ran and ``maze evaluate`` exited 0 without evaluating."""
+    monkeypatch.chdir(tmp_path)  # where such a program would write
+    monkeypatch.setattr(sys, "argv", ["maze", "evaluate", str(run_copy)])  # what it would parse
+    set_override(run_copy, "policy.networks", {"_target_": target})
+    module = target.partition(":")[0]
+    one_line_error(cli("evaluate", run_copy), f"'{module}' is a program's entry point (__main__)")
+    assert module not in sys.modules
+
+
+INSTALLED_CLASSES = [
+    ("maze_core.perception.FlattenConcatPolicyNet", torch.nn.Module),
+    ("torch.nn.ReLU", torch.nn.Module),
+    ("torch.nn.modules.activation:Tanh", torch.nn.Module),
+    ("maze.perception.models.built_in.flatten_concat.FlattenConcatPolicyNet", torch.nn.Module),
+    ("gymnasium.spaces.Discrete", gymnasium.Space),
+    ("gym.spaces.Discrete", gymnasium.Space),
+    ("maze_policies.ProbabilisticPolicyComposer", object),  # editable installs, outside site-packages
+    ("maze.perception.models.critics.SharedStateCriticComposer", object),
+    ("google.protobuf.message:Message", object),  # in the namespace package the run directory extends
+]
+
+
+@pytest.mark.parametrize("cwd", ["project", "run directory"])
+@pytest.mark.parametrize(("target", "kind"), INSTALLED_CLASSES)
+def test_installed_classes_load_from_an_untrusted_run(run_copy, tmp_path, monkeypatch, target, kind, cwd):
+    plant_in_namespace(run_copy, "google", tmp_path / "pwned")
+    if cwd == "run directory":
+        monkeypatch.chdir(run_copy)
+        monkeypatch.syspath_prepend(str(run_copy))
+    with only_installed_code(run_copy / "config.json"):
+        assert issubclass(import_object(target, "class", kind=kind), kind)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_installed_classes_load_in_a_fresh_process_in_the_run_directory(run_copy, tmp_path):
+    """Nothing imported yet: each module is found (the editable plugins by their installation's
+    finder), checked and imported with the run directory as the current directory."""
+    plant_in_namespace(run_copy, "google", tmp_path / "pwned")
+    code = (
+        "import sys\n"
+        "from maze_core._imports import import_object, only_installed_code\n"
+        "with only_installed_code('config.json'):\n"
+        "    for target in sys.argv[1:]:\n"
+        "        import_object(target, 'class', kind=object)\n"
+    )
+    run(sys.executable, "-c", code, *(target for target, _ in INSTALLED_CLASSES), cwd=run_copy, timeout=120)
+    assert not (tmp_path / "pwned").exists()

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from maze_core.errors import ConfigurationError, RunDirectoryError, short_repr
+from maze_core.errors import ConfigurationError, MazeError, RunDirectoryError, short_repr
 
 CONFIG_FILE = "config.json"
 BEST_MODEL_FILE = "state_dict.pt"
@@ -423,9 +423,36 @@ def load_torch(path: str | Path, map_location=None) -> Any:
         raise RunDirectoryError(f"{path} does not exist: the run has not saved it yet")
     with open_regular(path) as file:
         try:
-            return torch.load(file, map_location=map_location, weights_only=True)
+            state = torch.load(file, map_location=map_location, weights_only=True)
         except Exception as error:  # noqa: BLE001 - any failure means the file cannot be used
             raise RunDirectoryError(f"{path} is damaged: {_first_line(error)}; {_last_good(path)}") from None
+    broken = _non_finite_tensor(state)
+    if broken is not None:
+        raise RunDirectoryError(
+            f"{path} is damaged: {broken} holds NaN or infinite values (Maze never saves such weights); "
+            f"{_last_good(path)}"
+        )
+    return state
+
+
+def _non_finite_tensor(state: Any, name: str = "") -> str | None:
+    """The name of the first floating-point tensor in ``state`` with a NaN or an infinity, or None."""
+    import torch
+
+    if isinstance(state, torch.Tensor):
+        finite = not state.is_floating_point() or bool(state.isfinite().all())
+        return None if finite else name or "a tensor"
+    if isinstance(state, dict):
+        items = state.items()
+    elif isinstance(state, (list, tuple)):
+        items = enumerate(state)
+    else:
+        return None
+    for key, value in items:
+        broken = _non_finite_tensor(value, f"{name}.{key}" if name else str(key))
+        if broken is not None:
+            return broken
+    return None
 
 
 def read_stats(run_dir: str | Path) -> list[dict]:
@@ -491,6 +518,8 @@ def fitting(path: str | Path) -> Iterator[None]:
     network settings changed) are a one-line RunDirectoryError."""
     try:
         yield
+    except MazeError as error:  # the loader's own one-line reason
+        raise RunDirectoryError(f"{path} cannot be used: {error}") from None
     except (RuntimeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as error:
         raise RunDirectoryError(
             f"{path} does not fit this run's networks ({_first_line(error)}): the env or the network "

@@ -288,6 +288,7 @@ class ActorCriticTrainer(Trainer):
         normalization statistics) and RNG states (no pickled code)."""
         numpy_state = np.random.get_state()
         return {
+            "trainer": _class_path(type(self)),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
@@ -304,6 +305,13 @@ class ActorCriticTrainer(Trainer):
         }
 
     def load_state_dict(self, state: dict) -> None:
+        written_by = state.get("trainer", _class_path(type(self)))  # older checkpoints do not say
+        if written_by != _class_path(type(self)):
+            raise ConfigurationError(
+                f"it was written by the trainer {written_by}, but the run is now configured for "
+                f"{_class_path(type(self))}: one algorithm's optimizer state and counters do not "
+                "continue another's; restore the run's algorithm in config.json, or start a new run"
+            )
         self.model.load_state_dict(state["model"])
         try:
             self.optimizer.load_state_dict(state["optimizer"])
@@ -339,6 +347,10 @@ class ActorCriticTrainer(Trainer):
     def save_checkpoint(self) -> None:
         if self.run_dir is not None:
             run_files.save_torch(self.state_dict(), self.run_dir / CHECKPOINT_FILE)
+
+
+def _class_path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def _optimizer(parameters: list, config) -> torch.optim.Optimizer:

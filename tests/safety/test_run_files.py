@@ -131,3 +131,41 @@ def test_wrappers_of_the_wrong_type(run_copy, wrappers, entry):
 
     edit_config(run_copy, edit)
     one_line_error(cli("evaluate", run_copy), f"wrappers entry {entry}: give a Wrapper subclass")
+
+
+def test_an_a2c_checkpoint_does_not_resume_as_ppo(run_copy):
+    edit_config(
+        run_copy,
+        lambda config: json.dumps({**config, "arguments": {**config["arguments"], "algorithm": "ppo"}}),
+    )
+    one_line_error(
+        cli("train", "--resume", run_copy, "--epochs", "2"),
+        "checkpoint.pt cannot be used: it was written by the trainer maze_a2c.trainer.A2C",
+        "maze_ppo.trainer.PPO",
+    )
+
+
+def first_weight(state):
+    """The first floating-point tensor in a nested state dict."""
+    import torch
+
+    if isinstance(state, torch.Tensor):
+        return state if state.is_floating_point() else None
+    for value in state.values() if isinstance(state, dict) else ():
+        found = first_weight(value)
+        if found is not None:
+            return found
+    return None
+
+
+@pytest.mark.parametrize(("name", "command"), [("state_dict.pt", "evaluate"), ("checkpoint.pt", "train")])
+def test_weights_that_are_nan_are_refused(run_copy, name, command):
+    import torch
+
+    state = torch.load(run_copy / name, weights_only=True)
+    first_weight(state["policies"] if name == "state_dict.pt" else state["model"]).fill_(float("nan"))
+    torch.save(state, run_copy / name)
+    args = (
+        ("evaluate", run_copy) if command == "evaluate" else ("train", "--resume", run_copy, "--epochs", "2")
+    )
+    one_line_error(cli(*args), f"{name} is damaged", "holds NaN or infinite values")

@@ -31,7 +31,7 @@ from maze_core.run_context import (
 from maze_core.run_dir import CURVE_FILE, read_stats
 
 #: what ``--resume`` may change; everything else is the run's own configuration
-RESUME_OPTIONS = ("resume", "epochs", "target_return", "device", "trust_run_dir")
+RESUME_OPTIONS = ("resume", "epochs", "target_return", "device", "trust_run_dir", "overrides")
 
 EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C (128 + SIGINT)
@@ -109,7 +109,8 @@ def train(
         typer.Option(
             metavar="RUN_DIR",
             help="Continue the interrupted run in RUN_DIR, configured as it was. Only --epochs, "
-            "--target-return, --device and --trust-run-dir may be given with it.",
+            "--target-return, --device, --trust-run-dir and --set of where this machine connects "
+            "(runner.address) may be given with it.",
         ),
     ] = None,
     overwrite: Annotated[
@@ -129,7 +130,9 @@ def train(
 
         if resume is not None:
             _refuse_with_resume(ctx)
-            context, target_return = _resumed_context(resume, epochs, target_return, device, trust_run_dir)
+            context, target_return = _resumed_context(
+                resume, epochs, target_return, device, trust_run_dir, overrides or []
+            )
         else:
             if trust_run_dir:
                 raise ConfigurationError("--trust-run-dir is for loading a run: give it with --resume")
@@ -233,7 +236,8 @@ def _refuse_with_resume(ctx: typer.Context) -> None:
 
     refused = [p.opts[0] for p in ctx.command.params if p.name not in RESUME_OPTIONS and given(p.name)]
     if refused:
-        allowed = ", ".join("--" + name.replace("_", "-") for name in RESUME_OPTIONS[1:])
+        allowed = ", ".join("--" + name.replace("_", "-") for name in RESUME_OPTIONS[1:-1])
+        allowed += " and --set of the runner's machine options"
         raise ConfigurationError(
             f"--resume continues a run as it was configured, so {', '.join(refused)} cannot be given "
             f"with it (only {allowed})"
@@ -241,12 +245,20 @@ def _refuse_with_resume(ctx: typer.Context) -> None:
 
 
 def _resumed_context(
-    run_dir: Path, epochs: int | None, target_return: float | None, device: str | None, trust: bool
+    run_dir: Path,
+    epochs: int | None,
+    target_return: float | None,
+    device: str | None,
+    trust: bool,
+    assignments: list[str],
 ):
-    """The run in ``run_dir``; ``--epochs`` sets its total, ``--target-return`` replaces its target."""
+    """The run in ``run_dir``; ``--epochs`` sets its total, ``--target-return`` replaces its target,
+    ``--set`` gives the runner's machine options (where it connects), which a run never decides."""
     from maze_core.run_context import RunContext, load_run_config
 
-    changes = {"algorithm.n_epochs": epochs} if epochs is not None else {}
+    changes = _machine_options(run_dir, assignments)
+    if epochs is not None:
+        changes["algorithm.n_epochs"] = epochs
     context = RunContext.from_run_dir(run_dir, overrides=changes, device=device, trust_run_dir=trust)
     recorded_target = load_run_config(run_dir).get("target_return")  # checked by from_run_dir
     return context, recorded_target if target_return is None else target_return
@@ -286,6 +298,28 @@ def _interrupts_end_the_run(current_context) -> Iterator[None]:
     finally:
         if signal.getsignal(signal.SIGTERM) is terminate:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _machine_options(run_dir: Path, assignments: list[str]) -> dict:
+    """``--set`` values given with ``--resume``: only the run's runner's machine options."""
+    from maze_core import plugins
+    from maze_core.errors import ConfigurationError
+    from maze_core.overrides import parse_overrides
+    from maze_core.run_context import load_run_config
+
+    if not assignments:
+        return {}
+    runner = (load_run_config(run_dir).get("arguments") or {}).get("runner")
+    options = plugins.load("runner", runner).machine_options if isinstance(runner, str) else ()
+    allowed = {f"runner.{option}" for option in options}
+    refused = [text for text in assignments if text.partition("=")[0].strip() not in allowed]
+    if refused:
+        choices = ", ".join(sorted(allowed)) or f"none for the {runner} runner"
+        raise ConfigurationError(
+            f"--resume continues a run as it was configured, so --set {refused[0]} cannot be given "
+            f"with it: --set may only give where this machine connects ({choices})"
+        )
+    return parse_overrides(assignments, {"runner": runner})
 
 
 def _ignore_interrupts() -> None:

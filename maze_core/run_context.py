@@ -133,6 +133,8 @@ class RunContext:
         self._lock: run_files.RunLock | None = None
         #: the config file this run was rebuilt from, unless trusted: it may only name installed code
         self._untrusted_source: Path | None = None
+        #: machine options that file recorded and the user did not give again (not used)
+        self._withheld_options: dict[str, Any] = {}
         self._trainer = None
         self._model = None
         self._best_policy = None
@@ -177,10 +179,13 @@ class RunContext:
             )
         if not (run_dir / run_files.CHECKPOINT_FILE).exists():
             raise ConfigurationError(f"the run in {run_dir} has not finished an epoch yet (no checkpoint.pt)")
-        arguments["overrides"] = {**(arguments.get("overrides") or {}), **(overrides or {})}
+        source = None if trust_run_dir else run_dir / CONFIG_FILE
+        recorded = arguments.get("overrides") or {}
+        withheld = {} if source is None else _machine_options(arguments.get("runner"), recorded, overrides)
+        recorded = {key: value for key, value in recorded.items() if key not in withheld}
+        arguments["overrides"] = {**recorded, **(overrides or {})}
         if device is not None:
             arguments["device"] = device
-        source = None if trust_run_dir else run_dir / CONFIG_FILE
         try:
             with only_installed_code(source):
                 context = cls(**arguments, run_dir=run_dir, seed=config["seed"], silent=silent, resume=True)
@@ -194,6 +199,7 @@ class RunContext:
                 f"(pip install {' '.join(missing)}) to use the run."
             ) from error
         context._untrusted_source = source
+        context._withheld_options = withheld
         return context
 
     # --- training -------------------------------------------------------------------------------
@@ -252,6 +258,7 @@ class RunContext:
         """Lock the run directory, build everything, then (and only then) replace an earlier run."""
         from maze_core.training.seeding import set_global_seed
 
+        self._refuse_withheld_options()
         self._lock = run_files.RunLock(self.run_dir)
         try:
             # checked again under the lock: another run may have written here since construction
@@ -276,6 +283,18 @@ class RunContext:
             self.close()
             raise
         self._trainer = trainer
+
+    def _refuse_withheld_options(self) -> None:
+        """Training would connect where only the run directory says: refuse, naming how to opt in."""
+        if not self._withheld_options:
+            return
+        recorded = ", ".join(f"{key}={value!r}" for key, value in self._withheld_options.items())
+        again = " ".join(f"--set {key}={value}" for key, value in self._withheld_options.items())
+        raise ConfigurationError(
+            f"{self._untrusted_source} sets {recorded}, and Maze never connects where a run directory "
+            f"says: to train there, give it yourself ({again} with --resume, or "
+            f"from_run_dir(overrides=...)), or trust the run with --trust-run-dir"
+        )
 
     def _build_model(self) -> None:
         """The actor-critic, from the composers and one probe env's spaces (once)."""
@@ -446,6 +465,19 @@ class RunContext:
 
     def __exit__(self, *exc_info):
         self.close()
+
+
+def _machine_options(runner: Any, recorded: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
+    """The recorded overrides of ``runner``'s machine options (its address, ...) that the user did
+    not give again: a run directory does not decide where Maze connects."""
+    from maze_core.errors import MazeError
+
+    try:
+        options = plugins.load("runner", runner).machine_options if isinstance(runner, str) else ()
+    except MazeError:
+        return {}  # an unknown runner fails with its own error when the RunContext is built
+    keys = {f"runner.{option}" for option in options} - set(given or {})
+    return {key: value for key, value in recorded.items() if key in keys and value is not None}
 
 
 def _missing_plugins(config: dict[str, Any]) -> list[str]:

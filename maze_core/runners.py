@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import ClassVar
 
 from maze_core.errors import ConfigurationError
 
@@ -43,6 +44,12 @@ class Runner(ABC):
     :param step_timeout_s: seconds an env may take for one step or reset before training stops with
         an error (the checkpoint and the best model are kept); None waits forever.
     """
+
+    #: options that decide where this machine connects, or what it reaches outside the run (a
+    #: cluster's address): a run directory never sets them. When a run is rebuilt from its
+    #: ``config.json`` they are left out unless the user gives them again (``--set`` with
+    #: ``--resume``, ``from_run_dir(overrides=...)``) or trusts the run (docs/run-directories.md).
+    machine_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,

@@ -44,6 +44,8 @@ class RayRunner(Runner):
         whose episodes cost real time. An algorithm's own ``rollout_evaluator`` runs where it is.
     """
 
+    machine_options = ("address",)  # a run directory never says where to connect
+
     def __init__(
         self,
         address: str | None = None,

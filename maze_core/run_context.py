@@ -264,7 +264,7 @@ class RunContext:
             # checked again under the lock: another run may have written here since construction
             run_files.check_run_dir(self.run_dir, resume=self.resume, overwrite=self.overwrite)
             set_global_seed(self.seed)
-            self._build_model()
+            self._build_model(for_training=True)
             trainer = self.runner.create_trainer(
                 env_factory=self.env_factory,
                 algorithm=self.algorithm,
@@ -296,14 +296,14 @@ class RunContext:
             f"from_run_dir(overrides=...)), or trust the run with --trust-run-dir"
         )
 
-    def _build_model(self) -> None:
+    def _build_model(self, for_training: bool = False) -> None:
         """The actor-critic, from the composers and one probe env's spaces (once)."""
         if self._model is not None:
             return
         with only_installed_code(self._untrusted_source):
-            self._build_model_from_composers()
+            self._build_model_from_composers(copies=TRAINING_COPIES if for_training else LOADING_COPIES)
 
-    def _build_model_from_composers(self) -> None:
+    def _build_model_from_composers(self, copies: int) -> None:
         from maze_core.agent import TorchActorCritic
 
         probe = self.env_factory()
@@ -316,15 +316,22 @@ class RunContext:
         finally:
             probe.close()
         self._observation_spaces_dict = spaces["observation_spaces_dict"]
-        policy_composer = self.policy_composer or _built_composer(
-            "policy", self.policy_name, spaces, self.policy_kwargs
-        )
-        critic_composer = self.critic_composer or _built_composer(
-            "critic",
-            self.critic_name,
-            {key: spaces[key] for key in ("observation_spaces_dict", "agent_counts_dict")},
-            self.critic_kwargs,
-        )
+
+        def composers():
+            policy = self.policy_composer or _built_composer(
+                "policy", self.policy_name, spaces, self.policy_kwargs
+            )
+            critic = self.critic_composer or _built_composer(
+                "critic",
+                self.critic_name,
+                {key: spaces[key] for key in ("observation_spaces_dict", "agent_counts_dict")},
+                self.critic_kwargs,
+            )
+            return policy, critic
+
+        if self.policy_composer is None or self.critic_composer is None:
+            _check_model_fits(composers, self.torch_device, copies)
+        policy_composer, critic_composer = composers()
         self._model = TorchActorCritic(
             policy_composer.policy, critic_composer.critic, device=self.torch_device
         )
@@ -478,6 +485,42 @@ def _machine_options(runner: Any, recorded: dict[str, Any], given: dict[str, Any
         return {}  # an unknown runner fails with its own error when the RunContext is built
     keys = {f"runner.{option}" for option in options} - set(given or {})
     return {key: value for key, value in recorded.items() if key in keys and value is not None}
+
+
+#: copies of the model's weights that training holds: the weights, their gradients, the optimizer's
+#: two moments (Adam) and the best model
+TRAINING_COPIES = 5
+#: copies that using a trained model holds: the weights, the best policy and the state read from disk
+LOADING_COPIES = 3
+
+
+def _check_model_fits(build_composers, device, copies: int) -> None:
+    """Refuse networks whose weights would not fit in memory ``copies`` times, measured before any
+    weight exists: the composers are built once on torch's ``meta`` device, which allocates
+    nothing. A network that cannot be built there is not measured (the real build reports it)."""
+    import torch
+
+    from maze_core.errors import MazeError
+    from maze_core.training.rollout import available_memory
+
+    try:
+        with torch.device("meta"):
+            policy, critic = build_composers()
+        parameters = [*policy.policy.parameters(), *critic.critic.parameters()]
+    except MazeError:
+        raise
+    except Exception:  # noqa: BLE001 - a network that cannot be built on meta is built for real
+        return
+    n_bytes = sum(p.numel() * p.element_size() for p in parameters)
+    available = available_memory(device)
+    if available is not None and n_bytes * copies > available:
+        n_parameters = sum(p.numel() for p in parameters)
+        raise ConfigurationError(
+            f"the policy and critic networks have {n_parameters:,} parameters ({n_bytes / 2**30:.1f} GiB), "
+            f"and {'training' if copies == TRAINING_COPIES else 'using'} them needs about "
+            f"{n_bytes * copies / 2**30:.1f} GiB, but only {available / 2**30:.1f} GiB of memory are "
+            f"available on {device}; make the networks smaller (policy.networks, critic.networks)"
+        )
 
 
 def _missing_plugins(config: dict[str, Any]) -> list[str]:

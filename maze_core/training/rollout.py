@@ -268,7 +268,7 @@ def _observation_error(key: str, shape: tuple, observation, error: Exception) ->
 
 def _check_memory(n_steps: int, n_envs: int, observation_space, action_space) -> None:
     """Refuse, before allocating, a rollout whose buffers would not fit in the available memory."""
-    available = _available_memory()
+    available = available_memory()
     per_env_step = sum(
         np.dtype(_dtype(space)).itemsize * int(np.prod(space.shape, dtype=np.int64))
         for space in (*observation_space.spaces.values(), *action_space.spaces.values())
@@ -283,8 +283,14 @@ def _check_memory(n_steps: int, n_envs: int, observation_space, action_space) ->
         )
 
 
-def _available_memory() -> int | None:
-    """Bytes of memory available to new allocations (Linux: MemAvailable), or None if unknown."""
+def available_memory(device: torch.device | str = "cpu") -> int | None:
+    """Bytes of memory available to new allocations on ``device`` (a GPU's free memory; for the
+    CPU, Linux's MemAvailable), or None if unknown."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
     try:
         with open("/proc/meminfo") as meminfo:  # noqa: PTH123
             for line in meminfo:

@@ -10,6 +10,8 @@ import pytest
 from safety_support import cli, one_line_error
 from shell import maze
 
+from maze_core.training.rollout import available_memory
+
 
 def test_a_hard_link_at_the_lock_file_is_never_written_into(run_copy, tmp_path):
     victim = tmp_path / "victim.txt"
@@ -169,3 +171,44 @@ def test_weights_that_are_nan_are_refused(run_copy, name, command):
         ("evaluate", run_copy) if command == "evaluate" else ("train", "--resume", run_copy, "--epochs", "2")
     )
     one_line_error(cli(*args), f"{name} is damaged", "holds NaN or infinite values")
+
+
+HUGE_NETWORK = {"_target_": "maze_core.perception.FlattenConcatPolicyNet", "hidden_units": [60000, 60000]}
+#: a machine with this much memory could hold the huge network 5 times over: nothing to refuse there
+bigger_than_the_network = pytest.mark.skipif(
+    (available_memory() or 0) > 80 * 2**30,
+    reason="this machine has room for 5 copies of a 14.4 GB network",
+)
+
+
+@bigger_than_the_network
+def test_networks_too_large_for_the_machine_are_refused_before_allocation(run_copy):
+    import resource
+
+    def edit(config):
+        config["arguments"]["overrides"]["policy.networks"] = HUGE_NETWORK
+        return json.dumps(config)
+
+    edit_config(run_copy, edit)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = maze("evaluate", run_copy, check=False, timeout=120)
+    one_line_error(result, "the policy and critic networks have 3,600,", "using them needs about", "GiB")
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    assert max(before, peak_kib) < 2 * 2**20, "the 14.4 GB network was allocated"  # KiB
+
+
+@bigger_than_the_network
+def test_training_networks_too_large_for_the_machine(tmp_path):
+    from maze_core import RunContext
+    from maze_core.errors import ConfigurationError
+
+    with (
+        RunContext(
+            env="CartPole-v1",
+            overrides={"policy.networks": HUGE_NETWORK},
+            run_dir=tmp_path / "run",
+            silent=True,
+        ) as context,
+        pytest.raises(ConfigurationError, match="training them needs about 67.1 GiB"),
+    ):
+        context.train(1)

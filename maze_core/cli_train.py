@@ -21,14 +21,9 @@ from rich.table import Table
 from rich.text import Text
 
 from maze_core.cli import MazeCommand, app
-from maze_core.run_context import (
-    DEFAULT_ALGORITHM,
-    DEFAULT_CRITIC,
-    DEFAULT_POLICY,
-    DEFAULT_RUNNER,
-    OVERRIDE_SECTIONS,
-)
+from maze_core.run_context import DEFAULT_ALGORITHM, DEFAULT_RUNNER
 from maze_core.run_dir import CURVE_FILE, read_stats
+from maze_core.run_setup import DEFAULT_CRITIC, DEFAULT_POLICY, OVERRIDE_SECTIONS
 
 #: what ``--resume`` may change; everything else is the run's own configuration
 RESUME_OPTIONS = ("resume", "epochs", "target_return", "device", "trust_run_dir", "overrides")
@@ -273,17 +268,12 @@ def _interrupts_end_the_run(current_context) -> Iterator[None]:
     raises :class:`~maze_core.errors.Terminated`, a KeyboardInterrupt, from the start, so that a
     run being built ends as cleanly as one training (which keeps its checkpoint).
     """
-    import signal
-
-    from maze_core.errors import Terminated
+    from maze_core.errors import Terminated, sigterm_as_interrupt
     from maze_core.run_dir import is_resumable
 
-    def terminate(signum, frame):
-        raise Terminated("terminated by SIGTERM")
-
-    previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        yield
+        with sigterm_as_interrupt(replace=True):
+            yield
     except KeyboardInterrupt as interrupt:
         _ignore_interrupts()
         context = current_context()
@@ -295,9 +285,6 @@ def _interrupts_end_the_run(current_context) -> Iterator[None]:
         _console(stderr=True).print(message)
         terminated = isinstance(interrupt, Terminated)
         raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
-    finally:
-        if signal.getsignal(signal.SIGTERM) is terminate:
-            signal.signal(signal.SIGTERM, previous)
 
 
 def _machine_options(run_dir: Path, assignments: list[str]) -> dict:

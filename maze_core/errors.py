@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -45,3 +49,29 @@ class Terminated(KeyboardInterrupt):
 
 class MazeWarning(UserWarning):
     """Something works but is likely not what the user wants (the CLI prints it as one line)."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt(replace: bool = False) -> Iterator[None]:
+    """Within the block SIGTERM raises :class:`Terminated`, so that it ends a run as Ctrl-C does
+    (the checkpoint is kept); the handler before it is restored afterwards.
+
+    Only in the main thread, and, unless ``replace``, only where nobody installed a SIGTERM handler
+    of their own (``maze`` replaces its own early one, see ``maze_core.__main__``).
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if threading.current_thread() is not threading.main_thread() or (
+        not replace and previous is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated("terminated by SIGTERM")
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is terminate:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,283 @@
+"""Resolving what a :class:`~maze_core.run_context.RunContext` is given: names or instances of an
+algorithm, composers and a runner, overrides, wrappers and a seed, each checked at once so that a
+typo fails before anything is built; and building the model from the composers, measured before
+any weight is allocated.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import attrs
+
+from maze_core import plugins
+from maze_core.errors import ConfigurationError, short_repr
+from maze_core.overrides import check_field
+from maze_core.training.config import AlgorithmConfig
+
+DEFAULT_POLICY = "probabilistic"
+DEFAULT_CRITIC = "step_state"
+OVERRIDE_SECTIONS = ("algorithm", "policy", "critic", "runner")
+
+
+def checked_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigurationError(f"seed={seed!r} is invalid: it must be an integer in [0, 2**32 - 1]")
+    return seed
+
+
+def check_target_return(target_return: Any) -> None:
+    is_number = isinstance(target_return, (int, float)) and not isinstance(target_return, bool)
+    if target_return is not None and not (is_number and math.isfinite(target_return)):
+        raise ConfigurationError(
+            f"target_return={target_return!r} is invalid: it must be a finite number, or None for no target"
+        )
+
+
+def split_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``{"algorithm.lr": 1e-3}`` -> ``{"algorithm": {"lr": 1e-3}}``; unknown sections are errors."""
+    split: dict[str, dict[str, Any]] = {}
+    for path, value in overrides.items():
+        section, _, key = str(path).partition(".")
+        if section not in OVERRIDE_SECTIONS or not key or "." in key:
+            raise ConfigurationError(
+                f"override {path!r}: write it as '<section>.<field>', "
+                f"with section one of {', '.join(OVERRIDE_SECTIONS)}"
+            )
+        split.setdefault(section, {})[key] = value
+    return split
+
+
+def resolve_algorithm(algorithm, changes: dict[str, Any], device: str | None):
+    if isinstance(algorithm, str):
+        name, config = algorithm, plugins.load("algorithm", algorithm)()
+    elif isinstance(algorithm, AlgorithmConfig):
+        config = algorithm
+        name = registered_name("algorithm", type(algorithm))
+    else:
+        raise ConfigurationError(
+            f"algorithm={algorithm!r}: give a registered algorithm name "
+            f"({', '.join(plugins.names('algorithm'))}) or an AlgorithmConfig instance"
+        )
+    if device is not None:
+        changes = {**changes, "device": device}
+    for key in changes:
+        check_field(f"algorithm.{key}", type(config), key)
+    # evolve() builds a new config (validators run again) and leaves the user's instance untouched
+    return name, attrs.evolve(config, **changes) if changes else config
+
+
+def registered_name(kind: str, cls) -> str:
+    """The name ``cls`` is registered under (for run directories and the config), else its class name."""
+    from maze_core.errors import MazeError
+
+    for name in plugins.names(kind):
+        try:
+            if plugins.load(kind, name) is cls:
+                return name
+        except MazeError:  # a broken or clashing plugin's name cannot be ours
+            continue
+    return cls.__name__
+
+
+class ComposerChoice(NamedTuple):
+    """A policy or critic composer as a RunContext was given it: a registered ``name`` to build
+    with ``kwargs`` once the env's spaces are known, or a ready ``composer`` (and its name)."""
+
+    kind: str
+    name: str
+    composer: Any
+    kwargs: dict[str, Any]
+
+    def built(self, spaces: dict[str, Any]):
+        """The composer: the given one, or the registered one built for the env's ``spaces``."""
+        if self.composer is not None:
+            return self.composer
+        if self.kind == "critic":
+            spaces = {key: spaces[key] for key in ("observation_spaces_dict", "agent_counts_dict")}
+        return built_composer(self.kind, self.name, spaces, self.kwargs)
+
+    def recorded(self) -> dict[str, Any]:
+        """For the resolved config: the name and the constructor arguments as plain values."""
+        plain = (bool, int, float, str, type(None))
+        kwargs = {
+            key: value if isinstance(value, plain) else repr(value) for key, value in self.kwargs.items()
+        }
+        return {"name": self.name, **kwargs}
+
+
+def resolve_composer(kind: str, value, default: str, kwargs: dict[str, Any]) -> ComposerChoice:
+    """The policy or critic composer a RunContext is given, checked (an unknown name, an override
+    of a field the composer lacks, overrides of an instance: a ConfigurationError now)."""
+    from maze_core.agent import BasePolicyComposer, CriticComposerInterface
+
+    base = BasePolicyComposer if kind == "policy" else CriticComposerInterface
+    if value is None or isinstance(value, str):
+        name = value or default
+        composer_class = plugins.load(kind, name)  # fail now on an unknown name
+        for key in kwargs:
+            check_field(f"{kind}.{key}", composer_class, key)
+        return ComposerChoice(kind, name, None, kwargs)
+    if isinstance(value, base):
+        if kwargs:
+            raise ConfigurationError(
+                f"overrides {sorted(f'{kind}.{k}' for k in kwargs)} cannot change a {kind} composer "
+                "instance; pass the values to its constructor instead"
+            )
+        return ComposerChoice(kind, registered_name(kind, type(value)), value, {})
+    raise ConfigurationError(
+        f"{kind}={value!r}: give a registered {kind} name ({', '.join(plugins.names(kind))}) "
+        f"or a {base.__name__} instance"
+    )
+
+
+def built_composer(kind: str, name: str, spaces: dict[str, Any], kwargs: dict[str, Any]):
+    """The registered composer ``name`` built for the env's spaces; a value of the wrong type in
+    ``kwargs`` (an override, perhaps from a run's config.json) is a ConfigurationError naming it."""
+    try:
+        return plugins.load(kind, name)(**spaces, **kwargs)
+    except (TypeError, ValueError, KeyError, AttributeError) as error:
+        if isinstance(error, ConfigurationError):
+            raise
+        given = ", ".join(f"{kind}.{key}={value!r}" for key, value in kwargs.items()) or "no overrides"
+        raise ConfigurationError(
+            f"the {kind} composer {name!r} cannot be built with {given}: {type(error).__name__}: {error}"
+        ) from error
+
+
+def resolve_runner(runner, kwargs: dict[str, Any]):
+    from maze_core.runners import Runner
+
+    if isinstance(runner, str):
+        runner_class = plugins.load("runner", runner)
+        for key in kwargs:
+            check_field(f"runner.{key}", runner_class, key)
+        try:
+            return runner, runner_class(**kwargs)
+        except TypeError as error:
+            raise ConfigurationError(f"runner {runner!r} options {kwargs}: {error}") from error
+    if isinstance(runner, Runner):
+        for key, value in kwargs.items():
+            check_field(f"runner.{key}", type(runner), key)
+            setattr(runner, key, value)
+        return registered_name("runner", type(runner)), runner
+    raise ConfigurationError(
+        f"runner={runner!r}: give a registered runner name ({', '.join(plugins.names('runner'))}) or a Runner"
+    )
+
+
+def wrapped_factory(factory, wrappers):
+    if not wrappers:
+        return factory
+    from maze_core.env.native import VectorEnvFactory
+
+    if isinstance(factory, VectorEnvFactory):
+        raise ConfigurationError(
+            "wrappers= wraps single Maze envs, but env= is a VectorEnvFactory (a batch of envs): "
+            "apply gymnasium vector wrappers inside the factory instead."
+        )
+    return _WrappedFactory(factory, [_wrapper_spec(item) for item in _wrapper_items(wrappers)])
+
+
+def _wrapper_items(wrappers) -> list:
+    if isinstance(wrappers, dict):
+        return list(wrappers.items())
+    if isinstance(wrappers, (list, tuple)):
+        return list(wrappers)
+    raise ConfigurationError(
+        f"wrappers={wrappers!r}: give a list of wrapper classes or (class, kwargs) pairs, or a "
+        "{class: kwargs} dict"
+    )
+
+
+def _wrapper_spec(item) -> tuple[type, dict[str, Any]]:
+    """``(wrapper class, kwargs)`` of one entry of ``wrappers=``: a class or a dotted path, alone
+    or paired with a dict of keyword arguments; anything else is a ConfigurationError naming it."""
+    from maze_core._imports import import_object
+    from maze_core.env.wrappers import Wrapper
+
+    wrapper, kwargs = item if isinstance(item, (tuple, list)) and len(item) == 2 else (item, {})
+    if isinstance(wrapper, str):
+        wrapper = import_object(wrapper, "wrapper", kind=Wrapper)
+    if not (isinstance(wrapper, type) and issubclass(wrapper, Wrapper)) or not isinstance(kwargs, dict):
+        raise ConfigurationError(
+            f"wrappers entry {short_repr(item)}: give a Wrapper subclass (or its dotted path), "
+            "alone or as a (wrapper, {keyword: value}) pair"
+        )
+    return wrapper, dict(kwargs)
+
+
+class _WrappedFactory:
+    """A picklable env factory that applies wrappers (sent to worker processes by the local runner)."""
+
+    def __init__(self, factory, wrappers):
+        self.factory = factory
+        self.wrappers = wrappers
+
+    def __call__(self):
+        env = self.factory()
+        for wrapper, kwargs in self.wrappers:
+            env = wrapper.wrap(env, **kwargs)
+        return env
+
+
+#: copies of the model's weights that training holds: the weights, their gradients, the optimizer's
+#: two moments (Adam) and the best model
+TRAINING_COPIES = 5
+#: copies that using a trained model holds: the weights, the best policy and the state read from disk
+LOADING_COPIES = 3
+
+
+def check_model_fits(build_composers, device, copies: int) -> None:
+    """Refuse networks whose weights would not fit in memory ``copies`` times, measured before any
+    weight exists: the composers are built once on torch's ``meta`` device, which allocates
+    nothing. A network that cannot be built there is not measured (the real build reports it)."""
+    import torch
+
+    from maze_core.errors import MazeError
+    from maze_core.training.rollout import available_memory
+
+    try:
+        with torch.device("meta"):
+            policy, critic = build_composers()
+        parameters = [*policy.policy.parameters(), *critic.critic.parameters()]
+    except MazeError:
+        raise
+    except Exception:  # noqa: BLE001 - a network that cannot be built on meta is built for real
+        return
+    n_bytes = sum(p.numel() * p.element_size() for p in parameters)
+    available = available_memory(device)
+    if available is not None and n_bytes * copies > available:
+        n_parameters = sum(p.numel() for p in parameters)
+        raise ConfigurationError(
+            f"the policy and critic networks have {n_parameters:,} parameters ({n_bytes / 2**30:.1f} GiB), "
+            f"and {'training' if copies == TRAINING_COPIES else 'using'} them needs about "
+            f"{n_bytes * copies / 2**30:.1f} GiB, but only {available / 2**30:.1f} GiB of memory are "
+            f"available on {device}; make the networks smaller (policy.networks, critic.networks)"
+        )
+
+
+def build_actor_critic(env_factory, policy: ComposerChoice, critic: ComposerChoice, device, copies: int):
+    """The model of a run and the env's observation spaces: the composers built for the spaces of
+    one probe env, measured first on the meta device (:func:`check_model_fits`)."""
+    from maze_core.agent import TorchActorCritic
+
+    probe = env_factory()
+    try:
+        spaces = {
+            "action_spaces_dict": probe.action_spaces_dict,
+            "observation_spaces_dict": probe.observation_spaces_dict,
+            "agent_counts_dict": probe.agent_counts_dict,
+        }
+    finally:
+        probe.close()
+
+    def composers():
+        return policy.built(spaces), critic.built(spaces)
+
+    if policy.composer is None or critic.composer is None:
+        check_model_fits(composers, device, copies)
+    policy_composer, critic_composer = composers()
+    model = TorchActorCritic(policy_composer.policy, critic_composer.critic, device=device)
+    return model, spaces["observation_spaces_dict"]

@@ -1,8 +1,9 @@
 """The ``maze`` command line (typer).
 
-Every command is a function on :data:`app` (or on a sub-app such as :data:`plugins_app`). To add a
-command, write an ``@app.command()`` function here, or in a sibling module that does
-``from maze_core.cli import app`` and is imported in :func:`_load_commands`. Import torch-based
+Every command is a function on :data:`~maze_core.cli_app.app` (or on a sub-app such as
+:data:`plugins_app`). To add a command, write an ``@app.command()`` function in a module that does
+``from maze_core.cli_app import app``, and import that module at the end of this one (as
+:mod:`maze_core.cli_train` and :mod:`maze_core.cli_plot` are). Import torch-based
 modules inside the command function, never at module level: ``maze --help`` and
 ``maze plugins list`` must stay fast and must not import torch.
 """
@@ -11,54 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import Annotated
 
 import typer
-from typer.core import TyperCommand, TyperGroup
 
 import maze_core
 from maze_core import plugins as registry
+from maze_core.cli_app import MazeCommand, MazeGroup, app
 
-
-class _PlainHelp:
-    """typer's help minus three distractions: a type shown after flags (``--overwrite <bool>``,
-    ``--help <bool>``) and after arguments already named (``RUN_DIR <list[Path]>``), and braces
-    around required arguments in the usage line (``{RUN_DIR}``)."""
-
-    def get_params(self, ctx):
-        params = super().get_params(ctx)
-        for param in params:
-            if getattr(param, "is_flag", False) and param.metavar is None:
-                param.metavar = ""  # typer shows the metavar instead of the type: nothing
-            elif param.param_type_name == "argument":
-                param.display_type_rich = _no_type
-        return params
-
-    def collect_usage_pieces(self, ctx) -> list[str]:
-        return [re.sub(r"\{([^{}]*)\}", r"\1", piece) for piece in super().collect_usage_pieces(ctx)]
-
-
-def _no_type(ctx) -> None:
-    return None
-
-
-class MazeCommand(_PlainHelp, TyperCommand):
-    """The class of every ``maze`` command (``@app.command(cls=MazeCommand)``)."""
-
-
-class MazeGroup(_PlainHelp, TyperGroup):
-    """The class of ``maze`` and its command groups."""
-
-
-app = typer.Typer(
-    cls=MazeGroup,
-    name="maze",
-    help="Maze: reinforcement learning for PyTorch, built from a small kernel and plugins.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-)
 plugins_app = typer.Typer(cls=MazeGroup, help="Inspect the installed Maze plugins.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
 
@@ -111,13 +72,8 @@ def list_plugins(
     Console().print(table)
 
 
-def _load_commands() -> None:
-    """Import sibling modules that add commands to :data:`app`."""
-    import maze_core.cli_plot  # noqa: F401  (maze plot)
-    import maze_core.cli_train  # noqa: F401  (maze train, maze evaluate)
-
-
-_load_commands()
+import maze_core.cli_plot  # noqa: E402, F401  (maze plot)
+import maze_core.cli_train  # noqa: E402, F401  (maze train, maze evaluate)
 
 if __name__ == "__main__":
     app(prog_name="maze")

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from maze_core.cli import MazeCommand, app
-from maze_core.cli_train import _console, _user_errors
+from maze_core.cli_app import MazeCommand, app, console, user_errors
 
 
 @app.command(cls=MazeCommand, no_args_is_help=True)
@@ -41,7 +40,7 @@ def plot(
     ] = None,
 ) -> None:
     """Draw the mean return of runs against env steps or wall time."""
-    with _user_errors():
+    with user_errors():
         from maze_core.errors import ConfigurationError
         from maze_core.plot import write_curve
         from maze_core.run_dir import CURVE_FILE
@@ -51,4 +50,4 @@ def plot(
                 raise ConfigurationError("give the figure's file with --output when plotting several runs")
             output = run_dirs[0] / CURVE_FILE
         written = write_curve(run_dirs, output, x=x, title=title)
-    _console().print(f"Wrote {written}")
+    console().print(f"Wrote {written}")

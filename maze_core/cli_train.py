@@ -8,19 +8,16 @@ from __future__ import annotations
 
 import json
 import shlex
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from rich.text import Text
 
-from maze_core.cli import MazeCommand, app
+from maze_core.cli_app import MazeCommand, app, console, user_errors
 from maze_core.run_context import DEFAULT_ALGORITHM, DEFAULT_RUNNER
 from maze_core.run_dir import CURVE_FILE, read_stats
 from maze_core.run_setup import DEFAULT_CRITIC, DEFAULT_POLICY, OVERRIDE_SECTIONS
@@ -28,7 +25,6 @@ from maze_core.run_setup import DEFAULT_CRITIC, DEFAULT_POLICY, OVERRIDE_SECTION
 #: what ``--resume`` may change; everything else is the run's own configuration
 RESUME_OPTIONS = ("resume", "epochs", "target_return", "device", "trust_run_dir", "overrides")
 
-EXIT_USER_ERROR = 1
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C (128 + SIGINT)
 EXIT_TERMINATED = 143  # 128 + SIGTERM
 
@@ -119,7 +115,7 @@ def train(
 ) -> None:
     """Train an agent; the best model, a resumable checkpoint and the statistics go to a run directory."""
     context = None
-    with _user_errors(), _interrupts_end_the_run(lambda: context):
+    with user_errors(), _interrupts_end_the_run(lambda: context):
         from maze_core.errors import ConfigurationError
         from maze_core.run_context import RunContext
 
@@ -174,7 +170,7 @@ def evaluate(
     trust_run_dir: Annotated[bool, typer.Option("--trust-run-dir", help=TRUST_HELP)] = False,
 ) -> None:
     """Evaluate the best model of a finished or interrupted run on fresh episodes."""
-    with _user_errors():
+    with user_errors():
         from maze_core.run_context import RunContext
 
         context = RunContext.from_run_dir(run_dir, device=device, silent=True, trust_run_dir=trust_run_dir)
@@ -191,35 +187,10 @@ def evaluate(
     table.add_column("value", justify="right")
     for name, value in stats.items():
         table.add_row(name, f"{value:g}")
-    _console().print(table)
+    console().print(table)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """A Maze error is the user's to fix: one line, no traceback, a non-zero exit status."""
-    from maze_core.errors import MazeError, MazeWarning
-
-    def show_warning(message, category, *args, **kwargs):
-        if issubclass(category, MazeWarning):
-            _console(stderr=True).print(Text.assemble(("Warning: ", "bold yellow"), str(message)))
-        else:
-            default_show_warning(message, category, *args, **kwargs)
-
-    default_show_warning = warnings.showwarning
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = show_warning
-            yield
-    except MazeError as error:
-        _console(stderr=True).print(Text.assemble(("Error: ", "bold red"), str(error)))
-        raise typer.Exit(EXIT_USER_ERROR) from None
-
-
-def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, soft_wrap=True, highlight=False)
 
 
 def _refuse_with_resume(ctx: typer.Context) -> None:
@@ -282,7 +253,7 @@ def _interrupts_end_the_run(current_context) -> Iterator[None]:
             message = f"Interrupted. Continue with: [bold]{command}[/]"
         else:
             message = "Interrupted before the run saved anything to resume from: start it again."
-        _console(stderr=True).print(message)
+        console(stderr=True).print(message)
         terminated = isinstance(interrupt, Terminated)
         raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
 
@@ -349,9 +320,9 @@ def _trained_epochs(run_dir: Path) -> int:
 def _print_summary(run_dir: Path, trained: bool) -> None:
     """Where the run is, its best return, and the commands that evaluate it and show its curves."""
     lines = read_stats(run_dir)
-    console = _console()
+    out = console()
     if not trained:
-        console.print(
+        out.print(
             f"Nothing to train: the run in {escape(str(run_dir))} has trained its "
             f"{_trained_epochs(run_dir)} epochs; give --epochs N to train until epoch N."
         )
@@ -362,23 +333,23 @@ def _print_summary(run_dir: Path, trained: bool) -> None:
         for line in lines
         if "episode_return_mean" in line.get(source, {})
     ]
-    console.print()
+    out.print()
     if returns:
         best, line = max(returns, key=lambda item: item[0])  # the first best, as model selection keeps it
         kind = "evaluation" if source == "eval" else "training"
         steps = line.get("algorithm", {}).get("env_steps")
         at = f", {int(steps):,} env steps" if steps is not None else ""
-        console.print(
+        out.print(
             f"Best mean {kind} return [bold]{best:.2f}[/] in epoch {line['epoch']} of "
             f"{lines[-1]['epoch']}{at}."
         )
     directory = escape(shlex.quote(str(run_dir)))
     curve = run_dir / CURVE_FILE
-    console.print(f"Run directory:  {escape(str(run_dir))}")
+    out.print(f"Run directory:  {escape(str(run_dir))}")
     if curve.exists():
-        console.print(f"Learning curve: {escape(str(curve))}")
-    console.print(f"Evaluate it:    [bold]maze evaluate {directory}[/]")
-    console.print(f"TensorBoard:    [bold]tensorboard --logdir {directory}[/]")
+        out.print(f"Learning curve: {escape(str(curve))}")
+    out.print(f"Evaluate it:    [bold]maze evaluate {directory}[/]")
+    out.print(f"TensorBoard:    [bold]tensorboard --logdir {directory}[/]")
 
 
 def _write_curve(run_dir: Path) -> None:
@@ -389,4 +360,4 @@ def _write_curve(run_dir: Path) -> None:
     try:
         write_curve([run_dir], run_dir / CURVE_FILE)
     except MazeError as error:
-        _console().print(f"No learning curve: {escape(str(error))}")
+        console().print(f"No learning curve: {escape(str(error))}")

@@ -65,6 +65,8 @@ def list_plugins(
             status = Text("ok", style="green")
         else:
             status = Text.assemble(("broken", "bold red"), f": {info.error}")
+        for clash in info.clashes:
+            status.append_text(Text.assemble("\n", ("clash", "bold yellow"), f": {clash}"))
         table.add_row(info.distribution, info.version or "-", provides or "-", status)
     load_filter = os.environ.get(registry.LOAD_PLUGINS_VARIABLE)
     if load_filter is not None:

@@ -10,6 +10,11 @@ register through the same hooks as the plugin ``maze-core``.
 Discovery happens once, on first use. A plugin that fails to import, or whose hook raises, is
 recorded as broken and every other plugin keeps working; :func:`plugins` says which and why.
 
+Two plugins may register the same name of one kind: neither is broken, the listing shows the
+clash, and the qualified name ``distribution:name`` (``maze-ppo:ppo``) selects one of them wherever a
+name is taken (``maze train --algorithm``, ``RunContext(algorithm=...)``, ``config.json``). The bare
+name is then ambiguous: using it is a one-line error listing the qualified choices.
+
 ``MAZE_LOAD_PLUGINS`` (comma-separated distribution names) restricts discovery to those
 distributions; an empty value loads none besides the kernel's built-ins.
 """
@@ -29,15 +34,18 @@ from typing import Any
 import pluggy
 
 from maze_core import hookspecs
-from maze_core.errors import PluginError, UnknownNameError
+from maze_core.errors import MazeError, PluginError, UnknownNameError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
     "KINDS",
     "PluginInfo",
     "load",
+    "distribution_of",
     "names",
     "plugins",
+    "provides",
+    "registered_name",
     "register",
     "reload",
     "unregister",
@@ -60,15 +68,17 @@ HOOKS = {
 KINDS = tuple(HOOKS)
 
 _TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+#: between a distribution and a name in a qualified name: ``maze-ppo:ppo``
+QUALIFIER = ":"
 
 
 @dataclass(frozen=True)
 class PluginInfo:
     """One plugin as ``maze plugins list`` shows it.
 
-    ``status`` is ``"broken"`` when the plugin failed to import, a hook raised, or it claims a name
-    that another plugin claims too; ``error`` then says why in one line and ``exception`` holds the
-    original exception, if there was one.
+    ``status`` is ``"broken"`` when the plugin failed to import or a hook raised; ``error`` then says
+    why in one line and ``exception`` holds the original exception, if there was one. ``clashes``
+    names each name another plugin registers too, with the qualified name that selects this one's.
     """
 
     distribution: str
@@ -77,6 +87,7 @@ class PluginInfo:
     status: str
     error: str | None = None
     exception: BaseException | None = field(default=None, repr=False, compare=False)
+    clashes: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -92,6 +103,8 @@ class PluginInfo:
         }
         if self.error is not None:
             data["error"] = self.error
+        if self.clashes:
+            data["clashes"] = self.clashes
         return data
 
 
@@ -213,17 +226,38 @@ class _Registry:
     def names(self, kind: str) -> list[str]:
         return sorted({n for plugin in self.plugins for k, n in plugin.targets if k == kind})
 
-    def load(self, kind: str, name: str) -> Any:
+    def resolve(self, kind: str, name: str) -> tuple[_Plugin, str]:
+        """The plugin that provides ``name`` of ``kind``, and the name as it registered it.
+
+        ``distribution:name`` selects that distribution's; a bare name must have one provider.
+        """
+        distribution, qualified, bare = name.rpartition(QUALIFIER)
+        plugin = self.find(distribution) if qualified else None
+        if plugin is not None:
+            if (kind, bare) not in plugin.targets:
+                own = sorted(n for k, n in plugin.targets if k == kind)
+                raise UnknownNameError(
+                    f"Plugin {plugin.distribution!r} provides no {kind} {bare!r}; its {_plural(kind)}: "
+                    f"{', '.join(own) or 'none'}."
+                )
+            return plugin, bare
         providers = self.providers(kind, name)
         if not providers:
             raise UnknownNameError(self.unknown_name_message(kind, name))
         if len(providers) > 1:
-            both = " and ".join(repr(plugin.distribution) for plugin in providers)
+            choices = ", ".join(f"{plugin.distribution}{QUALIFIER}{name}" for plugin in providers)
             raise PluginError(
-                f"{kind} {name!r} is provided by more than one plugin: {both}. Uninstall all but one "
-                f"of them, or choose which plugins load with {LOAD_PLUGINS_VARIABLE}."
+                f"{kind} {name!r} is provided by more than one plugin; choose one by its qualified "
+                f"name: {choices}"
             )
-        plugin = providers[0]
+        return providers[0], name
+
+    def qualified(self, plugin: _Plugin, kind: str, name: str) -> str:
+        """``name``, qualified with the plugin's distribution where another plugin has it too."""
+        return name if len(self.providers(kind, name)) == 1 else f"{plugin.distribution}{QUALIFIER}{name}"
+
+    def load(self, kind: str, name: str) -> Any:
+        plugin, name = self.resolve(kind, name)
         if plugin.failures:
             raise PluginError(
                 f"{kind} {name!r} is provided by plugin {plugin.distribution!r}, which is broken: "
@@ -261,10 +295,14 @@ class _Registry:
         result = []
         for plugin in self.plugins:
             reasons = [reason for reason, _ in plugin.failures]
+            clashes = []
             for kind, name in plugin.targets:
                 others = [p.distribution for p in self.providers(kind, name) if p is not plugin]
                 if others:
-                    reasons.append(f"{kind} {name!r} is also provided by {', '.join(others)}")
+                    clashes.append(
+                        f"{kind} {name!r} is also provided by {', '.join(others)}: select this one as "
+                        f"{plugin.distribution}{QUALIFIER}{name}"
+                    )
             provides = {
                 kind: sorted(n for k, n in plugin.targets if k == kind)
                 for kind in KINDS
@@ -278,6 +316,7 @@ class _Registry:
                     status="broken" if reasons else "ok",
                     error="; ".join(reasons) or None,
                     exception=plugin.exception,
+                    clashes=clashes,
                 )
             )
         return result
@@ -315,6 +354,47 @@ def load(kind: str, name: str) -> Any:
     """
     _check_kind(kind)
     return _get().load(kind, name)
+
+
+def provides(kind: str, name: str) -> bool:
+    """Whether a plugin registers ``name`` (bare or qualified) of ``kind``, usable or not."""
+    _check_kind(kind)
+    try:
+        _get().resolve(kind, name)
+    except UnknownNameError:
+        return False
+    except PluginError:  # ambiguous: provided, by more than one plugin
+        return True
+    return True
+
+
+def distribution_of(kind: str, name: str) -> str | None:
+    """The distribution of the plugin that provides ``name`` of ``kind`` (None: none, or several)."""
+    _check_kind(kind)
+    try:
+        return _get().resolve(kind, name)[0].distribution
+    except MazeError:
+        return None
+
+
+def registered_name(kind: str, obj: Any) -> str | None:
+    """The name ``obj`` is registered under as a ``kind`` (qualified where two plugins have the
+    name), or None; loads the targets of that kind that are not loaded yet."""
+    _check_kind(kind)
+    registry = _get()
+    for plugin in registry.plugins:
+        if plugin.failures:
+            continue
+        for target_kind, name in plugin.targets:
+            if target_kind != kind:
+                continue
+            try:
+                found = registry.load(kind, registry.qualified(plugin, kind, name))
+            except MazeError:
+                continue
+            if found is obj:
+                return registry.qualified(plugin, kind, name)
+    return None
 
 
 def names(kind: str) -> list[str]:

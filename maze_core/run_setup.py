@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from maze_core import plugins
-from maze_core.errors import ConfigurationError, short_repr
+from maze_core.errors import ConfigurationError, PluginError, short_repr
 from maze_core.overrides import check_field
 from maze_core.training.config import AlgorithmConfig
 
@@ -60,6 +60,7 @@ def resolve_algorithm(algorithm, changes: dict[str, Any], device: str | None):
             f"algorithm={algorithm!r}: give a registered algorithm name "
             f"({', '.join(plugins.names('algorithm'))}) or an AlgorithmConfig instance"
         )
+    check_algorithm_fits(name, config)
     if device is not None:
         changes = {**changes, "device": device}
     for key in changes:
@@ -68,17 +69,38 @@ def resolve_algorithm(algorithm, changes: dict[str, Any], device: str | None):
     return name, attrs.evolve(config, **changes) if changes else config
 
 
+def check_algorithm_fits(name: str, config: AlgorithmConfig) -> None:
+    """Refuse, before the run is built, an algorithm written against another algorithm API: its
+    trainer must be a kernel :class:`~maze_core.training.trainer.Trainer`, and its config an
+    instance of the config class that trainer reads. One line names the plugin and what it lacks."""
+    from maze_core._imports import import_object, only_installed_code
+    from maze_core.training.config import ALGORITHM_API_VERSION
+    from maze_core.training.trainer import Trainer
+
+    with only_installed_code(None):  # the path is the registered class's, not a run file's
+        trainer_class = import_object(config.trainer_class, what=f"the trainer of algorithm {name!r}")
+    if not (isinstance(trainer_class, type) and issubclass(trainer_class, Trainer)):
+        problem = f"its trainer {config.trainer_class} is not a maze_core.training.Trainer"
+    else:
+        required = getattr(trainer_class, "config_class", AlgorithmConfig)
+        if isinstance(config, required):
+            return
+        missing = sorted(set(attrs.fields_dict(required)) - set(attrs.fields_dict(type(config))))
+        problem = f"its {type(config).__name__} does not derive from {required.__name__}"
+        if missing:
+            problem += f" and lacks {', '.join(missing)}"
+    distribution = plugins.distribution_of("algorithm", name)
+    where = f" of plugin {distribution!r}" if distribution else ""
+    raise PluginError(
+        f"algorithm {name!r}{where} was written for another Maze algorithm API than this one "
+        f"(version {ALGORITHM_API_VERSION}): {problem}; update the plugin (what changed: the "
+        "changelog for plugin authors, docs/plugin-changelog.md)"
+    )
+
+
 def registered_name(kind: str, cls) -> str:
     """The name ``cls`` is registered under (for run directories and the config), else its class name."""
-    from maze_core.errors import MazeError
-
-    for name in plugins.names(kind):
-        try:
-            if plugins.load(kind, name) is cls:
-                return name
-        except MazeError:  # a broken or clashing plugin's name cannot be ours
-            continue
-    return cls.__name__
+    return plugins.registered_name(kind, cls) or cls.__name__
 
 
 class ComposerChoice(NamedTuple):

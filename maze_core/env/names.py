@@ -53,7 +53,7 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
     from maze_core import plugins
 
     registered = plugins.names("env")
-    if name in registered:
+    if plugins.provides("env", name):  # a registered name, bare or qualified (maze-x:corridor)
         return _MazeEnvFactory(plugins.load("env", name))
     if name in gymnasium.registry or _register_namespace(name):
         return _GymIdFactory(name)

@@ -14,6 +14,10 @@ import attrs
 
 from maze_core.errors import ConfigurationError
 
+#: the version of the API algorithm plugins are written against (configs, trainers, rollouts); the
+#: changelog for plugin authors (docs/plugin-changelog.md) says what each version changed
+ALGORITHM_API_VERSION = 2
+
 
 def _check(condition: bool, attribute: attrs.Attribute, value: Any, allowed: str) -> None:
     if not condition:

@@ -16,6 +16,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -23,7 +24,7 @@ import torch
 from maze_core import run_dir as run_files
 from maze_core import statistics
 from maze_core.errors import ConfigurationError, TrainingError
-from maze_core.training.config import SCHEDULES
+from maze_core.training.config import SCHEDULES, OnPolicyAlgorithmConfig
 from maze_core.training.flat_parameters import FlatParameters
 from maze_core.training.model_selection import BestModelSelection
 from maze_core.training.progress import Progress
@@ -61,6 +62,9 @@ class ActorCriticTrainer(Trainer):
     :param eval_seed: seed of the evaluation episodes, the same every epoch so epochs compare fairly.
     :param progress: a :class:`~maze_core.training.progress.Progress` to report to (None: nothing).
     """
+
+    #: the config class this trainer reads: an algorithm's config must derive from it
+    config_class: ClassVar[type] = OnPolicyAlgorithmConfig
 
     def __init__(self, config, model, collector, evaluator=None, run_dir=None, eval_seed=None, progress=None):
         self.config = config

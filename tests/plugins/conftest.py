@@ -17,7 +17,14 @@ import pytest
 from maze_core import plugins
 
 PLUGIN_PACKAGES = Path(__file__).resolve().parents[1] / "plugin_packages"
-TEST_DISTRIBUTIONS = ("maze-test-plugin", "maze-test-broken", "maze-test-hook-raises", "maze-test-clash")
+TEST_DISTRIBUTIONS = (
+    "maze-test-plugin",
+    "maze-test-broken",
+    "maze-test-hook-raises",
+    "maze-test-clash",
+    "maze-test-ppo",
+    "maze-test-old-ppo",
+)
 
 
 def _run(*args: str | os.PathLike, env: dict[str, str] | None = None, timeout: float = 120):

@@ -111,7 +111,11 @@ def test_plugins_list_json_reports_broken_plugins(run, clean_env, plugin_site):
     assert listed["maze-test-broken"]["status"] == "broken"
     assert "No module named 'maze_test_missing_dependency'" in listed["maze-test-broken"]["error"]
     assert listed["maze-test-hook-raises"]["error"].startswith("hook register_devices raised RuntimeError")
-    assert listed["maze-test-clash"]["error"] == "env 'test-corridor' is also provided by maze-test-plugin"
+    assert listed["maze-test-clash"]["status"] == "ok"
+    assert listed["maze-test-clash"]["clashes"] == [
+        "env 'test-corridor' is also provided by maze-test-plugin: "
+        "select this one as maze-test-clash:test-corridor"
+    ]
     assert all(listed[name]["status"] == "ok" for name in FIRST_PARTY)
 
 

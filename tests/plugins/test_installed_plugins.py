@@ -73,61 +73,11 @@ def test_an_unknown_name_mentions_the_broken_plugins(installed):
     assert "maze-test-hook-raises (hook register_devices raised RuntimeError" in message
 
 
-def test_a_name_claimed_by_two_plugins_names_both(installed):
+def test_a_name_claimed_by_two_plugins_lists_the_qualified_choices(installed):
     with pytest.raises(PluginError) as error:
         plugins.load("env", "test-corridor")
-    assert "'maze-test-clash' and 'maze-test-plugin'" in str(error.value)
-    assert "MAZE_LOAD_PLUGINS" in str(error.value)
-
-    infos = by_distribution()
-    assert infos["maze-test-plugin"].status == "broken"
-    assert infos["maze-test-plugin"].error == "env 'test-corridor' is also provided by maze-test-clash"
-    assert infos["maze-test-clash"].error == "env 'test-corridor' is also provided by maze-test-plugin"
-    # their other names keep working
-    assert plugins.load("env", "test-clash-only").__module__ == "maze_test_clash.envs"
-    assert plugins.load("distribution", "test-uniform").__name__ == "UniformDistribution"
-
-    plugins.unregister("maze-test-clash")  # until reload()
-    assert plugins.load("env", "test-corridor").__module__ == "maze_test_plugin.envs"
-    assert by_distribution()["maze-test-plugin"].status == "ok"
-
-
-def test_maze_load_plugins_empty_loads_only_the_kernel(installed, monkeypatch):
-    monkeypatch.setenv("MAZE_LOAD_PLUGINS", "")
-    plugins.reload()
-    assert [info.distribution for info in plugins.plugins()] == ["maze-core"]
-    assert plugins.names("algorithm") == []
-    assert "categorical" in plugins.names("distribution")
-    with pytest.raises(UnknownNameError, match="Only the plugins named in MAZE_LOAD_PLUGINS='' are loaded"):
-        plugins.load("algorithm", "a2c")
-
-
-def test_maze_load_plugins_selects_distributions(installed, monkeypatch):
-    monkeypatch.setenv("MAZE_LOAD_PLUGINS", " maze_test_plugin , Maze-A2C,maze-test-clash")
-    plugins.reload()
-    assert [info.distribution for info in plugins.plugins()] == [
-        "maze-core",
-        "maze-a2c",
-        "maze-test-clash",
-        "maze-test-plugin",
-    ]
-    assert plugins.names("algorithm") == ["a2c"]
-    assert plugins.names("runner") == []
-
-
-def test_maze_load_plugins_reports_a_distribution_that_is_not_installed(monkeypatch):
-    monkeypatch.setenv("MAZE_LOAD_PLUGINS", "maze-core,maze-not-installed")
-    plugins.reload()
-    infos = by_distribution()
-    assert list(infos) == ["maze-core", "maze-not-installed"]
-    assert infos["maze-not-installed"].status == "broken"
-    assert infos["maze-not-installed"].error == "not installed (named in MAZE_LOAD_PLUGINS)"
-
-
-def test_an_unknown_env_mentions_the_broken_plugins(installed):
-    from maze_core.env.names import resolve_env
-
-    with pytest.raises(UnknownNameError) as error:
-        resolve_env("test-broken-env")
-    assert "gymnasium id" in str(error.value)
-    assert "These plugins are broken and may provide it: maze-test-broken" in str(error.value)
+    assert str(error.value) == (
+        "env 'test-corridor' is provided by more than one plugin; choose one by its qualified name: "
+        "maze-test-clash:test-corridor, maze-test-plugin:test-corridor"
+    )
+    assert plugins.load("env", "maze-test-clash:test-corridor").__module__ == "maze_test_clash.envs"

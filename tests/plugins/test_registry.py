@@ -203,19 +203,27 @@ def test_register_cannot_take_the_name_of_an_installed_plugin():
         plugins.register(EnvPlugin("x"), name="maze-a2c")
 
 
-def test_in_process_duplicates_name_both_and_other_names_keep_working():
+def test_in_process_duplicates_break_neither_and_qualified_names_select_one():
     plugins.register(EnvPlugin("shared", "only-a"), name="plugin-a")
     plugins.register(EnvPlugin("shared", "only-b"), name="plugin-b")
-    with pytest.raises(PluginError, match="'plugin-a' and 'plugin-b'"):
+    with pytest.raises(
+        PluginError, match="choose one by its qualified name: plugin-a:shared, plugin-b:shared"
+    ):
         plugins.load("env", "shared")
+    assert plugins.load("env", "plugin-b:shared") is json.JSONDecoder
     assert plugins.load("env", "only-a") is json.JSONDecoder
     infos = by_distribution()
-    assert infos["plugin-a"].status == "broken"
-    assert infos["plugin-a"].error == "env 'shared' is also provided by plugin-b"
-    assert infos["plugin-b"].error == "env 'shared' is also provided by plugin-a"
+    assert (infos["plugin-a"].status, infos["plugin-a"].error) == ("ok", None)
+    assert infos["plugin-a"].clashes == [
+        "env 'shared' is also provided by plugin-b: select this one as plugin-a:shared"
+    ]
+    with pytest.raises(
+        UnknownNameError, match="Plugin 'plugin-a' provides no env 'missing'; its envs: only-a, shared"
+    ):
+        plugins.load("env", "plugin-a:missing")
     plugins.unregister("plugin-b")
     assert plugins.load("env", "shared") is json.JSONDecoder
-    assert by_distribution()["plugin-a"].status == "ok"
+    assert by_distribution()["plugin-a"].clashes == []
 
 
 def test_reload_drops_in_process_plugins():

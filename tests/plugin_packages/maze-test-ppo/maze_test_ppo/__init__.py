@@ -1,0 +1,1 @@
+"""A Maze test plugin whose algorithm name clashes with maze-ppo's."""

@@ -40,6 +40,7 @@ _LAZY_NAMES = {
     "Runner": "maze_core.runners",
     "RunContext": "maze_core.run_context",
     "RunMode": "maze_core.run_context",
+    "TrainingSummary": "maze_core.run_context",
 }
 _LAZY_MODULES = {"run_context", "env", "perception", "distributions", "agent", "training", "plugins"}
 
@@ -63,7 +64,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from maze_core.env.vector import SequentialVectorEnv, SubprocVectorEnv  # noqa: F401
     from maze_core.env.wrappers import LogStatsWrapper, Wrapper  # noqa: F401
     from maze_core.perception import PerceptionBlock, ShapeNormalizationBlock, TorchModelBlock  # noqa: F401
-    from maze_core.run_context import RunContext, RunMode  # noqa: F401
+    from maze_core.run_context import RunContext, RunMode, TrainingSummary  # noqa: F401
     from maze_core.runners import Runner  # noqa: F401
     from maze_core.training import (  # noqa: F401
         AlgorithmConfig,

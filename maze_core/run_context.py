@@ -9,9 +9,11 @@ minutes into training. Nothing heavy (envs, networks, worker processes) is built
 from __future__ import annotations
 
 import copy
+import dataclasses
 import enum
 import inspect
 import json
+import math
 import random
 import sys
 from datetime import datetime
@@ -50,6 +52,16 @@ if TYPE_CHECKING:
 
     from maze_core.agent import BasePolicyComposer, CriticComposerInterface
     from maze_core.runners import Runner
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSummary:
+    """Where a run stands after :meth:`RunContext.train`."""
+
+    epochs: int  #: epochs trained so far, in all train() calls and resumed runs
+    env_steps: int  #: env steps so far, likewise
+    best_return: float | None  #: the mean return of the best model (None before one was selected)
+    run_dir: Path
 
 
 class RunMode(enum.Enum):
@@ -188,11 +200,12 @@ class RunContext:
 
     # --- training -------------------------------------------------------------------------------
 
-    def train(self, n_epochs: int | None = None, target_return: float | None = None) -> None:
+    def train(self, n_epochs: int | None = None, target_return: float | None = None) -> TrainingSummary:
         """Train ``n_epochs`` more epochs (0: until early stopping or Ctrl-C); repeated calls continue.
 
         None means the config's ``n_epochs``; a resumed run then trains the epochs it had left.
         With ``target_return``, training stops once the mean evaluation return reaches it.
+        Returns where the run stands: epochs and env steps so far, the best return, the run directory.
         """
         from maze_core import statistics
         from maze_core.training.progress import ConsoleProgress, Progress
@@ -206,7 +219,7 @@ class RunContext:
             if self.resume and n_epochs is None and self.algorithm.n_epochs > 0:
                 n_epochs = max(self.algorithm.n_epochs - self._trainer.epoch, 0)
                 if n_epochs == 0:
-                    return
+                    return self._summary()
             if console is not None:
                 console.print(self._banner(), soft_wrap=True)  # long names: never a line break inside
         writers = setup_logging(log_dir=self.run_dir, console=console or False)
@@ -219,6 +232,16 @@ class RunContext:
             self._trainer.progress = None
             for writer in writers:
                 statistics.remove_writer(writer)
+        return self._summary()
+
+    def _summary(self) -> TrainingSummary:
+        best = self._trainer.model_selection.best_reward
+        return TrainingSummary(
+            epochs=self._trainer.epoch,
+            env_steps=self._trainer.env_steps,
+            best_return=best if math.isfinite(best) else None,
+            run_dir=self.run_dir,
+        )
 
     def _banner(self) -> str:
         """What is trained, where and how (rich markup), printed when training starts."""

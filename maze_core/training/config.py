@@ -108,6 +108,17 @@ class AlgorithmConfig:
         return {field.name: _plain(getattr(self, field.name)) for field in attrs.fields(type(self))}
 
 
+def optional(validator):
+    """``validator`` for a field that may also be None (off), e.g.
+    ``target_kl: float | None = attrs.field(default=None, validator=optional(positive_float))``."""
+
+    def validate(instance, attribute, value):
+        if value is not None:
+            validator(instance, attribute, value)
+
+    return validate
+
+
 def boolean(_, attribute, value):
     _check(isinstance(value, bool), attribute, value, "true or false")
 

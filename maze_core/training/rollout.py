@@ -86,12 +86,13 @@ class Rollout:
         following = torch.cat((values[1:], values[-1:]))  # the last row always bootstraps
         return torch.where(self.bootstraps, self.next_values, following).masked_fill_(self.terminated, 0.0)
 
-    def valid_only(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """The ``(T, N)`` tensors as they are, or only their valid transitions (flattened)."""
-        if self.valid is None:
-            return tensors
-        index = self.valid.reshape(-1).nonzero().squeeze(1)  # integer indexing: cheaper than a mask
-        return tuple(tensor.reshape(-1).index_select(0, index) for tensor in tensors)
+    def valid_only(self, *tensors: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The ``(T, N)`` tensors as they are, or only their valid transitions (flattened): one
+        tensor for one tensor given, a tuple for several."""
+        if self.valid is not None:
+            index = self.valid.reshape(-1).nonzero().squeeze(1)  # integer indexing: cheaper than a mask
+            tensors = tuple(tensor.reshape(-1).index_select(0, index) for tensor in tensors)
+        return tensors[0] if len(tensors) == 1 else tensors
 
     @property
     def n_steps(self) -> int:

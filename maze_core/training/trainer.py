@@ -82,6 +82,12 @@ class ActorCriticTrainer(Trainer):
             model=model,
             extra_state=self._best_model_extras,
         )
+        unknown = sorted(set(self.statistics_reduction.values()) - set(REDUCTIONS))
+        if unknown:
+            raise ConfigurationError(
+                f"{type(self).__name__}.statistics_reduction names {', '.join(map(repr, unknown))}; "
+                f"the reductions are {', '.join(REDUCTIONS)}"
+            )
         self.epoch = 0
         self.env_steps = 0
         self.progress_remaining = 1.0  # fraction of this train() call's updates still to come
@@ -96,11 +102,17 @@ class ActorCriticTrainer(Trainer):
     #: the collector then skips the log-probs and its critic pass over the rollout
     needs_behaviour: bool = True
 
+    #: how a statistic that :meth:`update` returns is reduced over an epoch's updates: "mean"
+    #: (the default for names not given here), "last", "max", "min" or "sum", e.g. an exploration
+    #: rate's last value: ``{"epsilon": "last"}``
+    statistics_reduction: ClassVar[dict[str, str]] = {}
+
     @abstractmethod
     def update(self, rollout: Rollout, critic_only: bool) -> dict[str, float]:
         """Learn from one rollout (one or more gradient steps); return statistics to show and log
-        (e.g. losses, entropy): every key is averaged over the epoch and logged under "algorithm".
-        ``critic_only`` is true during the critic burn-in epochs."""
+        (e.g. losses, entropy): each key is reduced over the epoch as :attr:`statistics_reduction`
+        says (the mean by default) and logged under "algorithm". ``critic_only`` is true during the
+        critic burn-in epochs."""
 
     # --- shared helpers for algorithms ----------------------------------------------------------
 
@@ -254,7 +266,10 @@ class ActorCriticTrainer(Trainer):
         train_time = time.perf_counter() - start
         n_steps = config.epoch_length * config.n_rollout_steps * rollout.n_envs
         train_stats = self.collector.epoch_stats()
-        algorithm_stats = {name: float(np.mean(values)) for name, values in update_stats.items()}
+        algorithm_stats = {
+            name: float(REDUCTIONS[self.statistics_reduction.get(name, "mean")](values))
+            for name, values in update_stats.items()
+        }
         algorithm_stats.update(
             learning_rate=learning_rate,
             steps_per_second=n_steps / train_time,
@@ -289,7 +304,13 @@ class ActorCriticTrainer(Trainer):
 
     def state_dict(self) -> dict:
         """Everything needed to resume: weights, optimizer, counters, the collector's state (e.g.
-        normalization statistics) and RNG states (no pickled code)."""
+        normalization statistics) and RNG states (no pickled code).
+
+        An algorithm that keeps state of its own across updates (a schedule's position, a running
+        estimate, a second optimizer) adds it here and reads it back in :meth:`load_state_dict`,
+        both calling ``super()``; the values must be tensors, numbers, strings or containers of
+        them, since checkpoints are loaded with ``weights_only=True`` (docs/writing-an-algorithm.md).
+        """
         numpy_state = np.random.get_state()
         return {
             "trainer": _class_path(type(self)),
@@ -351,6 +372,10 @@ class ActorCriticTrainer(Trainer):
     def save_checkpoint(self) -> None:
         if self.run_dir is not None:
             run_files.save_torch(self.state_dict(), self.run_dir / CHECKPOINT_FILE)
+
+
+#: the reductions :attr:`ActorCriticTrainer.statistics_reduction` may name
+REDUCTIONS = {"mean": np.mean, "last": lambda values: values[-1], "max": np.max, "min": np.min, "sum": np.sum}
 
 
 def _class_path(cls: type) -> str:

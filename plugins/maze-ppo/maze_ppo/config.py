@@ -11,15 +11,11 @@ from maze_core.training.config import (
     OnPolicyAlgorithmConfig,
     non_negative_float,
     one_of,
+    optional,
     positive_float,
     positive_int,
     unit_interval,
 )
-
-
-def _none_or_positive(_, attribute, value):
-    if value is not None:
-        positive_float(_, attribute, value)
 
 
 @attrs.define(kw_only=True)
@@ -62,7 +58,7 @@ class PPOAlgorithmConfig(OnPolicyAlgorithmConfig):
     n_minibatches: int = attrs.field(default=4, validator=positive_int)
     clip_range: float = attrs.field(default=0.2, validator=positive_float)
     clip_range_schedule: str = attrs.field(default="constant", validator=one_of(*SCHEDULES))
-    clip_range_value: float | None = attrs.field(default=None, validator=_none_or_positive)
-    target_kl: float | None = attrs.field(default=None, validator=_none_or_positive)
+    clip_range_value: float | None = attrs.field(default=None, validator=optional(positive_float))
+    target_kl: float | None = attrs.field(default=None, validator=optional(positive_float))
     value_loss_coef: float = attrs.field(default=0.5, validator=non_negative_float)
     entropy_coef: float = attrs.field(default=0.0, validator=non_negative_float)

@@ -95,6 +95,11 @@ class Rollout:
         return tensors[0] if len(tensors) == 1 else tensors
 
     @property
+    def n_transitions(self) -> int:
+        """The transitions of some episode: ``T * N`` less the reset-only rows."""
+        return self.rewards.numel() if self.valid is None else int(self.valid.sum())
+
+    @property
     def n_steps(self) -> int:
         return self.rewards.shape[0]
 
@@ -131,7 +136,8 @@ class Rollout:
         self, n_minibatches: int, generator: torch.Generator | None = None, **tensors: torch.Tensor
     ) -> Iterator[Minibatch]:
         """The rollout's ``T * N`` transitions (its valid ones), shuffled and split into
-        ``n_minibatches`` of (nearly) equal size.
+        ``n_minibatches`` of (nearly) equal size; fewer when fewer transitions are valid (a
+        native env's reset-only rows are left out), none when none is.
 
         ``tensors`` are further ``(T, N)`` values to split alike (e.g. ``advantages=...``); a
         minibatch hands them out by name (``batch["advantages"]``). The shuffle draws from
@@ -141,10 +147,9 @@ class Rollout:
         """
         n_steps, n_envs = self.batch_shape
         total = n_steps * n_envs
-        n_valid = total if self.valid is None else int(self.valid.sum())
-        if not 0 < n_minibatches <= n_valid:
+        if not 0 < n_minibatches <= total:
             raise ConfigurationError(
-                f"n_minibatches={n_minibatches} must be between 1 and the rollout's {n_valid} transitions "
+                f"n_minibatches={n_minibatches} must be between 1 and the rollout's {total} transitions "
                 "(n_rollout_steps * n_envs): lower it or collect longer rollouts"
             )
         device = self.rewards.device
@@ -164,7 +169,7 @@ class Rollout:
         order = torch.randperm(total, generator=generator).to(device)
         if self.valid is not None:  # next-step autoreset transitions are not trained on
             order = order[self.valid.reshape(total)[order]]
-        for indices in torch.tensor_split(order, n_minibatches):
+        for indices in torch.tensor_split(order, min(n_minibatches, len(order))):
             time, env = indices // n_envs, indices % n_envs
             actors = {}
             for index, (actor_id, transitions) in enumerate(self.actors.items()):
@@ -267,21 +272,70 @@ def _observation_error(key: str, shape: tuple, observation, error: Exception) ->
     )
 
 
-def _check_memory(n_steps: int, n_envs: int, observation_space, action_space) -> None:
-    """Refuse, before allocating, a rollout whose buffers would not fit in the available memory."""
+def _check_memory(
+    n_steps: int, n_envs: int, observation_space, action_space, model, actor, behaviour: bool
+) -> None:
+    """Refuse, before allocating, a rollout that would not fit in the available memory: its buffers
+    and (on the CPU) the activations of one pass of the networks over all its samples: with
+    ``behaviour`` the collector's critic pass (the update may then take minibatches, as PPO's
+    does), without it the update's pass of policy and critic with gradients (A2C)."""
     available = available_memory()
+    if available is None:
+        return
     per_env_step = sum(
         np.dtype(_dtype(space)).itemsize * int(np.prod(space.shape, dtype=np.int64))
         for space in (*observation_space.spaces.values(), *action_space.spaces.values())
     )
     # the numpy buffers and their copy on the training device, rewards and flags, a row view per step
-    needed = n_steps * (2 * n_envs * (per_env_step + 7) + 400)
-    if available is not None and needed > available:
+    buffers = n_steps * (2 * n_envs * (per_env_step + 7) + 400)
+    activations = 0
+    if buffers <= available and _device(model).type == "cpu":
+        per_sample = _activation_bytes(model, observation_space, actor, policy=not behaviour)
+        activations = n_steps * n_envs * per_sample
+    if buffers + activations > available:
         raise ConfigurationError(
             f"a rollout of algorithm.n_rollout_steps={n_steps} on runner.n_envs={n_envs} envs needs about "
-            f"{needed / 2**30:.1f} GiB of memory, but only {available / 2**30:.1f} GiB are available; lower "
+            f"{(buffers + activations) / 2**30:.1f} GiB of memory ({buffers / 2**30:.1f} GiB of buffers, "
+            f"{activations / 2**30:.1f} GiB for the networks' activations over its {n_steps * n_envs:,} "
+            f"samples), but only {available / 2**30:.1f} GiB are available; lower "
             "algorithm.n_rollout_steps or runner.n_envs"
         )
+
+
+def _activation_bytes(model, observation_space, actor, policy: bool) -> int:
+    """Bytes per sample that autograd keeps while the critic (and the ``policy``) evaluate a batch
+    with gradients (what an update holds until its backward pass, the bulk of its memory; a pass
+    without gradients needs about as much for its largest layers), measured on two probe batches
+    of zero observations: their difference leaves out what does not grow with the batch (the
+    weights). A model that cannot be probed counts 0 (training reports it)."""
+
+    def saved_bytes(n: int) -> int:
+        storages = {}
+
+        def pack(tensor):
+            storage = tensor.untyped_storage()
+            storages[storage.data_ptr()] = storage.nbytes()
+            return tensor
+
+        observation = {
+            key: torch.from_numpy(np.zeros((n, *space.shape), dtype=_dtype(space))).to(_device(model))
+            for key, space in observation_space.spaces.items()
+        }
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+            if policy:
+                model.policy.distribution(observation, actor_id=actor).entropy()
+            model.critic.predict_value(observation, actor_id=actor)
+        return sum(storages.values())
+
+    try:
+        with torch.random.fork_rng(devices=[]):  # the probe leaves the run's random numbers alone
+            return max(saved_bytes(16) - saved_bytes(8), 0) // 8
+    except Exception:  # noqa: BLE001 - a model the probe cannot run is left to the real update
+        return 0
+
+
+def _device(model) -> torch.device:
+    return next(iter(model.parameters())).device
 
 
 def available_memory(device: torch.device | str = "cpu") -> int | None:
@@ -352,6 +406,9 @@ class VectorEnvCollector:
                 n,
                 env.observation_spaces_dict[actor.step_key],
                 env.action_spaces_dict[actor.step_key],
+                model,
+                actor,
+                behaviour,
             )
             self._buffers.clear()
             self._capacity = n_steps

@@ -249,22 +249,25 @@ class ActorCriticTrainer(Trainer):
         progress.start_epoch(self.epoch + 1, config.epoch_length)
         self.flat.check()
         start = time.perf_counter()
+        steps_this_epoch = 0
         self.model.train()
         for _ in range(config.epoch_length):
             rollout = self.collector.collect(
                 self.model, config.n_rollout_steps, behaviour=self.needs_behaviour
             )
-            self.env_steps += rollout.n_steps * rollout.n_envs
+            n_transitions = rollout.n_transitions
+            self.env_steps += n_transitions  # a native env's reset-only rows are no env steps
+            steps_this_epoch += n_transitions
             self.progress_remaining = 1.0 - self._n_updates / self._last_update
             learning_rate = self.scheduled(config.lr, config.lr_schedule)
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate
-            for name, value in self.update(rollout, critic_only).items():
-                update_stats[name].append(value)
+            if n_transitions:  # a rollout of reset-only rows alone has nothing to learn from
+                for name, value in self.update(rollout, critic_only).items():
+                    update_stats[name].append(value)
             self._n_updates += 1
             progress.update_done(self.env_steps)
         train_time = time.perf_counter() - start
-        n_steps = config.epoch_length * config.n_rollout_steps * rollout.n_envs
         train_stats = self.collector.epoch_stats()
         algorithm_stats = {
             name: float(REDUCTIONS[self.statistics_reduction.get(name, "mean")](values))
@@ -272,7 +275,7 @@ class ActorCriticTrainer(Trainer):
         }
         algorithm_stats.update(
             learning_rate=learning_rate,
-            steps_per_second=n_steps / train_time,
+            steps_per_second=steps_this_epoch / train_time,
             epoch_time=train_time,
             env_steps=self.env_steps,
         )

@@ -88,7 +88,11 @@ def test_algorithm_state_and_statistics_reductions_survive_a_checkpoint(counting
     last = json.loads((tmp_path / "stats.jsonl").read_text().splitlines()[-1])
     assert last["algorithm"]["updates_so_far"] == 9
     assert isinstance(summary, TrainingSummary)
-    assert (summary.epochs, summary.env_steps, summary.run_dir) == (2, 2 * 3 * 4 * 2, tmp_path)
+    assert (summary.epochs, summary.env_steps, summary.run_dir) == (
+        2,
+        lines[-1]["algorithm"]["env_steps"],
+        tmp_path,
+    )
     assert summary.best_return == max(line["eval"]["episode_return_mean"] for line in lines)
 
 
@@ -132,3 +136,31 @@ def test_valid_only_of_one_tensor_is_a_tensor():
     rollout.valid = torch.tensor([[True, False], [True, True]])
     assert rollout.valid_only(torch.arange(4.0).reshape(2, 2)).tolist() == [0.0, 2.0, 3.0]
     assert len(rollout.valid_only(torch.ones(2, 2), torch.ones(2, 2))) == 2
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "overrides"),
+    [
+        ("a2c", {"algorithm.n_rollout_steps": 1}),
+        ("ppo", {"algorithm.n_rollout_steps": 1, "algorithm.n_minibatches": 1}),
+        ("ppo", {"algorithm.n_rollout_steps": 4, "algorithm.n_minibatches": 4}),
+    ],
+)
+def test_rollouts_with_few_or_no_usable_transitions_never_crash(tmp_path, algorithm, overrides):
+    """A native next-step env on one env: a one-step rollout right after an episode ends holds only
+    the reset-only row (nothing to learn: the update is skipped), and a rollout of four steps may
+    hold three usable transitions, fewer than four minibatches (PPO makes three)."""
+    settings = {"runner.n_envs": 1, "runner.eval_episodes": 1, "algorithm.epoch_length": 40, **overrides}
+    with RunContext(
+        env="CartPole-v1", algorithm=algorithm, overrides=settings, run_dir=tmp_path, silent=True
+    ) as run:
+        summary = run.train(2)
+        trainer = run._trainer
+    assert summary.epochs == 2
+    n_rows = 2 * 40 * overrides["algorithm.n_rollout_steps"]
+    episodes = sum(
+        json.loads(line)["train"]["episode_count"]
+        for line in (tmp_path / "stats.jsonl").read_text().splitlines()
+    )
+    # one reset-only row follows each finished episode (the last one's may fall after the run)
+    assert episodes > 0 and n_rows - episodes <= trainer.env_steps <= n_rows - episodes + 1

@@ -89,7 +89,9 @@ def test_repeated_train_continues_and_resume_picks_up_the_checkpoint(tmp_path):
     resumed.train(n_epochs=1)
     resumed.close()
     assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 3
-    assert _stats_lines(run_dir)[-1]["algorithm"]["env_steps"] == steps_before + 4 * 16 * 2
+    last = _stats_lines(run_dir)[-1]
+    # 4 rollouts of 16 steps on 2 native envs, less one reset-only row per finished episode
+    assert last["algorithm"]["env_steps"] == steps_before + 4 * 16 * 2 - last["train"]["episode_count"]
 
 
 def test_policy_evaluate_and_compute_action(tmp_path):
@@ -276,7 +278,9 @@ def test_tensorboard_events_hold_the_epoch_statistics_against_env_steps(tmp_path
     assert {"train/episode_return_mean", "eval/episode_return_mean", "algorithm/policy_loss"} <= tags
     lines = _stats_lines(tmp_path)
     steps = [line["algorithm"]["env_steps"] for line in lines]
-    assert steps == [4 * 16 * 2, 2 * 4 * 16 * 2]  # epoch_length x n_rollout_steps x n_envs
+    episodes = [line["train"]["episode_count"] for line in lines]
+    # epoch_length x n_rollout_steps x n_envs, less one reset-only row per finished episode
+    assert steps == [4 * 16 * 2 - episodes[0], 2 * 4 * 16 * 2 - episodes[0] - episodes[1]]
     assert [event.step for event in events.Scalars("eval/episode_return_mean")] == steps
     assert [event.value for event in events.Scalars("train/epoch")] == [1, 2]
     expected = [line["eval"]["episode_return_mean"] for line in lines]

@@ -48,8 +48,8 @@ class TorchPolicy(TorchModel):
         """Actions ``{head: array}`` for an observation dict of numpy arrays or tensors.
 
         The observation may be a single one, a batch or a (time, envs) batch; the actions have the
-        same batch shape. The observation dict is not modified. ``deterministic`` takes each
-        distribution's mode instead of sampling.
+        same batch shape, inside the bounds of Box heads. The observation dict is not modified.
+        ``deterministic`` takes each distribution's mode instead of sampling.
         """
         if not torch.is_inference_mode_enabled():  # a rollout collector has enabled it already
             with torch.inference_mode():
@@ -62,9 +62,12 @@ class TorchPolicy(TorchModel):
         self, observation: Mapping[str, Any], actor_id=None, log_prob: bool = True
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]:
         """A random action and what training needs to re-evaluate it exactly, as numpy arrays:
-        ``(actions, latents, log_prob)``, ``latents`` holding the pre-squash samples of the heads
-        that have one (see :meth:`DictProbabilityDistribution.sample_with_latents`); ``log_prob``
-        False skips the log-prob (None), which an algorithm without off-policy corrections never reads."""
+        ``(actions, latents, log_prob)``: ``actions`` are what the env gets (inside a bounded Box),
+        ``latents`` the samples they were made from where those differ (the pre-squash sample of a
+        squashed Gaussian, the unclipped one of a Gaussian; see
+        :meth:`DictProbabilityDistribution.sample_with_latents`), ``log_prob`` the joint log-prob of
+        what was sampled. The argument ``log_prob`` False skips it (None), which an algorithm without
+        off-policy corrections never reads."""
         if not torch.is_inference_mode_enabled():
             with torch.inference_mode():
                 return self.sample_action(observation, actor_id, log_prob)

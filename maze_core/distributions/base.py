@@ -55,7 +55,8 @@ class ProbabilityDistribution(ABC):
 
     @abstractmethod
     def entropy(self) -> torch.Tensor:
-        """Entropy, summed over action dimensions: the batch shape."""
+        """Entropy, summed over action dimensions: the batch shape. Where it has no closed form, a
+        differentiable estimate (the distribution's docstring says which)."""
 
     @abstractmethod
     def kl(self, other: ProbabilityDistribution) -> torch.Tensor:
@@ -63,8 +64,9 @@ class ProbabilityDistribution(ABC):
 
     def sample_with_latent(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """A random action and, for a distribution whose action is a lossy map of a latent sample
-        (e.g. a squashed Gaussian, whose saturated actions all round to the bound), that latent:
-        :meth:`log_prob_of_latent` then gives the exact log-prob. Default: ``(sample(), None)``."""
+        (a squashed Gaussian, whose saturated actions all round to the bound; a Gaussian clipped
+        into a bounded Box), that latent: :meth:`log_prob_of_latent` then gives the exact log-prob.
+        Default: ``(sample(), None)``."""
         return self.sample(), None
 
     def log_prob_of_latent(self, latent: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,9 @@ spaces and possibly its own network; in a plain single-agent env there is one gr
 tensor is simply ``(T, N, ...)``.
 
 Besides observations, actions and rewards a rollout keeps what the behaviour policy and critic
-computed while acting: the log-prob of each taken action (``log_probs``), the pre-squash sample of
-heads whose distribution needs it to re-evaluate that log-prob exactly (``latents``), the critic's
+computed while acting: the log-prob of each taken action (``log_probs``), the sample behind the
+action of heads whose distribution needs it to re-evaluate that log-prob exactly (``latents``: a
+squashed Gaussian's pre-squash sample, a Gaussian's unclipped one on a bounded Box), the critic's
 value of each observation (``values``) and of the state after each transition (``next_values``,
 the bootstrap). Off-policy corrections (PPO's ratio) and bootstrapping therefore never depend on
 weights that changed after acting, which matters once rollouts come from remote workers.
@@ -40,7 +41,8 @@ class ActorTransitions:
     rows: torch.Tensor
     observations: dict[str, torch.Tensor]  # {key: (T_actor, N, ...)}, a minibatch: (B_actor, ...)
     actions: dict[str, torch.Tensor]  # as sent to the env
-    #: pre-squash samples of the heads whose distribution has one (squashed Gaussian)
+    #: the samples behind the actions of heads whose distribution has one: a squashed Gaussian's
+    #: pre-squash sample, a Gaussian's unclipped sample on a bounded Box
     latents: dict[str, torch.Tensor] = field(default_factory=dict)
 
 

@@ -189,3 +189,14 @@ def test_ppo_defaults_reach_475_on_cartpole_within_100k_env_steps(seed, tmp_path
     assert lines[-1]["algorithm"]["env_steps"] <= 100_000
     # the best policy, evaluated on new episodes, is as good as its selection promised
     assert rc.evaluate(n_episodes=8)["episode_return_mean"] >= 400
+
+
+def test_the_hint_for_sb3s_clip_range_vf_says_it_is_another_loss():
+    from maze_ppo import PPOAlgorithmConfig
+
+    from maze_core.errors import ConfigurationError
+
+    with pytest.raises(
+        ConfigurationError, match="clip_range_value, which is not the same loss: Stable-Baselines3"
+    ):
+        PPOAlgorithmConfig(clip_range_vf=0.2)

@@ -26,7 +26,9 @@ class PPOAlgorithmConfig(OnPolicyAlgorithmConfig):
     ``n_update_passes`` passes over it, each in ``n_minibatches`` shuffled minibatches, with one
     gradient step per minibatch on ``policy_loss + value_loss_coef * value_loss -
     entropy_coef * entropy``. The probability ratio is clipped to ``1 +- clip_range``;
-    ``clip_range_value`` (None: off) clips the value change from the value at collection time.
+    ``clip_range_value`` (None: off) clips the value change from the value at collection time and
+    takes the larger of the clipped and unclipped value losses (OpenAI Baselines' PPO2;
+    Stable-Baselines3's ``clip_range_vf`` uses the clipped loss alone).
     ``target_kl`` (None: off) ends an update's passes once the approximate KL divergence from the
     behaviour policy exceeds 1.5 times it. ``clip_range_schedule`` "linear" decays the clip range
     to 0 like ``lr_schedule`` does the learning rate.
@@ -44,7 +46,9 @@ class PPOAlgorithmConfig(OnPolicyAlgorithmConfig):
         "n_steps": "n_rollout_steps",
         "ent_coef": "entropy_coef",
         "vf_coef": "value_loss_coef",
-        "clip_range_vf": "clip_range_value",
+        "clip_range_vf": "clip_range_value, which is not the same loss: Stable-Baselines3 takes the "
+        "clipped value loss alone, Maze the larger of the clipped and unclipped losses (as OpenAI "
+        "Baselines' PPO2)",
         "learning_rate": "lr",
     }
 

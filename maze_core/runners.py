@@ -9,11 +9,21 @@ other machines with a copy of the policy and ship trajectories back.
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import ClassVar
 
 from maze_core.errors import ConfigurationError
+
+#: seconds the envs may take for one step or reset before training stops with an error: generous
+#: (no env step should take minutes), so that a hanging env ends a run instead of blocking it forever
+DEFAULT_STEP_TIMEOUT_S = 600.0
+
+#: the least memory one env takes whatever it is: its row of a vector env's bookkeeping (env time,
+#: return, flags) and of one rollout step of the smallest observation and action (with the reward,
+#: flags, log-prob and value, in numpy and on the training device); refuses an absurd n_envs at once
+MIN_BYTES_PER_ENV = 64
 
 
 def check_integer_options(*options: tuple[str, object, int]) -> None:
@@ -26,6 +36,41 @@ def check_integer_options(*options: tuple[str, object, int]) -> None:
             )
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask where the OS has one (a container or
+    ``taskset`` may allow fewer than the machine has), else all of them."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def check_machine_bounds(n_envs: int, n_eval_envs: int, torch_threads: int) -> None:
+    """Refuse at construction what this machine cannot give: more torch threads than usable CPUs
+    (torch would fail deep in OpenMP, or crawl), or more envs than memory could hold at even
+    ``MIN_BYTES_PER_ENV`` each (e.g. ``n_envs=10**30``). A rollout gets the precise check, with
+    the env's spaces and the model, before its buffers are allocated."""
+    cpus = usable_cpus()
+    if torch_threads > cpus:
+        raise ConfigurationError(
+            f"runner.torch_threads={torch_threads} is more than the {cpus} CPUs this process may use; "
+            f"set runner.torch_threads to at most {cpus}"
+        )
+    from maze_core.training.rollout import available_memory
+
+    available = available_memory()
+    if available is None:
+        return
+    most = available // MIN_BYTES_PER_ENV
+    for name, value in (("n_envs", n_envs), ("n_eval_envs", n_eval_envs)):
+        if value > most:
+            raise ConfigurationError(
+                f"runner.{name}={value} is more envs than this machine's memory can hold: each needs at "
+                f"least {MIN_BYTES_PER_ENV} bytes, and {available / 2**30:.1f} GiB are available (at most "
+                f"{most:,} envs); lower runner.{name}"
+            )
+
+
 class Runner(ABC):
     """Base runner.
 
@@ -33,7 +78,8 @@ class Runner(ABC):
     :param n_eval_envs: envs of the default evaluator (used when the algorithm config has none).
     :param eval_episodes: episodes of the default evaluator; 0 evaluates nothing (the best model
         is then selected by the mean training return).
-    :param torch_threads: torch CPU threads for the trainer; 1 is fastest for small models.
+    :param torch_threads: torch CPU threads for the trainer; 1 is fastest for small models. At most
+        the CPUs this process may use.
     :param native_vector_env: step a gymnasium id whose registration has a vector entry point
         (e.g. CartPole-v1) as one native vector env (``gymnasium.make_vec``) instead of one
         ``GymMazeEnv`` per env; an env given as a ``VectorEnvFactory`` is always stepped natively.
@@ -41,8 +87,13 @@ class Runner(ABC):
         running mean/std statistics (frozen at evaluation, saved in the checkpoint).
     :param normalize_rewards: scale the training rewards by the running standard deviation of the
         discounted return (Stable-Baselines3's ``VecNormalize``); reported returns stay raw.
-    :param step_timeout_s: seconds an env may take for one step or reset before training stops with
-        an error (the checkpoint and the best model are kept); None waits forever.
+    :param step_timeout_s: seconds the envs may take for one step or reset (all envs of a vector env
+        together) before training stops with an error naming the env (the checkpoint and the best
+        model are kept); training and evaluation envs alike. The default, ``DEFAULT_STEP_TIMEOUT_S``
+        (600 s), only ends runs whose env hangs; None waits forever. Envs stepped in this process
+        (the dev runner, native vector envs, evaluation) are interrupted by SIGALRM, which works
+        only in the main thread and not in C code that never returns to Python; env worker
+        processes (the local runner) are stopped whatever they do.
     """
 
     #: options that decide where this machine connects, or what it reaches outside the run (a
@@ -60,7 +111,7 @@ class Runner(ABC):
         native_vector_env: bool = True,
         normalize_observations: bool = False,
         normalize_rewards: bool = False,
-        step_timeout_s: float | None = None,
+        step_timeout_s: float | None = DEFAULT_STEP_TIMEOUT_S,
     ):
         check_integer_options(
             ("n_envs", n_envs, 1),
@@ -68,6 +119,7 @@ class Runner(ABC):
             ("eval_episodes", eval_episodes, 0),
             ("torch_threads", torch_threads, 1),
         )
+        check_machine_bounds(n_envs, n_eval_envs, torch_threads)
         self.n_envs = n_envs
         self.n_eval_envs = n_eval_envs
         self.eval_episodes = eval_episodes
@@ -82,7 +134,7 @@ class Runner(ABC):
         self.native_vector_env = native_vector_env
         self.normalize_observations = normalize_observations
         self.normalize_rewards = normalize_rewards
-        from maze_core.env.vector import checked_step_timeout
+        from maze_core.env.faults import checked_step_timeout
 
         self.step_timeout_s = checked_step_timeout(step_timeout_s, "runner.step_timeout_s")
         self._owned = []  # envs/collectors this runner created and must close

@@ -11,6 +11,8 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from maze_core.env.wrappers import Wrapper
+
 #: one epoch of a few steps: enough to write every file of a run
 QUICK = [
     *("--set", "algorithm.epoch_length=2"),
@@ -122,3 +124,36 @@ class ImprovingEnv(TinyEnv):
     def step(self, action):
         observation, _, terminated, truncated, info = super().step(action)
         return observation, float(type(self).episodes), terminated, truncated, info
+
+
+class StringObservationEnv(TinyEnv):
+    """Returns a string as its observation from its first step on."""
+
+    def step(self, action):
+        _, reward, terminated, truncated, info = super().step(action)
+        return "hello", reward, terminated, truncated, info
+
+
+class NoneObservationEnv(TinyEnv):
+    """Returns None as its observation from its first step on."""
+
+    def step(self, action):
+        _, reward, terminated, truncated, info = super().step(action)
+        return None, reward, terminated, truncated, info
+
+
+class StringRewardEnv(TinyEnv):
+    """Returns a string as its reward."""
+
+    def step(self, action):
+        observation, _, terminated, truncated, info = super().step(action)
+        return observation, "one", terminated, truncated, info
+
+
+class NoneObservationWrapper(Wrapper):
+    """A Maze wrapper (so that vector envs step it on their per-env path, not the batched path of
+    plain gymnasium envs) whose observation is None (not a dict) from its first step on."""
+
+    def step(self, action):
+        _, reward, terminated, truncated, info = self.env.step(action)
+        return None, reward, terminated, truncated, info

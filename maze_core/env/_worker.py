@@ -23,6 +23,7 @@ import gymnasium
 import numpy as np
 
 from maze_core.env.gym_env import GymMazeEnv
+from maze_core.env.outputs import EnvOutputError
 from maze_core.env.structured_env import StructuredEnv, is_single_actor
 from maze_core.errors import ConfigurationError
 
@@ -47,11 +48,25 @@ class ResetRecord(NamedTuple):
 
 
 class RemoteError(NamedTuple):
-    """An exception in a worker: what it was doing, the formatted traceback and the env's index."""
+    """An exception in a worker: what it was doing, the formatted traceback, the env's index and
+    the exception in one line (:func:`describe_error`)."""
 
     during: str
     traceback: str
     index: int = -1
+    detail: str = ""
+
+
+#: what a worker sends instead of an observation it wrote into shared memory (unlike None, which an
+#: env may return by mistake, no env returns it, and it unpickles as itself)
+IN_SHARED_MEMORY = Ellipsis
+
+
+def describe_error(error: BaseException) -> str:
+    """An env's exception in one line, as an EnvWorkerError quotes it after "env i failed in step: "."""
+    if isinstance(error, EnvOutputError):
+        return error.detail  # what the env returned, in a sentence of its own
+    return f"{type(error).__name__}: {error}"
 
 
 def make_env(factory, index: int) -> StructuredEnv:
@@ -303,7 +318,7 @@ def worker_main(conn, indices: list[int], factory_payloads: list[bytes], warning
                     if observation_rows is not None and _put_observation(
                         observation_rows[position], record[0]
                     ):
-                        record = (None, *record[1:])  # the observation went to shared memory
+                        record = (IN_SHARED_MEMORY, *record[1:])
                     replies.append(record)
             elif command == "reset":
                 seeds, options = payload
@@ -313,7 +328,7 @@ def worker_main(conn, indices: list[int], factory_payloads: list[bytes], warning
                     if observation_rows is not None and _put_observation(
                         observation_rows[position], record.observation
                     ):
-                        record = record._replace(observation=None)
+                        record = record._replace(observation=IN_SHARED_MEMORY)
                     replies.append(record)
             elif command == "attach":
                 shared = SharedArrays(*payload)
@@ -335,9 +350,9 @@ def worker_main(conn, indices: list[int], factory_payloads: list[bytes], warning
             else:  # pragma: no cover - a bug in the parent
                 raise ValueError(f"unknown command {command!r}")
             conn.send(replies)
-    except BaseException:  # noqa: BLE001 - everything goes back to the parent
+    except BaseException as error:  # noqa: BLE001 - everything goes back to the parent
         try:
-            conn.send(RemoteError(during, traceback.format_exc(), current))
+            conn.send(RemoteError(during, traceback.format_exc(), current, describe_error(error)))
         except Exception:  # noqa: BLE001 - the parent may be gone already
             pass
     finally:

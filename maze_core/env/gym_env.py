@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import gymnasium
 import numpy as np
 from gymnasium import spaces
 
+from maze_core.env.outputs import EnvOutputError, numeric, reward_value
 from maze_core.env.spaces import SUPPORTED_SPACES, check_dict_space, float32_space
 from maze_core.env.structured_env import MazeEnv
 from maze_core.errors import ConfigurationError
@@ -102,7 +104,13 @@ class GymMazeEnv(MazeEnv):
     def step(self, action):
         observation, reward, terminated, truncated, info = self.env.step(self._gym_action(action))
         self._env_time += 1
-        return self._maze_observation(observation), float(reward), bool(terminated), bool(truncated), info
+        return (
+            self._maze_observation(observation),
+            reward_value(reward),
+            bool(terminated),
+            bool(truncated),
+            info,
+        )
 
     def render(self):
         return self.env.render()
@@ -166,13 +174,20 @@ class GymConversion:
         }
         self._action_dtypes = {key: sub.dtype for key, sub in self.action_space.spaces.items()}
 
-    def observation(self, observation) -> dict[str, np.ndarray]:
-        """A gymnasium observation (or a stack of them) as a Maze observation dict."""
+    def observation(self, observation, batched: bool = False) -> dict[str, np.ndarray]:
+        """A gymnasium observation (or, ``batched``, a stack of them) as a Maze observation dict; an
+        observation that is not numbers is an :class:`~maze_core.env.outputs.EnvOutputError`."""
         if self._wrap_observation:
-            return {"observation": np.asarray(observation, dtype=self._observation_dtype)}
+            return {
+                "observation": numeric(
+                    observation, "observation['observation']", self._observation_dtype, batched
+                )
+            }
+        if not isinstance(observation, Mapping):
+            raise EnvOutputError("observation", observation)
         float64_keys = self._float64_keys
         return {
-            key: np.asarray(value, dtype=np.float32) if key in float64_keys else np.asarray(value)
+            key: numeric(value, f"observation[{key!r}]", np.float32 if key in float64_keys else None, batched)
             for key, value in observation.items()
         }
 

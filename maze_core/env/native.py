@@ -22,7 +22,6 @@ The two gymnasium autoreset modes differ in what a step after an episode end mea
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -30,8 +29,17 @@ import gymnasium
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from maze_core.env.faults import (
+    STEP_CLOCK,
+    StepTimeout,
+    checked_step_timeout,
+    env_error,
+    output_error,
+    timeout_detail,
+)
 from maze_core.env.gym_env import GymConversion
 from maze_core.env.log_stats import LogStatsEnv
+from maze_core.env.outputs import EnvOutputError, numeric
 from maze_core.env.structured_env import ActorID
 from maze_core.errors import ConfigurationError, MazeError
 from maze_core.statistics import EpisodeRecorder
@@ -54,7 +62,7 @@ class NativeVectorEnv(LogStatsEnv):
     :param vector_env: the gymnasium vector env; this object owns it (``close()`` closes it).
     :param logging_prefix: statistics of :meth:`write_epoch_stats` go to the log hub under it.
     :param step_timeout_s: seconds one ``step`` or ``reset`` of the whole batch may take in this
-        process (SIGALRM, see :class:`~maze_core.env.vector.SequentialVectorEnv`); None: no limit.
+        process (SIGALRM, see :class:`~maze_core.env.faults._StepClock`); None: no limit.
     """
 
     def __init__(
@@ -63,8 +71,6 @@ class NativeVectorEnv(LogStatsEnv):
         logging_prefix: str | None = None,
         step_timeout_s: float | None = None,
     ):
-        from maze_core.env.vector import checked_step_timeout
-
         self._step_timeout_s = checked_step_timeout(step_timeout_s)
         if not isinstance(vector_env, gymnasium.vector.VectorEnv):
             raise ConfigurationError(
@@ -103,25 +109,28 @@ class NativeVectorEnv(LogStatsEnv):
         self._check_open()
         if seed is None:
             seed, self._next_seed = self._next_seed, None
-        with self._time_limit("reset"):
-            observation, info = self.env.reset(seed=_gym_seed(seed), options=options)
+        observation, info = self._timed("reset", self.env.reset, seed=_gym_seed(seed), options=options)
+        try:
+            observation = self._conversion.observation(observation, batched=True)
+        except EnvOutputError as error:
+            raise output_error(error, "reset", self.logging_prefix) from None
         self._env_times[:] = 0
         self._episode_returns[:] = 0.0
         self._done[:] = False
         self._reset_steps[:] = False
-        return self._conversion.observation(observation), _VectorInfos(info, self.n_envs, self._conversion)
+        return observation, _VectorInfos(info, self.n_envs, self._conversion)
 
     def step(self, actions: dict[str, np.ndarray]):
         """Step all envs with the stacked ``actions``; returns ``(observations, rewards[float32],
         terminated[bool], truncated[bool], infos)`` like Maze's vector envs."""
         self._check_open()
         action = self._conversion.gym_action(actions, batched=True)
-        if self._step_timeout_s is None:
-            observation, rewards, terminated, truncated, info = self.env.step(action)
-        else:
-            with self._time_limit("step"):
-                observation, rewards, terminated, truncated, info = self.env.step(action)
-        rewards = np.asarray(rewards, dtype=np.float32)
+        observation, rewards, terminated, truncated, info = self._timed("step", self.env.step, action)
+        try:  # numbers only: a None observation would become NaN, a string a bare ValueError
+            observation = self._conversion.observation(observation, batched=True)
+            rewards = numeric(rewards, "reward", np.float32, batched=True)
+        except EnvOutputError as error:
+            raise output_error(error, "step", self.logging_prefix) from None
         terminated = np.asarray(terminated, dtype=bool)
         truncated = np.asarray(truncated, dtype=bool)
         done = terminated | truncated
@@ -143,7 +152,7 @@ class NativeVectorEnv(LogStatsEnv):
                 times[ended] = 0
         self._done = done
         return (
-            self._conversion.observation(observation),
+            observation,
             rewards,
             terminated,
             truncated,
@@ -170,6 +179,7 @@ class NativeVectorEnv(LogStatsEnv):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            STEP_CLOCK.release()
             self.env.close()
 
     def actor_id(self) -> ActorID:
@@ -219,16 +229,16 @@ class NativeVectorEnv(LogStatsEnv):
         if self._closed:
             raise MazeError("this NativeVectorEnv is closed; create a new one.")
 
-    @contextlib.contextmanager
-    def _time_limit(self, during: str):
-        from maze_core.env.vector import _env_error, _StepTimeout, _time_limit, _timeout_detail
-
+    def _timed(self, during: str, call, *args, **kwargs):
+        """``call(*args, **kwargs)`` within the step timeout (see ``faults._StepClock``)."""
+        STEP_CLOCK.start(self._step_timeout_s)
         try:
-            with _time_limit(self._step_timeout_s):
-                yield
-        except _StepTimeout:
-            detail = _timeout_detail(self._step_timeout_s)
-            raise _env_error(0, during, f"(the vector env of {self.n_envs} envs) {detail}", None) from None
+            return call(*args, **kwargs)
+        except StepTimeout:
+            detail = f"(the vector env of {self.n_envs} envs) {timeout_detail(self._step_timeout_s)}"
+            raise env_error(0, during, detail, None, self.logging_prefix) from None
+        finally:
+            STEP_CLOCK.stop()
 
 
 def _gym_seed(seed):

@@ -44,11 +44,11 @@ class WorkerVectorEnv(gymnasium.vector.VectorEnv):
         start_method: str | None = None,
         step_timeout_s: float | None = None,
     ):
+        from maze_core.env.faults import checked_step_timeout
         from maze_core.env.vector import (
             _main_module_not_reimported,
             _shutdown_workers,
             _split_evenly,
-            checked_step_timeout,
             default_start_method,
         )
 
@@ -147,11 +147,12 @@ class WorkerVectorEnv(gymnasium.vector.VectorEnv):
     def _failure(
         self, worker: int, during: str, worker_traceback: str | None, timed_out: bool = False
     ) -> EnvWorkerError:
-        from maze_core.env.vector import _describe_exit, _timeout_detail
+        from maze_core.env.faults import timeout_detail
+        from maze_core.env.vector import _describe_exit
 
         group = self._groups[worker]
         if timed_out:
-            detail = _timeout_detail(self._step_timeout_s)
+            detail = timeout_detail(self._step_timeout_s)
         elif worker_traceback is None:
             self.processes[worker].join(timeout=1.0)
             detail = f"the worker process died ({_describe_exit(self.processes[worker].exitcode)})"

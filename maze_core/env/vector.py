@@ -23,12 +23,11 @@ import os
 import select
 import signal
 import sys
-import threading
 import time
 import traceback
 import warnings
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -37,20 +36,31 @@ import numpy as np
 from gymnasium import spaces
 
 from maze_core.env._worker import (
+    IN_SHARED_MEMORY,
     RemoteError,
     ResetRecord,
     SharedArrays,
     StepRecord,
     call_env,
+    describe_error,
     make_env,
     reset_env,
     shared_layout,
     step_env,
     worker_main,
 )
+from maze_core.env.faults import (
+    STEP_CLOCK,
+    StepTimeout,
+    checked_step_timeout,
+    env_error,
+    output_error,
+    timeout_detail,
+)
 from maze_core.env.gym_env import GymMazeEnv
 from maze_core.env.log_stats import LogStatsEnv
 from maze_core.env.names import EnvFactory, check_env_factory
+from maze_core.env.outputs import EnvOutputError, numeric
 from maze_core.env.structured_env import ActorID, StepKey, StructuredEnv, is_single_actor
 from maze_core.errors import ConfigurationError, EnvWorkerError, MazeError
 from maze_core.statistics import EpisodeRecorder
@@ -125,9 +135,13 @@ class VectorEnv(LogStatsEnv, abc.ABC):
         if self._track_actors:
             self._update_actor(actor_ids)
             self._actor_dones = np.zeros(self.n_envs, dtype=bool)
+        try:
+            observation = self._stack(observations)
+        except EnvOutputError as error:
+            raise output_error(error, "reset", self.logging_prefix) from None
         self._env_times = np.array(env_times, dtype=np.int64)
         self._episode_returns[:] = 0.0
-        return self._stack(observations), list(infos)
+        return observation, list(infos)
 
     def step(self, actions: dict[str, np.ndarray]):
         """Step all envs with ``actions`` (``{key: array[n_envs, ...]}``) for the current actor.
@@ -148,10 +162,14 @@ class VectorEnv(LogStatsEnv, abc.ABC):
             actor_ids,
             dones,
         ) = zip(*records, strict=True)
+        try:
+            rewards = numeric(rewards, "reward", np.float32, batched=True)
+            observation = self._stack(observations)
+        except EnvOutputError as error:
+            raise output_error(error, "step", self.logging_prefix) from None
         if self._track_actors:
             self._update_actor(actor_ids)
             self._actor_dones = np.array(dones, dtype=bool)
-        rewards = np.array(rewards, dtype=np.float32)
         self._env_times = np.array(env_times, dtype=np.int64)
 
         recorder = self.episode_recorder
@@ -168,7 +186,7 @@ class VectorEnv(LogStatsEnv, abc.ABC):
             returns[ended] = 0.0
 
         return (
-            self._stack(observations),
+            observation,
             rewards,
             np.array(terminated, dtype=bool),
             np.array(truncated, dtype=bool),
@@ -273,17 +291,25 @@ class VectorEnv(LogStatsEnv, abc.ABC):
         return [dict(zip(keys, rows, strict=True)) for rows in zip(*actions.values(), strict=True)]
 
     def _stack(self, observations: Sequence[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-        return {
-            key: stacked([observation[key] for observation in observations], key) for key in observations[0]
-        }
+        try:
+            return {
+                key: stacked([observation[key] for observation in observations], key)
+                for key in observations[0]
+            }
+        except TypeError:  # an observation that is not a dict
+            for index, observation in enumerate(observations):
+                if not isinstance(observation, Mapping):
+                    raise EnvOutputError("observation", observation, index) from None
+            raise
 
 
 def stacked(values: list, key: str) -> np.ndarray:
     """The envs' observations under ``key`` as one array (``np.array`` on equally shaped arrays is
-    the fastest stacking numpy offers); envs that disagree on the shape are a clear error naming
-    them, where numpy's own message names neither the key nor the envs."""
+    the fastest stacking numpy offers), if they are numbers (else an EnvOutputError naming the env);
+    envs that disagree on the shape are a clear error naming them, where numpy's own message names
+    neither the key nor the envs."""
     try:
-        return np.array(values)
+        return numeric(values, f"observation[{key!r}]", batched=True)
     except ValueError:
         shapes = [np.shape(value) for value in values]
         other = next((index for index, shape in enumerate(shapes) if shape != shapes[0]), None)
@@ -316,29 +342,18 @@ def _check_same_spaces(index: int, description: tuple, reference: tuple) -> None
         )
 
 
-#: how errors name the envs of a vector env with this logging prefix
-_ENV_ROLES = {"train": "training env", "eval": "evaluation env"}
-
-
-def _env_error(
-    index: int, during: str, detail: str, env_traceback: str | None, logging_prefix: str | None = None
-) -> EnvWorkerError:
-    """An EnvWorkerError naming the env (a training or an evaluation env, by the vector env's
-    logging prefix), with the env's traceback in ``env_traceback``."""
-    role = _ENV_ROLES.get(logging_prefix, "env")
-    error = EnvWorkerError(f"{role} {index} failed in {during}: {detail}")
-    error.worker_index = index
-    error.env_traceback = env_traceback
-    return error
-
-
 def _spaces_of(env: StructuredEnv) -> tuple:
     return env.observation_spaces_dict, env.action_spaces_dict, env.agent_counts_dict
 
 
 class SequentialVectorEnv(VectorEnv):
     """Steps its envs one after the other in this process (no copying, no processes: the fastest
-    choice for cheap envs, and the easiest to debug)."""
+    choice for cheap envs, and the easiest to debug).
+
+    ``step_timeout_s`` bounds one step or reset of all its envs together (as a SubprocVectorEnv
+    waits for all its workers), enforced with SIGALRM (see ``maze_core.env.faults``); None: no
+    limit.
+    """
 
     def __init__(
         self,
@@ -349,6 +364,7 @@ class SequentialVectorEnv(VectorEnv):
         factories = _check_factories(env_factories)
         self._step_timeout_s = checked_step_timeout(step_timeout_s)
         self.envs: list[StructuredEnv] = []
+        seen = set()  # ids of the envs so far: a set, as 100000 envs compared pairwise take minutes
         try:
             for index, factory in enumerate(factories):
                 try:
@@ -356,18 +372,19 @@ class SequentialVectorEnv(VectorEnv):
                 except MazeError:
                     raise
                 except Exception as exc:
-                    raise _env_error(
+                    raise env_error(
                         index,
                         "the env factory",
-                        f"{type(exc).__name__}: {exc}",
+                        describe_error(exc),
                         traceback.format_exc(),
                         logging_prefix,
                     ) from exc
-                if any(env is other for other in self.envs):
+                if id(env) in seen:
                     raise ConfigurationError(
                         f"env factory {index} returned an env that an earlier factory returned already; "
                         "pass functions that each create a new env (not `lambda: env`)."
                     )
+                seen.add(id(env))
                 self.envs.append(env)
             reference = _spaces_of(self.envs[0])
             for index, env in enumerate(self.envs[1:], start=1):
@@ -377,8 +394,7 @@ class SequentialVectorEnv(VectorEnv):
                 env.close()
             raise
         super().__init__(len(self.envs), *reference, logging_prefix=logging_prefix)
-        # the batched path has no per-env step timeout: with one, every env is stepped on its own
-        self._gym_batch = _GymBatch.of(self.envs) if self._step_timeout_s is None else None
+        self._gym_batch = _GymBatch.of(self.envs)
 
     def step(self, actions: dict[str, np.ndarray]):
         if self._gym_batch is None:
@@ -388,41 +404,39 @@ class SequentialVectorEnv(VectorEnv):
 
     def _step_envs(self, actions):
         track_actors = self._track_actors
-        records = []
-        for index, env in enumerate(self.envs):
-            try:
-                with _time_limit(self._step_timeout_s):
-                    records.append(
-                        step_env(env, {key: value[index] for key, value in actions.items()}, track_actors)
-                    )
-            except _StepTimeout:
-                raise self._timeout(index, "step") from None
-            except Exception as exc:
-                raise _env_error(
-                    index, "step", f"{type(exc).__name__}: {exc}", traceback.format_exc(), self.logging_prefix
-                ) from exc
-        return records
+        return self._each_env(
+            "step",
+            lambda index, env: step_env(
+                env, {key: value[index] for key, value in actions.items()}, track_actors
+            ),
+        )
 
     def _reset_envs(self, seeds, options):
+        return self._each_env(
+            "reset", lambda index, env: reset_env(env, seeds[index], options, self._track_actors)
+        )
+
+    def _each_env(self, during: str, call) -> list:
+        """``call(index, env)`` for every env, within one step timeout for all of them (as a step of a
+        SubprocVectorEnv waits for all its workers); an error or the timeout names the env."""
         records = []
-        for index, (env, seed) in enumerate(zip(self.envs, seeds, strict=True)):
-            try:
-                with _time_limit(self._step_timeout_s):
-                    records.append(reset_env(env, seed, options, self._track_actors))
-            except _StepTimeout:
-                raise self._timeout(index, "reset") from None
-            except Exception as exc:
-                raise _env_error(
-                    index,
-                    "reset",
-                    f"{type(exc).__name__}: {exc}",
-                    traceback.format_exc(),
-                    self.logging_prefix,
-                ) from exc
+        STEP_CLOCK.start(self._step_timeout_s)
+        try:
+            for index, env in enumerate(self.envs):
+                try:
+                    records.append(call(index, env))
+                except Exception as exc:
+                    raise env_error(
+                        index, during, describe_error(exc), traceback.format_exc(), self.logging_prefix
+                    ) from exc
+        except StepTimeout:
+            raise self._timeout(len(records), during) from None
+        finally:
+            STEP_CLOCK.stop()
         return records
 
     def _timeout(self, index: int, during: str) -> EnvWorkerError:
-        return _env_error(index, during, _timeout_detail(self._step_timeout_s), None, self.logging_prefix)
+        return env_error(index, during, timeout_detail(self._step_timeout_s), None, self.logging_prefix)
 
     def _seed_envs(self, seeds):
         for env, seed in zip(self.envs, seeds, strict=True):
@@ -432,6 +446,7 @@ class SequentialVectorEnv(VectorEnv):
         return [call_env(env, name, args, kwargs) for env in self.envs]
 
     def _close_envs(self) -> None:
+        STEP_CLOCK.release()
         for env in self.envs:
             env.close()
 
@@ -466,17 +481,28 @@ class _GymBatch:
             )
         results = []
         append = results.append
+        STEP_CLOCK.start(vector_env._step_timeout_s)
         try:
-            # rows of the action array: numpy scalars for a Discrete space, as GymMazeEnv hands them
-            for step, value in zip(self.steps, action, strict=True):
-                append(step(value))
-        except Exception as exc:
-            raise _env_error(
-                len(results), "step", f"{type(exc).__name__}: {exc}", traceback.format_exc()
-            ) from exc
+            try:
+                # rows of the action array: numpy scalars for a Discrete space, as GymMazeEnv hands them
+                for step, value in zip(self.steps, action, strict=True):
+                    append(step(value))
+            except Exception as exc:
+                index, prefix = len(results), vector_env.logging_prefix
+                raise env_error(index, "step", describe_error(exc), traceback.format_exc(), prefix) from exc
+            return self._finish(vector_env, results)
+        except StepTimeout:
+            raise vector_env._timeout(min(len(results), len(self.steps) - 1), "step") from None
+        except EnvOutputError as error:
+            raise output_error(error, "step", vector_env.logging_prefix) from None
+        finally:
+            STEP_CLOCK.stop()
+
+    def _finish(self, vector_env: VectorEnv, results: list[tuple]):
+        """The step's results as arrays, the statistics updated and finished episodes reset."""
         columns = zip(*results, strict=True)
         observations, rewards, terminated, truncated, infos = (list(column) for column in columns)
-        rewards = np.array(rewards, dtype=np.float32)
+        rewards = numeric(rewards, "reward", np.float32, batched=True)
         terminated = np.array(terminated, dtype=bool)
         truncated = np.array(truncated, dtype=bool)
         times = vector_env._env_times
@@ -490,70 +516,29 @@ class _GymBatch:
             returns[ended] = 0.0
             times[ended] = 0
             for index in ended.tolist():
-                infos[index] = self._reset(index, observations, infos[index])
+                infos[index] = self._reset(vector_env, index, observations, infos[index])
         for env, env_time in zip(self.envs, times.tolist(), strict=True):
             env._env_time = env_time  # what the env's own get_env_time() reports
-        observation = self.conversion.observation(stacked(observations, "observation"))
+        observation = self.conversion.observation(stacked(observations, "observation"), batched=True)
         return observation, rewards, terminated, truncated, infos
 
-    def _reset(self, index: int, observations: list, final_info: dict) -> dict:
+    def _reset(self, vector_env: VectorEnv, index: int, observations: list, final_info: dict) -> dict:
         """Reset env ``index`` (through GymMazeEnv, for its seeding); returns its info."""
         final_observation = observations[index]
         try:
             observation, info = self.envs[index].reset()
+        except StepTimeout:
+            raise vector_env._timeout(index, "reset") from None
         except Exception as exc:
-            raise _env_error(index, "reset", f"{type(exc).__name__}: {exc}", traceback.format_exc()) from exc
+            raise env_error(
+                index, "reset", describe_error(exc), traceback.format_exc(), vector_env.logging_prefix
+            ) from exc
         observations[index] = observation["observation"]
         return {
             **info,
             "final_observation": self.conversion.observation(final_observation),
             "final_info": final_info,
         }
-
-
-def checked_step_timeout(step_timeout_s: float | None, name: str = "step_timeout_s") -> float | None:
-    """``step_timeout_s`` if it is None or a finite number of seconds > 0; a ConfigurationError else."""
-    valid = isinstance(step_timeout_s, (int, float)) and not isinstance(step_timeout_s, bool)
-    if step_timeout_s is not None and not (valid and 0 < step_timeout_s < float("inf")):
-        raise ConfigurationError(
-            f"{name}={step_timeout_s!r} is invalid: it must be a number of seconds > 0, or None for no limit"
-        )
-    return step_timeout_s
-
-
-def _timeout_detail(step_timeout_s: float) -> str:
-    return (
-        f"it did not return within step_timeout_s={step_timeout_s:g} s, so training stops here (the "
-        "last checkpoint and the best model are kept); fix the env or raise runner.step_timeout_s"
-    )
-
-
-class _StepTimeout(BaseException):
-    """Raised in the main thread by SIGALRM when an in-process env exceeds its step timeout."""
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float | None):
-    """Interrupt the block after ``seconds`` with ``_StepTimeout`` (SIGALRM, so only in the main
-    thread on Unix; elsewhere, and in C code that never returns to Python, it cannot interrupt)."""
-    if (
-        not seconds
-        or not hasattr(signal, "setitimer")
-        or threading.current_thread() is not threading.main_thread()
-    ):
-        yield
-        return
-
-    def expire(signum, frame):
-        raise _StepTimeout
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @contextlib.contextmanager
@@ -731,13 +716,14 @@ class SubprocVectorEnv(VectorEnv):
         shared = self._shared
         if shared is None:
             return super()._stack(observations)
-        # a worker sends None when it wrote its observation into shared memory; copy them out, as
-        # the next step overwrites them
-        if observations.count(None) == len(observations):
+        # a worker sends IN_SHARED_MEMORY when it wrote its observation into shared memory; copy
+        # them out, as the next step overwrites them
+        if observations.count(IN_SHARED_MEMORY) == len(observations):
             return {key: array.copy() for key, array in shared.observations.items()}
+        rows = shared.observations.items()
         return super()._stack(
             [
-                {key: array[index] for key, array in shared.observations.items()} if obs is None else obs
+                {key: array[index] for key, array in rows} if obs is IN_SHARED_MEMORY else obs
                 for index, obs in enumerate(observations)
             ]
         )
@@ -837,14 +823,14 @@ class SubprocVectorEnv(VectorEnv):
         except (EOFError, OSError):
             raise self._failure(worker, during, None) from None
         if type(message) is RemoteError:
-            raise self._failure(worker, message.during, message.traceback, message.index)
+            raise self._failure(worker, message.during, message.traceback, message.index, message.detail)
         return message
 
     def _failure(
-        self, worker: int, during: str, env_traceback: str | None, index: int = -1
+        self, worker: int, during: str, env_traceback: str | None, index: int = -1, summary: str = ""
     ) -> EnvWorkerError:
         """Shut all workers down and describe what happened to env ``index`` of ``worker`` (its
-        first env when the whole worker died)."""
+        first env when the whole worker died); ``summary``: the env's exception in one line."""
         process = self._processes[worker]
         group = self._groups[worker]
         if index < 0:
@@ -860,18 +846,18 @@ class SubprocVectorEnv(VectorEnv):
                     "import your main module)."
                 )
         else:
-            last_line = env_traceback.strip().splitlines()[-1]
-            detail = f"{last_line}\n\nTraceback in env worker {index}:\n{env_traceback.rstrip()}"
+            summary = summary or env_traceback.strip().splitlines()[-1]
+            detail = f"{summary}\n\nTraceback in env worker {index}:\n{env_traceback.rstrip()}"
         self._close_envs()
-        error = _env_error(index, during, detail, env_traceback, self.logging_prefix)
+        error = env_error(index, during, detail, env_traceback, self.logging_prefix)
         error.args = (f"{error.args[0]}\n(all env workers of this SubprocVectorEnv have been shut down)",)
         return error
 
     def _timeout(self, worker: int, during: str) -> EnvWorkerError:
         """Stop all workers: one of them (``worker``, named by its first env) exceeded the step timeout."""
         self._close_envs()
-        return _env_error(
-            self._groups[worker][0], during, _timeout_detail(self._step_timeout_s), None, self.logging_prefix
+        return env_error(
+            self._groups[worker][0], during, timeout_detail(self._step_timeout_s), None, self.logging_prefix
         )
 
 

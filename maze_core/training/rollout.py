@@ -399,9 +399,7 @@ class VectorEnvCollector:
         rollout's ``log_probs`` and ``values`` are None; only the observations that follow the
         rollout are valued). For an algorithm whose update evaluates the rollout anyway (A2C)."""
         env, n = self.env, self.env.n_envs
-        if self._observation is None:
-            self._observation, _ = env.reset(seed=self.seed)
-        if n_steps > self._capacity:
+        if n_steps > self._capacity:  # checked before the first reset, which takes time with many envs
             actor = ActorID(*env.actor_id())
             _check_memory(
                 n_steps,
@@ -414,6 +412,8 @@ class VectorEnvCollector:
             )
             self._buffers.clear()
             self._capacity = n_steps
+        if self._observation is None:
+            self._observation, _ = env.reset(seed=self.seed)
         for buffer in self._buffers.values():
             buffer.rows.clear()
         rewards = np.zeros((n_steps, n), dtype=np.float32)

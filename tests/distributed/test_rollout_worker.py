@@ -182,7 +182,7 @@ def test_runner_options_from_the_command_line_are_typed_and_recorded():
         "native_vector_env": True,
         "normalize_observations": False,
         "normalize_rewards": False,
-        "step_timeout_s": None,
+        "step_timeout_s": 600.0,
         "address": "auto",
         "n_workers": 3,
         "envs_per_worker": 2,

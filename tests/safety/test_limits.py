@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import functools
+import signal
+import threading
 import time
 import warnings
 
 import numpy as np
 import pytest
 import torch
-from safety_support import QUICK_OVERRIDES, DyingEnv, HangingEnv
+from safety_support import QUICK_OVERRIDES, DyingEnv, HangingEnv, TinyEnv
 
 from maze_core import RunContext
-from maze_core.env.vector import SubprocVectorEnv
+from maze_core.env.vector import SequentialVectorEnv, SubprocVectorEnv
 from maze_core.errors import ConfigurationError, EnvWorkerError, MazeWarning
+from maze_core.runners import DEFAULT_STEP_TIMEOUT_S
 
 
 @pytest.mark.parametrize("runner", ["dev", "local"])
@@ -31,6 +34,56 @@ def test_an_env_that_never_returns_ends_training_with_the_models_kept(tmp_path, 
     assert "the last checkpoint and the best model are kept" in message
     assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 1
     assert "policies" in torch.load(tmp_path / "state_dict.pt", weights_only=True)
+
+
+@pytest.mark.parametrize("runner", ["dev", "local", "ray"])
+def test_every_runner_has_a_generous_step_timeout_by_default(runner):
+    """A hanging env ends a run (as above) unless the user asks to wait forever (None)."""
+    assert DEFAULT_STEP_TIMEOUT_S == 600
+    assert RunContext(env="CartPole-v1", runner=runner).runner.step_timeout_s == DEFAULT_STEP_TIMEOUT_S
+    none = RunContext(env="CartPole-v1", runner=runner, overrides={"runner.step_timeout_s": None})
+    assert none.runner.step_timeout_s is None
+
+
+def test_the_step_timeout_keeps_someone_elses_sigalrm_handler_and_alarm():
+    """The timeout is enforced with SIGALRM in the training process; a handler and an alarm set
+    before (pytest-timeout's, a script's) still fire, and the handler is back after close()."""
+    calls = []
+
+    def handler(signum, frame):
+        calls.append(time.monotonic())
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    try:
+        start = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with SequentialVectorEnv([TinyEnv] * 2, step_timeout_s=5.0) as env:
+            env.reset(seed=0)
+            while time.monotonic() - start < 0.6:
+                env.step({"action": np.zeros(2, dtype=np.int64)})
+        assert len(calls) == 1 and 0.25 < calls[0] - start < 0.5
+        assert signal.getsignal(signal.SIGALRM) is handler
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_training_outside_the_main_thread_runs_with_the_default_timeout(tmp_path):
+    """SIGALRM only reaches the main thread: elsewhere in-process envs run without a limit, and
+    training works as before."""
+    errors = []
+
+    def train():
+        try:
+            with RunContext(env="CartPole-v1", overrides=QUICK_OVERRIDES, run_dir=tmp_path, silent=True) as c:
+                c.train(1)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    thread = threading.Thread(target=train)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive() and errors == []
 
 
 def test_a_dead_worker_is_named_as_a_training_or_an_evaluation_env(tmp_path):

@@ -13,9 +13,9 @@ from maze_core.runners import Runner
 class DevRunner(Runner):
     """Steps all envs in the training process: simplest to debug, fastest for cheap envs.
 
-    Its ``step_timeout_s`` interrupts an env with SIGALRM, which works in the main thread for Python
-    code and blocking calls, but not for C code that never returns to Python: use the local runner
-    for envs that may hang.
+    Its ``step_timeout_s`` (600 s by default) interrupts an env with SIGALRM, which works in the main
+    thread for Python code and blocking calls, but not in other threads nor for C code that never
+    returns to Python: use the local runner for envs that may hang there.
     """
 
     def make_vector_env(self, env_factories, logging_prefix: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -205,3 +206,37 @@ class GymConversion:
 
 def _gym_value(value, scalar, dtype):
     return np.asarray(value, dtype=dtype) if scalar is None else scalar(value)
+
+
+#: gymnasium id namespaces registered by a separate package: namespace -> (module, pip package)
+NAMESPACE_PACKAGES = {"ALE": ("ale_py", "ale-py")}
+
+
+def register_namespace(name: str) -> bool:
+    """Import the package whose envs have ``name``'s namespace (``ALE/...``: ale-py), so that they
+    are registered with gymnasium; whether ``name`` is a gymnasium id now."""
+    namespace, _, _ = name.rpartition("/")
+    if namespace not in NAMESPACE_PACKAGES:
+        return False
+    module_name, _ = NAMESPACE_PACKAGES[namespace]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return False
+    gymnasium.register_envs(module)
+    return name in gymnasium.registry
+
+
+class GymIdFactory:
+    """Creates ``GymMazeEnv(gym_id)`` (a class rather than a lambda, so it pickles and prints well)."""
+
+    def __init__(self, gym_id: str):
+        self.gym_id = gym_id
+
+    def __call__(self) -> GymMazeEnv:
+        if self.gym_id not in gymnasium.registry:  # in a worker process: an ALE/... id, say
+            register_namespace(self.gym_id)
+        return GymMazeEnv(self.gym_id)
+
+    def __repr__(self) -> str:
+        return f"<GymMazeEnv factory {self.gym_id!r}>"

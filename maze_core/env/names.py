@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 from collections.abc import Callable
 
 import gymnasium
 
+from maze_core.env.gym_env import NAMESPACE_PACKAGES, GymIdFactory, register_namespace
 from maze_core.env.structured_env import StructuredEnv
 from maze_core.errors import ConfigurationError, UnknownNameError
 
@@ -55,8 +55,8 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
     registered = plugins.names("env")
     if plugins.provides("env", name):  # a registered name, bare or qualified (maze-x:corridor)
         return _MazeEnvFactory(plugins.load("env", name))
-    if name in gymnasium.registry or _register_namespace(name):
-        return _GymIdFactory(name)
+    if name in gymnasium.registry or register_namespace(name):
+        return GymIdFactory(name)
 
     candidates = [*registered, *gymnasium.registry]
     matches = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
@@ -78,25 +78,6 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
     )
 
 
-#: gymnasium id namespaces registered by a separate package: namespace -> (module, pip package)
-NAMESPACE_PACKAGES = {"ALE": ("ale_py", "ale-py")}
-
-
-def _register_namespace(name: str) -> bool:
-    """Import the package whose envs have ``name``'s namespace (``ALE/...``: ale-py), so that they
-    are registered with gymnasium; whether ``name`` is a gymnasium id now."""
-    namespace, _, _ = name.rpartition("/")
-    if namespace not in NAMESPACE_PACKAGES:
-        return False
-    module_name, _ = NAMESPACE_PACKAGES[namespace]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError:
-        return False
-    gymnasium.register_envs(module)
-    return name in gymnasium.registry
-
-
 class _MazeEnvFactory:
     """Calls a factory and wraps a gymnasium env it returns in GymMazeEnv (picklable)."""
 
@@ -113,20 +94,3 @@ class _MazeEnvFactory:
 
     def __repr__(self) -> str:
         return f"<env factory {getattr(self.factory, '__qualname__', self.factory)!r}>"
-
-
-class _GymIdFactory:
-    """Creates ``GymMazeEnv(gym_id)`` (a class rather than a lambda, so it pickles and prints well)."""
-
-    def __init__(self, gym_id: str):
-        self.gym_id = gym_id
-
-    def __call__(self) -> StructuredEnv:
-        from maze_core.env.gym_env import GymMazeEnv
-
-        if self.gym_id not in gymnasium.registry:  # in a worker process: an ALE/... id, say
-            _register_namespace(self.gym_id)
-        return GymMazeEnv(self.gym_id)
-
-    def __repr__(self) -> str:
-        return f"<GymMazeEnv factory {self.gym_id!r}>"

@@ -37,7 +37,7 @@ from maze_core.env.faults import (
     output_error,
     timeout_detail,
 )
-from maze_core.env.gym_env import GymConversion
+from maze_core.env.gym_env import GymConversion, GymIdFactory
 from maze_core.env.log_stats import LogStatsEnv
 from maze_core.env.outputs import EnvOutputError, numeric
 from maze_core.env.structured_env import ActorID
@@ -347,9 +347,7 @@ def native_factory(env_factory, auto: bool = True) -> VectorEnvFactory | None:
     """
     if isinstance(env_factory, VectorEnvFactory):
         return env_factory
-    from maze_core.env.names import _GymIdFactory
-
-    if auto and isinstance(env_factory, _GymIdFactory):
+    if auto and isinstance(env_factory, GymIdFactory):
         spec = gymnasium.spec(env_factory.gym_id)
         if spec.vector_entry_point is not None:
             return VectorEnvFactory(_MakeVec(env_factory.gym_id), name=env_factory.gym_id)

@@ -45,11 +45,11 @@ class WorkerVectorEnv(gymnasium.vector.VectorEnv):
         step_timeout_s: float | None = None,
     ):
         from maze_core.env.faults import checked_step_timeout
-        from maze_core.env.vector import (
-            _main_module_not_reimported,
-            _shutdown_workers,
-            _split_evenly,
+        from maze_core.env.processes import (
             default_start_method,
+            main_module_not_reimported,
+            shutdown_workers,
+            split_evenly,
         )
 
         self._step_timeout_s = checked_step_timeout(step_timeout_s)
@@ -62,12 +62,12 @@ class WorkerVectorEnv(gymnasium.vector.VectorEnv):
                 f"process: {type(exc).__name__}: {exc}."
             ) from exc
         self.num_envs = n_envs
-        self._groups = _split_evenly(n_envs, min(n_workers or 1, n_envs))
+        self._groups = split_evenly(n_envs, min(n_workers or 1, n_envs))
         self._slices = [slice(group[0], group[-1] + 1) for group in self._groups]
         context = multiprocessing.get_context(start_method or default_start_method())
         self.processes: list = []
         self._connections: list = []
-        self._finalizer = weakref.finalize(self, _shutdown_workers, self.processes, self._connections)
+        self._finalizer = weakref.finalize(self, shutdown_workers, self.processes, self._connections)
         for index, group in enumerate(self._groups):
             connection, worker_connection = context.Pipe()
             process = context.Process(
@@ -76,7 +76,7 @@ class WorkerVectorEnv(gymnasium.vector.VectorEnv):
                 name=f"maze-vector-env-worker-{index}",
                 daemon=True,
             )
-            with _main_module_not_reimported():
+            with main_module_not_reimported():
                 process.start()
             worker_connection.close()
             self.processes.append(process)
@@ -148,14 +148,14 @@ class WorkerVectorEnv(gymnasium.vector.VectorEnv):
         self, worker: int, during: str, worker_traceback: str | None, timed_out: bool = False
     ) -> EnvWorkerError:
         from maze_core.env.faults import timeout_detail
-        from maze_core.env.vector import _describe_exit
+        from maze_core.env.processes import describe_exit
 
         group = self._groups[worker]
         if timed_out:
             detail = timeout_detail(self._step_timeout_s)
         elif worker_traceback is None:
             self.processes[worker].join(timeout=1.0)
-            detail = f"the worker process died ({_describe_exit(self.processes[worker].exitcode)})"
+            detail = f"the worker process died ({describe_exit(self.processes[worker].exitcode)})"
         else:
             last_line = worker_traceback.strip().splitlines()[-1]
             detail = f"{last_line}\n\nTraceback in the worker:\n{worker_traceback.rstrip()}"

@@ -9,7 +9,7 @@ _NAMES = {
     "RolloutEvaluator": "maze_core.training.evaluator",
     "BestModelSelection": "maze_core.training.model_selection",
     "VectorEnvCollector": "maze_core.training.rollout",
-    "Rollout": "maze_core.training.rollout",
+    "Rollout": "maze_core.training.batches",
     "compute_gae": "maze_core.training.returns",
     "setup_logging": "maze_core.training.writers",
     "Device": "maze_core.training.devices",

@@ -24,12 +24,12 @@ import torch
 from maze_core import run_dir as run_files
 from maze_core import statistics
 from maze_core.errors import ConfigurationError, TrainingError
+from maze_core.training.batches import Minibatch, Rollout
 from maze_core.training.config import SCHEDULES, OnPolicyAlgorithmConfig
 from maze_core.training.flat_parameters import FlatParameters
 from maze_core.training.model_selection import BestModelSelection
 from maze_core.training.progress import Progress
 from maze_core.training.returns import compute_gae
-from maze_core.training.rollout import Minibatch, Rollout
 
 BEST_MODEL_FILE = run_files.BEST_MODEL_FILE
 CHECKPOINT_FILE = run_files.CHECKPOINT_FILE

@@ -1,0 +1,193 @@
+"""The batches algorithms learn from: a :class:`Rollout` (``T`` transitions on each of ``N`` envs,
+grouped by actor) and the :class:`Minibatch`es it splits into. Plain dataclasses of tensors, filled
+by :class:`~maze_core.training.rollout.VectorEnvCollector` or any other source as documented here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+
+import torch
+
+from maze_core.env.structured_env import ActorID
+from maze_core.errors import ConfigurationError
+
+
+@dataclass
+class ActorTransitions:
+    """The transitions of one actor inside a rollout (or a :class:`Minibatch`)."""
+
+    #: (T_actor,) positions of these transitions along the first axis of the rollout's ``(T, N)``
+    #: tensors (the time index), or of a minibatch's ``(B,)`` tensors
+    rows: torch.Tensor
+    observations: dict[str, torch.Tensor]  # {key: (T_actor, N, ...)}, a minibatch: (B_actor, ...)
+    actions: dict[str, torch.Tensor]  # as sent to the env
+    #: the samples behind the actions of heads whose distribution has one: a squashed Gaussian's
+    #: pre-squash sample, a Gaussian's unclipped sample on a bounded Box
+    latents: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+@dataclass
+class Rollout:
+    """One rollout. Every tensor named ``(T, N)`` is indexed ``[time, env]``.
+
+    ``terminated``/``truncated`` flag the transitions that ended an episode (the env was then reset:
+    the next transition on that env starts a new episode). ``env_step_ends`` is false for the
+    sub-steps inside a multi-step env step (env time did not advance), true otherwise.
+    ``next_values[t, n]`` is the critic's value of the state after transition ``t`` on env ``n``:
+    the next transition's observation, the observation after the rollout for ``t = T - 1``, or the
+    final observation of a truncated episode (valued by the critic of the actor it belongs to);
+    0 where the episode terminated.
+    """
+
+    actors: dict[ActorID, ActorTransitions]
+    actor_ids: list[ActorID]  # actor of each time index
+    rewards: torch.Tensor  # (T, N) float32
+    terminated: torch.Tensor  # (T, N) bool
+    truncated: torch.Tensor  # (T, N) bool
+    env_step_ends: torch.Tensor  # (T, N) bool
+    #: (T, N) behaviour policy's log-prob of the taken action (all heads); None if the rollout was
+    #: collected with ``behaviour=False`` (an algorithm that re-evaluates the rollout itself)
+    log_probs: torch.Tensor | None
+    #: (T, N) critic's value of each observation, while acting; None with ``behaviour=False``
+    #: (then the algorithm values the observations itself, see next_values_from)
+    values: torch.Tensor | None
+    #: (T, N) critic's value of the state after each transition; without ``values``, set only
+    #: where ``bootstraps`` is (0 elsewhere)
+    next_values: torch.Tensor
+    #: (T, N) bool: where ``next_values`` values an observation that is not in the rollout (the
+    #: one after it, a truncated episode's final observation) rather than the next transition's
+    bootstraps: torch.Tensor
+    #: (T, N) bool, False where a next-step autoreset env only reset itself (not a transition of
+    #: any episode: not trained on); None when every transition is valid
+    valid: torch.Tensor | None = None
+
+    def next_values_from(self, values: torch.Tensor) -> torch.Tensor:
+        """``next_values`` with the rollout's own observations valued by ``values`` ``(T, N)`` (an
+        algorithm's own critic pass, e.g. A2C's) instead of the values from acting: ``values[t + 1]``
+        where the next transition follows, the bootstrap values elsewhere, 0 after a termination."""
+        following = torch.cat((values[1:], values[-1:]))  # the last row always bootstraps
+        return torch.where(self.bootstraps, self.next_values, following).masked_fill_(self.terminated, 0.0)
+
+    def valid_only(self, *tensors: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        """The ``(T, N)`` tensors as they are, or only their valid transitions (flattened): one
+        tensor for one tensor given, a tuple for several."""
+        if self.valid is not None:
+            index = self.valid.reshape(-1).nonzero().squeeze(1)  # integer indexing: cheaper than a mask
+            tensors = tuple(tensor.reshape(-1).index_select(0, index) for tensor in tensors)
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    @property
+    def n_transitions(self) -> int:
+        """The transitions of some episode: ``T * N`` less the reset-only rows."""
+        return self.rewards.numel() if self.valid is None else int(self.valid.sum())
+
+    @property
+    def n_steps(self) -> int:
+        return self.rewards.shape[0]
+
+    @property
+    def n_envs(self) -> int:
+        return self.rewards.shape[1]
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        """``(T, N)``: the shape of one value per transition."""
+        return self.rewards.shape
+
+    def to(self, device: torch.device | str) -> Rollout:
+        """This rollout with every tensor on ``device`` (itself if they are already there)."""
+        device = torch.device(device)
+        if self.rewards.device == device:
+            return self
+        move = lambda tensors: {key: value.to(device) for key, value in tensors.items()}  # noqa: E731
+        actors = {
+            actor_id: ActorTransitions(
+                t.rows.to(device), move(t.observations), move(t.actions), move(t.latents)
+            )
+            for actor_id, t in self.actors.items()
+        }
+        per_transition = {  # the (T, N) fields; those an algorithm did not ask for are None
+            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("actors", "actor_ids")
+        }
+        per_transition = {
+            name: None if value is None else value.to(device) for name, value in per_transition.items()
+        }
+        return Rollout(actors=actors, actor_ids=self.actor_ids, **per_transition)
+
+    def minibatches(
+        self, n_minibatches: int, generator: torch.Generator | None = None, **tensors: torch.Tensor
+    ) -> Iterator[Minibatch]:
+        """The rollout's ``T * N`` transitions (its valid ones), shuffled and split into
+        ``n_minibatches`` of (nearly) equal size; fewer when fewer transitions are valid (a
+        native env's reset-only rows are left out), none when none is.
+
+        ``tensors`` are further ``(T, N)`` values to split alike (e.g. ``advantages=...``); a
+        minibatch hands them out by name (``batch["advantages"]``). The shuffle draws from
+        ``generator``, or from torch's global RNG (seeded by the run and kept in checkpoints).
+        Works the same for one actor and for multi-step or multi-agent rollouts: each minibatch
+        groups its transitions by actor, like the rollout.
+        """
+        n_steps, n_envs = self.batch_shape
+        total = n_steps * n_envs
+        if not 0 < n_minibatches <= total:
+            raise ConfigurationError(
+                f"n_minibatches={n_minibatches} must be between 1 and the rollout's {total} transitions "
+                "(n_rollout_steps * n_envs): lower it or collect longer rollouts"
+            )
+        device = self.rewards.device
+        if self.values is None or self.log_probs is None:
+            raise ValueError(
+                "this rollout was collected with behaviour=False; minibatches hand out the log-probs "
+                "and values from acting, so collect it with behaviour=True (the trainer's needs_behaviour)"
+            )
+        per_transition = {"log_probs": self.log_probs, "values": self.values, **tensors}
+        flat = {name: value.reshape(total) for name, value in per_transition.items()}
+        # for each time index: which actor took it, and its row among that actor's transitions
+        owner = torch.empty(n_steps, dtype=torch.long, device=device)
+        local_row = torch.empty(n_steps, dtype=torch.long, device=device)
+        for index, transitions in enumerate(self.actors.values()):
+            owner[transitions.rows] = index
+            local_row[transitions.rows] = torch.arange(len(transitions.rows), device=device)
+        order = torch.randperm(total, generator=generator).to(device)
+        if self.valid is not None:  # next-step autoreset transitions are not trained on
+            order = order[self.valid.reshape(total)[order]]
+        for indices in torch.tensor_split(order, min(n_minibatches, len(order))):
+            time, env = indices // n_envs, indices % n_envs
+            actors = {}
+            for index, (actor_id, transitions) in enumerate(self.actors.items()):
+                positions = torch.nonzero(owner[time] == index).squeeze(1)
+                if len(positions):
+                    where = (local_row[time[positions]], env[positions])
+                    actors[actor_id] = ActorTransitions(
+                        positions,
+                        *(
+                            {key: value[where] for key, value in part.items()}
+                            for part in _per_key(transitions)
+                        ),
+                    )
+            values = {name: value[indices] for name, value in flat.items()}
+            yield Minibatch(actors, values.pop("log_probs"), values.pop("values"), values)
+
+
+def _per_key(transitions: ActorTransitions) -> tuple[dict[str, torch.Tensor], ...]:
+    return transitions.observations, transitions.actions, transitions.latents
+
+
+@dataclass
+class Minibatch:
+    """``B`` transitions drawn from a rollout by :meth:`Rollout.minibatches`, grouped by actor;
+    ``rows`` of each actor index the minibatch's ``(B,)`` tensors."""
+
+    actors: dict[ActorID, ActorTransitions]
+    log_probs: torch.Tensor  # (B,) the behaviour policy's log-probs
+    values: torch.Tensor  # (B,) the critic's values while acting
+    tensors: dict[str, torch.Tensor]  # (B,) the extra tensors given to ``minibatches``
+
+    @property
+    def batch_shape(self) -> torch.Size:
+        return self.log_probs.shape
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.tensors[name]

@@ -176,7 +176,12 @@ class NormalizedVectorEnv:
             returns = self._returns
             returns *= normalization.gamma
             returns += rewards
-            normalization.return_stats.update(returns)
+            # a next-step env's reset-only step is no transition: its zero return is no sample
+            reset_only = self.env.reset_steps() if hasattr(self.env, "reset_steps") else None
+            if reset_only is None or not reset_only.any():
+                normalization.return_stats.update(returns)
+            elif not reset_only.all():
+                normalization.return_stats.update(returns[~reset_only])
             returns[done] = 0.0
             rewards = normalization.scale_rewards(rewards)
         return self._observation(observation, self.training), rewards, terminated, truncated, infos

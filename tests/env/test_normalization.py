@@ -81,6 +81,20 @@ def test_rewards_are_scaled_by_the_std_of_the_discounted_return():
         returns[terminated | truncated] = 0.0
 
 
+def test_a_next_step_env_s_reset_only_steps_add_no_return_sample():
+    """On the next-step path an env whose episode ended steps once more only to reset (reward 0):
+    that is no transition, so its zero return must not enter the return statistics."""
+    env = NormalizedVectorEnv(NativeVectorEnv(ScriptedVectorEnv(AutoresetMode.NEXT_STEP)), observations=False)
+    env.reset()
+    samples = 0
+    for _ in range(8):
+        env.step({"action": np.zeros(2, dtype=np.int64)})
+        samples += int((~env.env.reset_steps()).sum())
+    assert env.env.reset_steps is not None and samples < 16  # the script has reset-only steps
+    assert env.normalization.return_stats.count == pytest.approx(samples + 1e-4)
+    env.close()
+
+
 def test_final_observations_are_normalized_without_updating_the_statistics():
     env = NormalizedVectorEnv(NativeVectorEnv(ScriptedVectorEnv(AutoresetMode.SAME_STEP)), rewards=False)
     env.reset()

@@ -1,17 +1,6 @@
-"""Vector envs: step several envs at once, in-process or in worker processes.
-
-Both vector envs share this behaviour (see :class:`VectorEnv`):
-
-* observations are stacked per key, ``{key: array[n_envs, ...]}``; rewards come back as a float32
-  array, ``terminated``/``truncated`` as bool arrays, infos as a list of dicts;
-* an env whose episode ends is reset inside :meth:`~VectorEnv.step`: its entry of the returned
-  observation is the first observation of the new episode, and its info is the reset info plus
-  ``final_observation`` and ``final_info`` (the finished episode's last observation and step info,
-  needed to bootstrap truncated episodes);
-* epoch statistics of all sub-envs are gathered in the vector env (it is a
-  :class:`~maze_core.env.log_stats.LogStatsEnv`), so sub-envs need no LogStatsWrapper;
-* an env that raises, or a worker that dies, raises :class:`~maze_core.errors.EnvWorkerError`
-  naming the env index and carrying the env's traceback.
+"""Vector envs: step several envs at once, in this process (:class:`SequentialVectorEnv`, here) or
+in worker processes (:class:`~maze_core.env.subproc.SubprocVectorEnv`). What every vector env does
+(stacking, auto-reset, statistics, errors naming the env) is :class:`~maze_core.env.vector_base.VectorEnv`'s.
 """
 
 from __future__ import annotations

@@ -23,13 +23,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from maze_core.env._worker import (
-    ResetRecord,
-    StepRecord,
-)
-from maze_core.env.faults import (
-    output_error,
-)
+from maze_core.env._worker import ResetRecord, StepRecord
+from maze_core.env.faults import output_error
 from maze_core.env.log_stats import LogStatsEnv
 from maze_core.env.names import EnvFactory, check_env_factory
 from maze_core.env.outputs import EnvOutputError, numeric

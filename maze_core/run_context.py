@@ -222,7 +222,8 @@ class RunContext:
                     return self._summary()
             if console is not None:
                 console.print(self._banner(), soft_wrap=True)  # long names: never a line break inside
-        writers = setup_logging(log_dir=self.run_dir, console=console or False)
+        columns = getattr(self._trainer, "console_statistics", None)
+        writers = setup_logging(log_dir=self.run_dir, console=console or False, columns=columns)
         self._best_policy = self._loaded_normalization = None  # training may find a new best
         try:
             with ConsoleProgress(console) if console else Progress() as progress, sigterm_as_interrupt():

@@ -102,6 +102,10 @@ class ActorCriticTrainer(Trainer):
     #: the collector then skips the log-probs and its critic pass over the rollout
     needs_behaviour: bool = True
 
+    #: the statistics of :meth:`update` the console shows, in this order, from the first epoch on
+    #: (those an update returns only sometimes included); None: those of the first epoch
+    console_statistics: ClassVar[tuple[str, ...] | None] = None
+
     #: how a statistic that :meth:`update` returns is reduced over an epoch's updates: "mean"
     #: (the default for names not given here), "last", "max", "min" or "sum", e.g. an exploration
     #: rate's last value: ``{"epsilon": "last"}``

@@ -37,14 +37,18 @@ class ConsoleWriter:
     the algorithm's own statistics (whatever its ``update()`` returns), steps/s and a ``*`` when the
     epoch's model is the new best.
 
-    The columns are fixed at the first epoch and limited to the console's width: algorithm
-    statistics that do not fit are named once above the header (every statistic is in
-    ``stats.jsonl`` and TensorBoard). Off a terminal the rows are plain text, without escape codes.
+    The columns are fixed at the first epoch and limited to the console's width: the algorithm
+    statistics in the order ``columns`` gives (a trainer's ``console_statistics``), shown from the
+    first row even where a statistic has no value yet (``-``); without ``columns``, those of the
+    first epoch, in their order. Those that do not fit are named once above the header (every
+    statistic is in ``stats.jsonl`` and TensorBoard). Off a terminal the rows are plain text,
+    without escape codes.
     """
 
-    def __init__(self, console=None):
+    def __init__(self, console=None, columns: tuple[str, ...] | None = None):
         self.console = console or make_console()
         self._columns: list[tuple[str, int, object]] | None = None
+        self._algorithm_columns = columns
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
         if self._columns is None:
@@ -76,7 +80,8 @@ class ConsoleWriter:
             ("steps/s", 7, value("algorithm", "steps_per_second", round)),
             ("best", 4, lambda step, s: "*" if s.get("model_selection", {}).get("new_best") else ""),
         ]
-        own = [name for name in stats.get("algorithm", {}) if name not in _TRAINER_STATISTICS]
+        names = self._algorithm_columns if self._algorithm_columns is not None else stats.get("algorithm", {})
+        own = [name for name in names if name not in _TRAINER_STATISTICS]
         room = self.console.width - sum(width + 2 for _, width, _ in head + tail) + 2
         shown, hidden = [], []
         for name in own:
@@ -147,9 +152,12 @@ class TensorBoardWriter:
         self.summary.close()
 
 
-def setup_logging(job_config=None, log_dir: str | Path = ".", console=True) -> list:
+def setup_logging(
+    job_config=None, log_dir: str | Path = ".", console=True, columns: tuple[str, ...] | None = None
+) -> list:
     """Register the writers of a run: JSON lines and TensorBoard in ``log_dir``, and the console
-    (``console``: True for a new rich console, a rich ``Console`` to print to, or False).
+    (``console``: True for a new rich console, a rich ``Console`` to print to, or False; ``columns``:
+    the algorithm statistics it shows, see :class:`ConsoleWriter`).
 
     ``job_config`` is accepted for compatibility with the original Maze API; the resolved config is
     written by the RunContext. Returns the writers, to be removed with
@@ -159,7 +167,7 @@ def setup_logging(job_config=None, log_dir: str | Path = ".", console=True) -> l
     log_dir.mkdir(parents=True, exist_ok=True)
     writers = [JsonLinesWriter(log_dir / "stats.jsonl"), TensorBoardWriter(log_dir)]
     if console:
-        writers.append(ConsoleWriter(None if console is True else console))
+        writers.append(ConsoleWriter(None if console is True else console, columns=columns))
     for writer in writers:
         statistics.register_writer(writer)
     return writers

@@ -66,3 +66,20 @@ def test_numbers_take_at_most_7_characters():
     assert [compact(v) for v in values] == [
         "0", "7", "12.35", "487.2", "2048", "16.0k", "1.25M", "0.0123", "-4.0e-4", "3.0e-9", "-123.5k",
     ]  # fmt: skip
+
+
+def test_declared_columns_do_not_depend_on_which_statistics_the_first_epoch_had():
+    """PPO's first update may stop early on target_kl (no losses that epoch) or have returns without
+    variance (no explained_variance): with the trainer's console_statistics the header is the same."""
+    from maze_ppo.trainer import PPO
+
+    out = io.StringIO()
+    writer = ConsoleWriter(
+        Console(file=out, width=200, force_terminal=False, highlight=False), columns=PPO.console_statistics
+    )
+    writer.write(1, epoch_stats(1, {"early_stopped": 1.0, "clip_range": 0.2}))
+    writer.write(2, epoch_stats(2, {**PPO_LIKE, "explained_variance": 0.5, "early_stopped": 0.0}))
+    header, first, second = out.getvalue().splitlines()
+    assert header.split()[5:10] == ["pi_loss", "v_loss", "entropy", "kl", "clip_frac"]
+    assert first.split()[5:10] == ["-"] * 5
+    assert second.split()[5:11] == ["-0.0100", "12.50", "0.6100", "0.0042", "0.1200", "0.5000"]

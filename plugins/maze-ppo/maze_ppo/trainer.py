@@ -13,6 +13,21 @@ from maze_core.training.trainer import ActorCriticTrainer
 class PPO(ActorCriticTrainer):
     """Proximal policy optimization (Schulman et al., 2017), clipped surrogate objective, with GAE."""
 
+    # an update that stops early on target_kl, or whose returns have no variance, returns fewer keys
+    console_statistics = (
+        "policy_loss",
+        "value_loss",
+        "entropy",
+        "approx_kl",
+        "clip_fraction",
+        "explained_variance",
+        "value",
+        "policy_grad_norm",
+        "critic_grad_norm",
+        "clip_range",
+        "early_stopped",
+    )
+
     def update(self, rollout, critic_only: bool = False) -> dict[str, float]:
         config = self.config
         clip_range = self.scheduled(config.clip_range, config.clip_range_schedule)

@@ -60,3 +60,16 @@ def node_processes(*nodes) -> set[int]:
         for info in infos
     }
     return pids | descendants(*pids)
+
+
+def wait_until_catching(pid: int, signum: int, timeout: float = 60.0) -> None:
+    """Wait until process ``pid`` has a handler of its own for ``signum`` (``SigCgt`` in
+    /proc/PID/status): from then on its code, not the default action, decides what the signal does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("SigCgt:") and int(line.split()[1], 16) >> (signum - 1) & 1:
+                    return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} did not install a handler for signal {signum} in {timeout} s")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from processes import wait_until_catching
 from safety_support import QUICK, QUICK_OVERRIDES, ImprovingEnv, cli, one_line_error
 from shell import MAZE, clean_env
 
@@ -183,12 +184,14 @@ def test_an_empty_run_dir_is_refused(tmp_path, monkeypatch):
 
 def test_sigterm_at_any_moment_of_the_start_exits_143_and_says_what_was_saved(tmp_path):
     """SIGTERM while Python imports, while the run is built and as it starts: always 143 and one
-    message; "Continue with" only when there is a run to continue. (Not before Python runs the
-    command's first line, some 50 ms after the process starts: nothing can handle a signal there.)"""
-    for delay in (0.3, 0.8, 1.5, 2.5, 3.5):
+    message; "Continue with" only when there is a run to continue. Timed from the moment the
+    command's first line installed its handler (before that, some 50 ms after the process starts,
+    Python itself is still starting and nothing can handle a signal)."""
+    for delay in (0.0, 0.5, 1.2, 2.2, 3.2):
         run_dir = tmp_path / f"run-{delay}"
         process = start_training(run_dir)
         try:
+            wait_until_catching(process.pid, signal.SIGTERM)
             time.sleep(delay)
             process.send_signal(signal.SIGTERM)
             stdout, stderr = process.communicate(timeout=120)
@@ -206,7 +209,8 @@ def test_sigterm_at_any_moment_of_the_start_exits_143_and_says_what_was_saved(tm
 def test_ctrl_c_before_the_run_is_built_says_there_is_nothing_to_resume(tmp_path):
     process = start_training(tmp_path / "run")
     try:
-        time.sleep(1.0)  # importing torch and building the run: no config.json or checkpoint yet
+        wait_until_catching(process.pid, signal.SIGTERM)  # the command's first line has run
+        time.sleep(0.5)  # importing torch and building the run: no config.json or checkpoint yet
         assert not (tmp_path / "run" / "config.json").exists()
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)

@@ -67,11 +67,25 @@ def sigterm_as_interrupt(replace: bool = False) -> Iterator[None]:
         return
 
     def terminate(signum, frame):
+        _sigterm_received.set()
         raise Terminated("terminated by SIGTERM")
 
+    _sigterm_received.clear()
     signal.signal(signal.SIGTERM, terminate)
     try:
         yield
     finally:
         if signal.getsignal(signal.SIGTERM) is terminate:
             signal.signal(signal.SIGTERM, previous)
+
+
+#: set when :func:`sigterm_as_interrupt`'s handler ran: the exception it raised can be lost (raised
+#: while Python ran a finalizer, say), so long loops also ask :func:`raise_if_terminated`
+_sigterm_received = threading.Event()
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` if SIGTERM arrived within :func:`sigterm_as_interrupt` (cheap: the
+    trainer asks once per update, so a lost exception still ends the run at the next update)."""
+    if _sigterm_received.is_set():
+        raise Terminated("terminated by SIGTERM")

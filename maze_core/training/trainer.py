@@ -23,7 +23,7 @@ import torch
 
 from maze_core import run_dir as run_files
 from maze_core import statistics
-from maze_core.errors import ConfigurationError, TrainingError
+from maze_core.errors import ConfigurationError, TrainingError, raise_if_terminated
 from maze_core.training.batches import Minibatch, Rollout
 from maze_core.training.config import SCHEDULES, OnPolicyAlgorithmConfig
 from maze_core.training.flat_parameters import FlatParameters
@@ -256,6 +256,7 @@ class ActorCriticTrainer(Trainer):
         steps_this_epoch = 0
         self.model.train()
         for _ in range(config.epoch_length):
+            raise_if_terminated()
             rollout = self.collector.collect(
                 self.model, config.n_rollout_steps, behaviour=self.needs_behaviour
             )

@@ -219,3 +219,21 @@ def test_ctrl_c_before_the_run_is_built_says_there_is_nothing_to_resume(tmp_path
     assert process.returncode == 130, (stdout, stderr)
     assert "Continue with" not in stderr and "Traceback" not in stdout + stderr
     assert "before" in stderr and "saved anything" in stderr
+
+
+def test_a_sigterm_whose_exception_was_lost_still_ends_training_at_the_next_update(tmp_path):
+    """The handler's exception can be lost (raised while Python runs a finalizer); the trainer
+    asks raise_if_terminated() before every update, so the run still ends with its checkpoint."""
+    from maze_core.errors import Terminated, sigterm_as_interrupt
+
+    with RunContext(env="CartPole-v1", overrides=QUICK_OVERRIDES, run_dir=tmp_path, silent=True) as context:
+        context.train(1)
+        with sigterm_as_interrupt(replace=True):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.5)  # the handler raises here
+            except Terminated:
+                pass  # lost, as in a finalizer
+            with pytest.raises(Terminated):
+                context.train(1)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=True)["epoch"] == 1

@@ -75,6 +75,7 @@ def sigterm_as_interrupt(replace: bool = False) -> Iterator[None]:
     try:
         yield
     finally:
+        _sigterm_received.clear()  # it concerned this block only
         if signal.getsignal(signal.SIGTERM) is terminate:
             signal.signal(signal.SIGTERM, previous)
 

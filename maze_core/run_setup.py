@@ -258,7 +258,7 @@ def check_model_fits(build_composers, device, copies: int) -> None:
     import torch
 
     from maze_core.errors import MazeError
-    from maze_core.training.rollout import available_memory
+    from maze_core.training.memory import available_memory
 
     try:
         with torch.device("meta"):

@@ -56,7 +56,7 @@ def check_machine_bounds(n_envs: int, n_eval_envs: int, torch_threads: int) -> N
             f"runner.torch_threads={torch_threads} is more than the {cpus} CPUs this process may use; "
             f"set runner.torch_threads to at most {cpus}"
         )
-    from maze_core.training.rollout import available_memory
+    from maze_core.training.memory import available_memory
 
     available = available_memory()
     if available is None:

@@ -59,9 +59,13 @@ class Rollout:
     #: (T, N) bool: where ``next_values`` values an observation that is not in the rollout (the
     #: one after it, a truncated episode's final observation) rather than the next transition's
     bootstraps: torch.Tensor
-    #: (T, N) bool, False where a next-step autoreset env only reset itself (not a transition of
-    #: any episode: not trained on); None when every transition is valid
+    #: (T, N) bool, False at rows that are no transition of any episode (a next-step env's
+    #: reset-only steps), kept only for an algorithm that asks for them (``handles_reset_rows``;
+    #: minibatches and ``valid_only`` leave them out); None: every row is a transition
     valid: torch.Tensor | None = None
+    #: transitions the collector took but left out of the rollout (a next-step env's surplus, see
+    #: :class:`~maze_core.training.rollout.VectorEnvCollector`): env steps all the same
+    dropped_transitions: int = 0
 
     def next_values_from(self, values: torch.Tensor) -> torch.Tensor:
         """``next_values`` with the rollout's own observations valued by ``values`` ``(T, N)`` (an
@@ -71,8 +75,8 @@ class Rollout:
         return torch.where(self.bootstraps, self.next_values, following).masked_fill_(self.terminated, 0.0)
 
     def valid_only(self, *tensors: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        """The ``(T, N)`` tensors as they are, or only their valid transitions (flattened): one
-        tensor for one tensor given, a tuple for several."""
+        """The ``(T, N)`` tensors as they are, or, for a rollout with :attr:`valid` rows, only its
+        valid transitions (flattened): one tensor for one tensor given, a tuple for several."""
         if self.valid is not None:
             index = self.valid.reshape(-1).nonzero().squeeze(1)  # integer indexing: cheaper than a mask
             tensors = tuple(tensor.reshape(-1).index_select(0, index) for tensor in tensors)
@@ -80,8 +84,13 @@ class Rollout:
 
     @property
     def n_transitions(self) -> int:
-        """The transitions of some episode: ``T * N`` less the reset-only rows."""
+        """The transitions of some episode: ``T * N`` less the rows that are not (:attr:`valid`)."""
         return self.rewards.numel() if self.valid is None else int(self.valid.sum())
+
+    @property
+    def n_env_steps(self) -> int:
+        """The env steps behind the rollout: its transitions and those the collector dropped."""
+        return self.n_transitions + self.dropped_transitions
 
     @property
     def n_steps(self) -> int:
@@ -109,19 +118,26 @@ class Rollout:
             for actor_id, t in self.actors.items()
         }
         per_transition = {  # the (T, N) fields; those an algorithm did not ask for are None
-            f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("actors", "actor_ids")
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.name not in ("actors", "actor_ids", "dropped_transitions")
         }
         per_transition = {
             name: None if value is None else value.to(device) for name, value in per_transition.items()
         }
-        return Rollout(actors=actors, actor_ids=self.actor_ids, **per_transition)
+        return Rollout(
+            actors=actors,
+            actor_ids=self.actor_ids,
+            dropped_transitions=self.dropped_transitions,
+            **per_transition,
+        )
 
     def minibatches(
         self, n_minibatches: int, generator: torch.Generator | None = None, **tensors: torch.Tensor
     ) -> Iterator[Minibatch]:
         """The rollout's ``T * N`` transitions (its valid ones), shuffled and split into
-        ``n_minibatches`` of (nearly) equal size; fewer when fewer transitions are valid (a
-        native env's reset-only rows are left out), none when none is.
+        ``n_minibatches`` of (nearly) equal size; fewer when fewer transitions are :attr:`valid`,
+        none when none is.
 
         ``tensors`` are further ``(T, N)`` values to split alike (e.g. ``advantages=...``); a
         minibatch hands them out by name (``batch["advantages"]``). The shuffle draws from
@@ -151,7 +167,7 @@ class Rollout:
             owner[transitions.rows] = index
             local_row[transitions.rows] = torch.arange(len(transitions.rows), device=device)
         order = torch.randperm(total, generator=generator).to(device)
-        if self.valid is not None:  # next-step autoreset transitions are not trained on
+        if self.valid is not None:  # rows that are no transition are not trained on
             order = order[self.valid.reshape(total)[order]]
         for indices in torch.tensor_split(order, min(n_minibatches, len(order))):
             time, env = indices // n_envs, indices % n_envs

@@ -21,14 +21,13 @@ to the training device. Any other source fills the fields as documented on :clas
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
 from maze_core.env.structured_env import ActorID
 from maze_core.errors import ConfigurationError, EnvWorkerError
 from maze_core.training.batches import ActorTransitions, Minibatch, Rollout  # noqa: F401  (their home before the split)
+from maze_core.training.memory import available_memory, check_rollout_memory, numpy_dtype  # noqa: F401  (available_memory: its home before)
 
 
 class _ActorBuffer:
@@ -37,21 +36,37 @@ class _ActorBuffer:
     def __init__(self, observation_space, action_space, capacity: int, n_envs: int):
         self.capacity, self.n_envs = capacity, n_envs
         self.observations = {
-            key: np.zeros((capacity, n_envs, *space.shape), dtype=_dtype(space))
+            key: np.zeros((capacity, n_envs, *space.shape), dtype=numpy_dtype(space))
             for key, space in observation_space.spaces.items()
         }
         self.actions = {
-            key: np.zeros((capacity, n_envs, *space.shape), dtype=_dtype(space))
+            key: np.zeros((capacity, n_envs, *space.shape), dtype=numpy_dtype(space))
             for key, space in action_space.spaces.items()
         }
         self.latents: dict[str, np.ndarray] = {}  # allocated on the first latent of a head
+        self._make_views()
+        self.rows: list[int] = []
+
+    def arrays(self) -> list[np.ndarray]:
+        return [*self.observations.values(), *self.actions.values(), *self.latents.values()]
+
+    def grow(self, capacity: int) -> None:
+        """Room for ``capacity`` steps, keeping what is stored."""
+        for part in (self.observations, self.actions, self.latents):
+            for key, buf in part.items():
+                part[key] = np.zeros((capacity, *buf.shape[1:]), dtype=buf.dtype)
+                part[key][: len(buf)] = buf
+        self.capacity = capacity
+        self._make_views()
+
+    def _make_views(self) -> None:
         # torch views sharing memory with the numpy buffers: handed to the policy without copies;
         # one view per row, made here once (indexing a tensor costs microseconds, on every step)
         self.observation_views = {key: torch.from_numpy(buf) for key, buf in self.observations.items()}
         self._row_views = [
-            {key: view[index] for key, view in self.observation_views.items()} for index in range(capacity)
+            {key: view[index] for key, view in self.observation_views.items()}
+            for index in range(self.capacity)
         ]
-        self.rows: list[int] = []
 
     def store_observation(self, observation: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
         index = len(self.rows)
@@ -94,96 +109,20 @@ def _observation_error(key: str, shape: tuple, observation, error: Exception) ->
     )
 
 
-def _check_memory(
-    n_steps: int, n_envs: int, observation_space, action_space, model, actor, behaviour: bool
-) -> None:
-    """Refuse, before allocating, a rollout that would not fit in the available memory: its buffers
-    and (on the CPU) the activations of one pass of the networks over all its samples: with
-    ``behaviour`` the collector's critic pass (the update may then take minibatches, as PPO's
-    does), without it the update's pass of policy and critic with gradients (A2C)."""
-    available = available_memory()
-    if available is None:
-        return
-    per_env_step = sum(
-        np.dtype(_dtype(space)).itemsize * int(np.prod(space.shape, dtype=np.int64))
-        for space in (*observation_space.spaces.values(), *action_space.spaces.values())
-    )
-    # the numpy buffers and their copy on the training device, rewards and flags, a row view per step
-    buffers = n_steps * (2 * n_envs * (per_env_step + 7) + 400)
-    activations = 0
-    if buffers <= available and _device(model).type == "cpu":
-        per_sample = _activation_bytes(model, observation_space, actor, policy=not behaviour)
-        activations = n_steps * n_envs * per_sample
-    if buffers + activations > available:
-        raise ConfigurationError(
-            f"a rollout of algorithm.n_rollout_steps={n_steps} on runner.n_envs={n_envs} envs needs about "
-            f"{(buffers + activations) / 2**30:.1f} GiB of memory ({buffers / 2**30:.1f} GiB of buffers, "
-            f"{activations / 2**30:.1f} GiB for the networks' activations over its {n_steps * n_envs:,} "
-            f"samples), but only {available / 2**30:.1f} GiB are available; lower "
-            "algorithm.n_rollout_steps or runner.n_envs"
-        )
+class _StepRecords:
+    """Per-step records of the collector's raw steps ``(rows, n_envs)``."""
 
+    def __init__(self, capacity: int, n_envs: int):
+        self.rewards = np.zeros((capacity, n_envs), dtype=np.float32)
+        self.terminated = np.zeros((capacity, n_envs), dtype=bool)
+        self.truncated = np.zeros((capacity, n_envs), dtype=bool)
+        self.env_step_ends = np.ones((capacity, n_envs), dtype=bool)
+        self.log_probs = np.zeros((capacity, n_envs), dtype=np.float32)
+        #: a transition of some episode (False: a next-step env's reset-only step)
+        self.transition = np.zeros((capacity, n_envs), dtype=bool)
 
-def _activation_bytes(model, observation_space, actor, policy: bool) -> int:
-    """Bytes per sample that autograd keeps while the critic (and the ``policy``) evaluate a batch
-    with gradients (what an update holds until its backward pass, the bulk of its memory; a pass
-    without gradients needs about as much for its largest layers), measured on two probe batches
-    of zero observations: their difference leaves out what does not grow with the batch (the
-    weights). A model that cannot be probed counts 0 (training reports it)."""
-
-    def saved_bytes(n: int) -> int:
-        storages = {}
-
-        def pack(tensor):
-            storage = tensor.untyped_storage()
-            storages[storage.data_ptr()] = storage.nbytes()
-            return tensor
-
-        observation = {
-            key: torch.from_numpy(np.zeros((n, *space.shape), dtype=_dtype(space))).to(_device(model))
-            for key, space in observation_space.spaces.items()
-        }
-        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-            if policy:
-                model.policy.distribution(observation, actor_id=actor).entropy()
-            model.critic.predict_value(observation, actor_id=actor)
-        return sum(storages.values())
-
-    try:
-        with torch.random.fork_rng(devices=[]):  # the probe leaves the run's random numbers alone
-            return max(saved_bytes(16) - saved_bytes(8), 0) // 8
-    except Exception:  # noqa: BLE001 - a model the probe cannot run is left to the real update
-        return 0
-
-
-def _device(model) -> torch.device:
-    return next(iter(model.parameters())).device
-
-
-def available_memory(device: torch.device | str = "cpu") -> int | None:
-    """Bytes of memory available to new allocations on ``device`` (a GPU's free memory; for the
-    CPU, Linux's MemAvailable), or None if unknown."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    if device.type != "cpu":
-        return None
-    try:
-        with open("/proc/meminfo") as meminfo:  # noqa: PTH123
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def _dtype(space) -> np.dtype:
-    dtype = np.dtype(space.dtype) if space.dtype is not None else np.dtype(np.float32)
-    return np.dtype(np.float32) if dtype == np.float64 else dtype
+    def arrays(self) -> dict[str, np.ndarray]:
+        return vars(self)
 
 
 class VectorEnvCollector:
@@ -196,6 +135,13 @@ class VectorEnvCollector:
     Per step the collector copies the observation into a numpy buffer, samples an action (with its
     log-prob) on a zero-copy torch view of it, and steps the vector env; moving to the training
     device and the critic's values happen once per rollout, with the same weights that acted.
+
+    On a next-step autoreset env (a native vector env) the step after an episode's end only resets
+    that env: no transition of any episode. Such steps never reach a rollout unless the algorithm
+    asks for them (``keep_reset_rows``): the collector steps until every env has ``n_steps``
+    transitions and hands out each env's first ``n_steps``. An env that got ahead (fewer episode
+    ends) leaves its surplus out: counted as env steps (``dropped_transitions``), not trained on
+    (docs/environments.md says why not carried over).
     """
 
     def __init__(self, env, device: torch.device | str = "cpu", seed: int | None = None):
@@ -205,23 +151,32 @@ class VectorEnvCollector:
         counts = env.agent_counts_dict
         self.single_actor = len(counts) == 1 and next(iter(counts.values())) == 1
         self._buffers: dict[ActorID, _ActorBuffer] = {}
-        self._capacity = 0
+        self._steps = _StepRecords(0, env.n_envs)
+        self._checked_steps = 0  # the longest rollout whose memory need was checked
         self._observation = None
         # next-step autoreset (native vector envs): the step after an episode end only resets the env
         self.next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
+        if self.next_step_autoreset and not self.single_actor:
+            raise ConfigurationError("next-step autoreset is supported for single-actor envs only")
 
-    def collect(self, model, n_steps: int, behaviour: bool = True) -> Rollout:
-        """A rollout of ``n_steps`` steps on every env, acting with ``model.policy`` and valued by
-        ``model.critic`` (a :class:`~maze_core.agent.TorchActorCritic`).
+    def collect(
+        self, model, n_steps: int, behaviour: bool = True, keep_reset_rows: bool = False
+    ) -> Rollout:
+        """A rollout of ``n_steps`` transitions on every env, acting with ``model.policy`` and
+        valued by ``model.critic`` (a :class:`~maze_core.agent.TorchActorCritic`).
+
+        ``keep_reset_rows``: on a next-step env, take ``n_steps`` raw steps and mark their
+        reset-only rows in ``rollout.valid`` instead of leaving them out (for an algorithm that
+        leaves them out of its losses itself; no env step is then dropped).
 
         ``behaviour=False`` skips what only an algorithm that reuses the acting-time outputs needs:
         the behaviour log-probs and the critic's pass over the rollout's own observations (the
         rollout's ``log_probs`` and ``values`` are None; only the observations that follow the
         rollout are valued). For an algorithm whose update evaluates the rollout anyway (A2C)."""
         env, n = self.env, self.env.n_envs
-        if n_steps > self._capacity:  # checked before the first reset, which takes time with many envs
+        if n_steps > self._checked_steps:  # checked before the first reset, which takes time with many envs
             actor = ActorID(*env.actor_id())
-            _check_memory(
+            check_rollout_memory(
                 n_steps,
                 n,
                 env.observation_spaces_dict[actor.step_key],
@@ -230,71 +185,156 @@ class VectorEnvCollector:
                 actor,
                 behaviour,
             )
-            self._buffers.clear()
-            self._capacity = n_steps
+            self._checked_steps = n_steps
+            self._grow(n_steps)
         if self._observation is None:
             self._observation, _ = env.reset(seed=self.seed)
+        steps, t = self._steps, 0
+        actor_ids: list[ActorID] = []
         for buffer in self._buffers.values():
             buffer.rows.clear()
-        rewards = np.zeros((n_steps, n), dtype=np.float32)
-        terminated = np.zeros((n_steps, n), dtype=bool)
-        truncated = np.zeros((n_steps, n), dtype=bool)
-        env_step_ends = np.ones((n_steps, n), dtype=bool)
-        log_probs = np.zeros((n_steps, n), dtype=np.float32) if behaviour else None
-        valid = np.ones((n_steps, n), dtype=bool) if self.next_step_autoreset else None
-        actor_ids: list[ActorID] = []
+        per_env = np.zeros(n, dtype=np.int64)  # transitions stepped so far on each env
+        compact = self.next_step_autoreset and not keep_reset_rows
         final_observations: list[tuple[int, int, ActorID, dict[str, np.ndarray]]] = []
         observation = self._observation
         actor = ActorID(*env.actor_id())
         policy = model.policy
         with torch.inference_mode():
-            for t in range(n_steps):
+            while t < n_steps or (compact and (per_env < n_steps).any()):
+                if t == len(steps.rewards):  # many episode ends: more raw steps than transitions
+                    self._grow(2 * t)
+                    steps = self._steps
                 buffer = self._buffer_for(actor)
                 policy_input = buffer.store_observation(observation)
                 action, latents, log_prob = policy.sample_action(
                     policy_input, actor_id=actor, log_prob=behaviour
                 )
                 if behaviour:
-                    log_probs[t] = log_prob
+                    steps.log_probs[t] = log_prob
                 buffer.store_action(action, latents)
                 buffer.rows.append(t)
                 actor_ids.append(actor)
                 time_before = None if self.single_actor else env.get_env_time()
-                observation, rewards[t], terminated[t], truncated[t], infos = env.step(action)
+                observation, steps.rewards[t], steps.terminated[t], steps.truncated[t], infos = env.step(
+                    action
+                )
+                terminated, truncated = steps.terminated[t], steps.truncated[t]
                 if not self.single_actor:
                     actor = ActorID(*env.actor_id())
-                    env_step_ends[t] = (env.get_env_time() != time_before) | terminated[t] | truncated[t]
-                if valid is not None:
-                    valid[t] = ~env.reset_steps()
-                elif truncated[t].any():
-                    for i in np.flatnonzero(truncated[t] & ~terminated[t]):
+                    steps.env_step_ends[t] = (env.get_env_time() != time_before) | terminated | truncated
+                if self.next_step_autoreset:  # a truncated episode's final observation is the next one
+                    np.logical_not(env.reset_steps(), out=steps.transition[t])
+                else:
+                    steps.transition[t] = True
+                    for i in np.flatnonzero(truncated & ~terminated):
                         info = infos[i]
                         final_actor = actor_ids[-1]
                         if not self.single_actor:  # a truncation inside an env step bootstraps
                             final_actor = ActorID(*info["final_actor_id"])  # from the next sub-step
-                            env_step_ends[t, i] = info["final_completed_env_step"]
+                            steps.env_step_ends[t, i] = info["final_completed_env_step"]
                         final_observations.append((t, int(i), final_actor, info["final_observation"]))
+                per_env += steps.transition[t]
+                t += 1
         self._observation = observation
+        if compact and t > n_steps:
+            return self._compacted_rollout(model, n_steps, t, actor, behaviour)
+        return self._rollout(model, n_steps, actor_ids, final_observations, actor, behaviour)
+
+    def _rollout(self, model, n_steps, actor_ids, final_observations, next_actor, behaviour) -> Rollout:
+        """The rollout of ``n_steps`` raw steps (a next-step env's reset-only steps marked)."""
+        steps = self._steps
         actors = {
             actor_id: buf.to_transitions(self.device) for actor_id, buf in self._buffers.items() if buf.rows
         }
-        terminated_t = torch.from_numpy(terminated).to(self.device)
-        values, next_values, bootstraps = _critic_values(
-            model.critic, actors, terminated_t, observation, actor, final_observations, behaviour, self.device
+        bootstraps = np.zeros((n_steps, self.env.n_envs), dtype=bool)
+        bootstraps[-1] = True
+        n_envs = np.arange(self.env.n_envs)
+        bootstrap_observations = [
+            (next_actor, (np.full(len(n_envs), n_steps - 1), n_envs), self._observation)
+        ]
+        for t, env_index, actor_id, observation in final_observations:
+            bootstraps[t, env_index] = True
+            batch = {key: np.asarray(value)[None] for key, value in observation.items()}
+            bootstrap_observations.append((actor_id, ([t], [env_index]), batch))
+        records = {name: array[:n_steps].copy() for name, array in steps.arrays().items()}
+        transition = records["transition"]
+        valid = None if transition.all() else torch.from_numpy(transition).to(self.device)
+        rollout = self._assemble(
+            model, actors, actor_ids, records, bootstraps, bootstrap_observations, behaviour
+        )
+        rollout.valid = valid
+        return rollout
+
+    def _compacted_rollout(self, model, n_steps, n_raw, actor, behaviour) -> Rollout:
+        """The first ``n_steps`` transitions of each env among ``n_raw`` raw steps (single actor;
+        reset-only steps and the surplus of envs ahead left out)."""
+        steps, buffer, n = self._steps, self._buffers[actor], self.env.n_envs
+        transitions = steps.transition[:n_raw]
+        selected = transitions & (np.cumsum(transitions, axis=0) <= n_steps)
+        rows = np.nonzero(selected.T)[1].reshape(n, n_steps).T  # (T, N): the raw step of each transition
+        envs = np.broadcast_to(np.arange(n), rows.shape)
+        gather = lambda arrays: {key: array[rows, envs] for key, array in arrays.items()}  # noqa: E731
+        records = gather(steps.arrays())
+        # where the next raw step is not the env's next transition (an episode ended, or the rollout
+        # does), the observation after the transition is that step's, or the env's current one
+        bootstraps = np.ones(rows.shape, dtype=bool)
+        bootstraps[:-1] = (rows[1:] != rows[:-1] + 1) & ~records["terminated"][:-1]
+        time, env_index = np.nonzero(bootstraps & ~records["terminated"])
+        after = rows[time, env_index] + 1
+        inside = after < n_raw
+        next_observations = {}
+        for key, array in buffer.observations.items():
+            values = np.empty((len(time), *array.shape[2:]), dtype=array.dtype)
+            values[inside] = array[after[inside], env_index[inside]]
+            values[~inside] = self._observation[key][env_index[~inside]]
+            next_observations[key] = values
+        to_device = lambda arrays: {k: torch.from_numpy(v).to(self.device) for k, v in arrays.items()}  # noqa: E731
+        actors = {
+            actor: ActorTransitions(
+                rows=torch.arange(n_steps, device=self.device),
+                observations=to_device(gather(buffer.observations)),
+                actions=to_device(gather(buffer.actions)),
+                latents=to_device(gather(buffer.latents)),
+            )
+        }
+        rollout = self._assemble(
+            model, actors, [actor] * n_steps, records, bootstraps,
+            [(actor, (time, env_index), next_observations)], behaviour,
+        )  # fmt: skip
+        rollout.dropped_transitions = int(transitions.sum()) - n_steps * n
+        return rollout
+
+    def _assemble(
+        self, model, actors, actor_ids, records, bootstraps, bootstrap_observations, behaviour
+    ) -> Rollout:
+        to_device = lambda array: torch.from_numpy(array).to(self.device)  # noqa: E731
+        terminated = to_device(records["terminated"])
+        bootstraps = to_device(bootstraps)
+        values, next_values = _critic_values(
+            model.critic, actors, terminated, bootstrap_observations, behaviour, self.device
         )
         return Rollout(
             actors=actors,
             actor_ids=actor_ids,
-            rewards=torch.from_numpy(rewards).to(self.device),
-            terminated=terminated_t,
-            truncated=torch.from_numpy(truncated).to(self.device),
-            env_step_ends=torch.from_numpy(env_step_ends).to(self.device),
-            log_probs=None if log_probs is None else torch.from_numpy(log_probs).to(self.device),
+            rewards=to_device(records["rewards"]),
+            terminated=terminated,
+            truncated=to_device(records["truncated"]),
+            env_step_ends=to_device(records["env_step_ends"]),
+            log_probs=to_device(records["log_probs"]) if behaviour else None,
             values=values,
             next_values=next_values,
             bootstraps=bootstraps,
-            valid=None if valid is None else torch.from_numpy(valid).to(self.device),
         )
+
+    def _grow(self, capacity: int) -> None:
+        """Buffers for ``capacity`` raw steps, keeping what they hold."""
+        if capacity <= len(self._steps.rewards):
+            return
+        old, self._steps = self._steps, _StepRecords(capacity, self.env.n_envs)
+        for name, array in old.arrays().items():
+            self._steps.arrays()[name][: len(array)] = array
+        for buffer in self._buffers.values():
+            buffer.grow(capacity)
 
     def _buffer_for(self, actor: ActorID) -> _ActorBuffer:
         buffer = self._buffers.get(actor)
@@ -303,7 +343,7 @@ class VectorEnvCollector:
             buffer = _ActorBuffer(
                 env.observation_spaces_dict[actor.step_key],
                 env.action_spaces_dict[actor.step_key],
-                self._capacity,
+                len(self._steps.rewards),
                 env.n_envs,
             )
             self._buffers[actor] = buffer
@@ -327,12 +367,11 @@ class VectorEnvCollector:
 
 
 @torch.no_grad()  # not inference mode: the values take part in losses as constants
-def _critic_values(
-    critic, actors, terminated, next_observation, next_actor, final_observations, all_values, device
-):
-    """``(values, next_values, bootstraps)`` of a rollout (see :class:`Rollout`): one critic pass per
-    actor over its observations (skipped without ``all_values``: values None), then the values of
-    the observations that follow the rollout or end a truncated episode."""
+def _critic_values(critic, actors, terminated, bootstrap_observations, all_values, device):
+    """``(values, next_values)`` of a rollout (see :class:`Rollout`): one critic pass per actor over
+    its observations (skipped without ``all_values``: values None), then one per group of
+    ``bootstrap_observations`` ``(actor_id, (time, env), observations)``: the observations after
+    the transitions at ``[time, env]`` that are not the next transition's."""
     values = torch.zeros(terminated.shape, device=device) if all_values else None
     next_values = torch.zeros(terminated.shape, device=device)
     if values is not None:
@@ -341,11 +380,9 @@ def _critic_values(
                 transitions.observations, actor_id=actor_id
             ).float()
         next_values[:-1] = values[1:]
-    bootstraps = torch.zeros(terminated.shape, dtype=torch.bool, device=device)
-    bootstraps[-1] = True
-    as_tensors = lambda obs: {k: torch.as_tensor(np.asarray(v), device=device) for k, v in obs.items()}  # noqa: E731
-    next_values[-1] = critic.predict_value(as_tensors(next_observation), actor_id=next_actor).float()
-    for t, env_index, actor_id, observation in final_observations:
-        next_values[t, env_index] = critic.predict_value(as_tensors(observation), actor_id=actor_id).float()
-        bootstraps[t, env_index] = True
-    return values, next_values.masked_fill_(terminated, 0.0), bootstraps
+    for actor_id, where, observations in bootstrap_observations:
+        observations = {
+            key: torch.as_tensor(np.asarray(value), device=device) for key, value in observations.items()
+        }
+        next_values[where] = critic.predict_value(observations, actor_id=actor_id).float()
+    return values, next_values.masked_fill_(terminated, 0.0)

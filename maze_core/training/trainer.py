@@ -102,6 +102,13 @@ class ActorCriticTrainer(Trainer):
     #: the collector then skips the log-probs and its critic pass over the rollout
     needs_behaviour: bool = True
 
+    #: whether :meth:`update` leaves a next-step env's reset-only rows (``rollout.valid``) out of
+    #: its losses itself, through :meth:`Rollout.minibatches` or :meth:`Rollout.valid_only` (A2C
+    #: and PPO do). False (the default): the rollouts it gets hold none, as the collector leaves
+    #: them out, and with them the surplus transitions of envs that had fewer episode ends (up to
+    #: 1 in ``n_rollout_steps + 1`` env steps with many envs; counted in ``env_steps``)
+    handles_reset_rows: ClassVar[bool] = False
+
     #: the statistics of :meth:`update` the console shows, in this order, from the first epoch on
     #: (those an update returns only sometimes included); None: those of the first epoch
     console_statistics: ClassVar[tuple[str, ...] | None] = None
@@ -258,16 +265,18 @@ class ActorCriticTrainer(Trainer):
         for _ in range(config.epoch_length):
             raise_if_terminated()
             rollout = self.collector.collect(
-                self.model, config.n_rollout_steps, behaviour=self.needs_behaviour
+                self.model,
+                config.n_rollout_steps,
+                behaviour=self.needs_behaviour,
+                keep_reset_rows=self.handles_reset_rows,
             )
-            n_transitions = rollout.n_transitions
-            self.env_steps += n_transitions  # a native env's reset-only rows are no env steps
-            steps_this_epoch += n_transitions
+            self.env_steps += rollout.n_env_steps  # a native env's reset-only rows are no env steps
+            steps_this_epoch += rollout.n_env_steps
             self.progress_remaining = 1.0 - self._n_updates / self._last_update
             learning_rate = self.scheduled(config.lr, config.lr_schedule)
             for group in self.optimizer.param_groups:
                 group["lr"] = learning_rate
-            if n_transitions:  # a rollout of reset-only rows alone has nothing to learn from
+            if rollout.n_transitions:  # a rollout of reset-only rows alone has nothing to learn from
                 for name, value in self.update(rollout, critic_only).items():
                     update_stats[name].append(value)
             self._n_updates += 1

@@ -37,10 +37,10 @@ def _trainer(env):
     return A2C(config, model=TorchActorCritic(policy, critic), collector=None)
 
 
-def _collect(mode, n_steps):
+def _collect(mode, n_steps, keep_reset_rows=False):
     env = NativeVectorEnv(ScriptedVectorEnv(mode))
     trainer = _trainer(env)
-    rollout = VectorEnvCollector(env).collect(trainer.model, n_steps)
+    rollout = VectorEnvCollector(env).collect(trainer.model, n_steps, keep_reset_rows=keep_reset_rows)
     _, returns = trainer.advantages_and_returns(rollout)
     return env, rollout, returns
 
@@ -62,8 +62,48 @@ def test_same_step_autoreset_takes_the_final_observation_from_the_info():
     np.testing.assert_allclose(returns.numpy(), SAME_STEP_RETURNS)
 
 
-def test_next_step_autoreset_drops_the_reset_transition_and_bootstraps_from_the_next_observation():
-    env, rollout, returns = _collect(AutoresetMode.NEXT_STEP, 5)
+def test_next_step_autoreset_leaves_the_reset_steps_out_of_the_rollout():
+    """Env 0 ends at t=1 (its reset-only step is t=2), env 1 at t=2 (reset-only step t=3): the
+    rollout holds the same transitions as in same-step mode, in the same places."""
+    _, same_step, _ = _collect(AutoresetMode.SAME_STEP, 4)
+    env, rollout, returns = _collect(AutoresetMode.NEXT_STEP, 4)
+    assert env.autoreset_mode == "next_step"
+    assert rollout.valid is None and rollout.n_transitions == 8
+    assert rollout.rewards.eq(1.0).all()  # a reset-only step's reward is 0
+    observations = rollout.actors[(0, 0)].observations["v"][..., 0]
+    assert observations.tolist() == [[1, 5], [2, 6], [10, 7], [11, 30]]
+    # the truncated episode's final observation is the one of the left-out reset step
+    assert rollout.next_values[1, 0].item() == 3.0 and rollout.bootstraps[1, 0]
+    for name in ("rewards", "terminated", "truncated", "next_values", "bootstraps", "values"):
+        assert torch.equal(getattr(rollout, name), getattr(same_step, name)), name
+    np.testing.assert_allclose(returns.numpy(), SAME_STEP_RETURNS)
+
+
+def test_an_env_ahead_drops_its_surplus_transitions_and_bootstraps_from_them():
+    """Env 1 ends episodes every 2 transitions, env 0 never: the collector steps until env 1 has
+    its 3 transitions; env 0's fourth is left out (counted as an env step), its observation is the
+    bootstrap, and no rollout holds older transitions than its own."""
+    script = [
+        [(list(range(20)), "truncated")],
+        [([0, 1, 2], "terminated"), ([20, 21, 22], "terminated"), ([40, 41, 42], "terminated")],
+    ]
+    env = NativeVectorEnv(ScriptedVectorEnv(AutoresetMode.NEXT_STEP, script))
+    trainer, collector = _trainer(env), VectorEnvCollector(env)
+    first, second = (collector.collect(trainer.model, 3) for _ in range(2))
+    observed = lambda rollout: rollout.actors[(0, 0)].observations["v"][..., 0].T.tolist()  # noqa: E731
+    assert observed(first) == [[0, 1, 2], [0, 1, 20]]
+    assert observed(second) == [[4, 5, 6], [21, 40, 41]]
+    assert second.terminated[:, 1].tolist() == [True, False, True]
+    # V(s) = s: each env bootstraps from the observation after its last transition in the rollout
+    assert first.next_values[:, 0].tolist() == [1.0, 2.0, 3.0]
+    assert first.next_values[:, 1].tolist() == [1.0, 0.0, 21.0]
+    assert second.next_values[:, 1].tolist() == [0.0, 41.0, 0.0]
+    assert (first.dropped_transitions, first.n_transitions, first.n_env_steps) == (1, 6, 7)
+    assert torch.equal(second.rewards, torch.ones(3, 2))  # a reset-only step's reward is 0
+
+
+def test_an_algorithm_that_handles_reset_rows_gets_them_marked_and_bootstraps_past_them():
+    env, rollout, returns = _collect(AutoresetMode.NEXT_STEP, 5, keep_reset_rows=True)
     assert env.autoreset_mode == "next_step"
     # env 0 ends at t=1 (its reset step is t=2), env 1 at t=2 (reset step t=3)
     assert rollout.valid.tolist() == [[True, True], [True, True], [False, True], [True, False], [True, True]]
@@ -81,7 +121,7 @@ def test_next_step_autoreset_drops_the_reset_transition_and_bootstraps_from_the_
 def test_the_update_ignores_the_reset_transitions():
     """Changing the action and reward of the reset steps changes nothing, nor does the observation
     of a terminated episode's reset step (a truncated one's is its bootstrap value)."""
-    _, rollout, _ = _collect(AutoresetMode.NEXT_STEP, 5)
+    _, rollout, _ = _collect(AutoresetMode.NEXT_STEP, 5, keep_reset_rows=True)
     env = NativeVectorEnv(ScriptedVectorEnv(AutoresetMode.NEXT_STEP))
     parameters = []
     for changed in (False, True):
@@ -99,7 +139,7 @@ def test_the_update_ignores_the_reset_transitions():
 
 
 def test_minibatches_leave_out_the_reset_transitions():
-    _, rollout, returns = _collect(AutoresetMode.NEXT_STEP, 5)
+    _, rollout, returns = _collect(AutoresetMode.NEXT_STEP, 5, keep_reset_rows=True)
     batches = list(rollout.minibatches(3, returns=returns))
     assert sum(len(batch["returns"]) for batch in batches) == 8  # 10 transitions, 2 reset steps
     drawn = sorted(value for batch in batches for value in batch["returns"].tolist())

@@ -24,6 +24,7 @@ TEST_DISTRIBUTIONS = (
     "maze-test-clash",
     "maze-test-ppo",
     "maze-test-old-ppo",
+    "maze-test-naive",
 )
 
 

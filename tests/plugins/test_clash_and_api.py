@@ -117,3 +117,24 @@ def test_a_plugin_written_for_an_older_algorithm_api_is_refused_in_one_line(
     )
     assert result.returncode == 1 and result.stderr.startswith("Error: algorithm 'old-ppo'"), result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_an_algorithm_that_knows_nothing_of_reset_only_rows_never_gets_them(installed, tmp_path):
+    """maze-test-naive averages over every row of the rollouts it gets. On CartPole's native
+    next-step vector env, a reset-only row would show as a reward of 0."""
+    overrides = {"algorithm.epoch_length": 20, "algorithm.n_rollout_steps": 5, "runner.n_envs": 16}
+    with RunContext(
+        env="CartPole-v1",
+        algorithm="naive-pg",
+        overrides={**overrides, "runner.eval_episodes": 1},
+        run_dir=tmp_path / "run",
+        silent=True,
+    ) as context:
+        summary = context.train(1)
+    stats = json.loads((tmp_path / "run" / "stats.jsonl").read_text().splitlines()[-1])
+    algorithm, train = stats["algorithm"], stats["train"]
+    assert train["episode_count"] > 16  # episodes ended, so reset-only steps were taken
+    assert algorithm["reward_min"] == 1.0
+    assert algorithm["rows"] == 20 * 5 * 16
+    # the transitions of envs ahead that were left out are env steps all the same
+    assert summary.env_steps == algorithm["env_steps"] > 20 * 5 * 16

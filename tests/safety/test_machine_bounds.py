@@ -14,7 +14,7 @@ from maze_core import RunContext
 from maze_core.env.structured_env import ActorID
 from maze_core.errors import ConfigurationError
 from maze_core.runners import MIN_BYTES_PER_ENV, usable_cpus
-from maze_core.training import rollout
+from maze_core.training import memory
 
 
 def test_more_torch_threads_than_cpus_is_one_line_at_construction(tmp_path, monkeypatch):
@@ -42,7 +42,7 @@ def test_absurd_env_counts_are_refused_at_construction(tmp_path, monkeypatch):
 def test_a_rollout_whose_activations_do_not_fit_is_refused_before_allocating(tmp_path, monkeypatch):
     """100000 CartPole envs: the native vector env and its buffers (0.6 GiB) would fit, the A2C
     update over 100 steps x 100000 envs (about 4 KiB of activations per sample) would not."""
-    monkeypatch.setattr(rollout, "available_memory", lambda device="cpu": 8 * 2**30)
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": 8 * 2**30)
     overrides = {**QUICK_OVERRIDES, "runner.n_envs": 100_000, "algorithm.n_rollout_steps": 100}
     start = time.monotonic()
     with RunContext(env="CartPole-v1", overrides=overrides, run_dir=tmp_path, silent=True) as context:
@@ -60,13 +60,13 @@ def test_a_rollout_whose_activations_do_not_fit_is_refused_before_allocating(tmp
 def test_a_huge_batch_is_refused_only_where_it_does_not_fit(monkeypatch, available_gib, fits):
     """The same rollout (100000 envs x 100 steps, about 40 GiB with the A2C networks) runs on a
     machine with the memory for it."""
-    monkeypatch.setattr(rollout, "available_memory", lambda device="cpu": available_gib * 2**30)
+    monkeypatch.setattr(memory, "available_memory", lambda device="cpu": available_gib * 2**30)
     context = RunContext(env="CartPole-v1", silent=True)
     context._build_model()
     env = context.env_factory()
     arguments = (env.observation_spaces_dict[0], env.action_spaces_dict[0], context._model, ActorID(0, 0))
     if fits:
-        rollout._check_memory(100, 100_000, *arguments, behaviour=False)
+        memory.check_rollout_memory(100, 100_000, *arguments, behaviour=False)
     else:
         with pytest.raises(ConfigurationError, match="needs about"):
-            rollout._check_memory(100, 100_000, *arguments, behaviour=False)
+            memory.check_rollout_memory(100, 100_000, *arguments, behaviour=False)

@@ -11,6 +11,8 @@ class A2C(ActorCriticTrainer):
     # strictly on-policy: its update evaluates the rollout (log-probs and values, with gradients)
     # with the weights that acted, so the collector skips the behaviour log-probs and values
     needs_behaviour = False
+    # valid_only below leaves a native env's reset-only rows out: keeping them drops no env step
+    handles_reset_rows = True
 
     def update(self, rollout, critic_only: bool = False) -> dict[str, float]:
         config = self.config

@@ -13,6 +13,9 @@ from maze_core.training.trainer import ActorCriticTrainer
 class PPO(ActorCriticTrainer):
     """Proximal policy optimization (Schulman et al., 2017), clipped surrogate objective, with GAE."""
 
+    # minibatches leave a native env's reset-only rows out: keeping them drops no env step
+    handles_reset_rows = True
+
     # an update that stops early on target_kl, or whose returns have no variance, returns fewer keys
     console_statistics = (
         "policy_loss",
@@ -75,8 +78,9 @@ def _means(stats: dict[str, list[float]], rollout, returns: torch.Tensor) -> dic
     """The update's mean statistics, the mean value and how much of the returns' variance the
     critic explained while acting (1: all, 0: no better than their mean; left out if undefined)."""
     result = {name: float(np.mean(values)) for name, values in stats.items()}
-    result["value"] = rollout.values.mean().item()
+    returns, values = rollout.valid_only(returns, rollout.values)
+    result["value"] = values.mean().item()
     variance = returns.var().item() if returns.numel() > 1 else 0.0
     if variance > 0:
-        result["explained_variance"] = 1.0 - (returns - rollout.values).var().item() / variance
+        result["explained_variance"] = 1.0 - (returns - values).var().item() / variance
     return result

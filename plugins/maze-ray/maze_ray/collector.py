@@ -97,25 +97,26 @@ class RayCollector:
 
     # --- the collector interface ----------------------------------------------------------------
 
-    def collect(self, model, n_steps: int, behaviour: bool = True) -> Rollout:
+    def collect(self, model, n_steps: int, behaviour: bool = True, keep_reset_rows: bool = False) -> Rollout:
         """One rollout of ``n_steps`` steps on every env of every worker, acting with the current
         weights of ``model`` (the learner's; a worker's rollout holds the log-probs and values
         computed with the weights it acted with: it keeps them whatever ``behaviour`` says, since
-        the learner cannot know which weights acted).
+        the learner cannot know which weights acted). ``keep_reset_rows`` as for
+        :meth:`~maze_core.training.rollout.VectorEnvCollector.collect`.
 
         With ``prefetch`` the rollout returned was started at the previous call, with the weights
         of that time (one update old), and the next one starts now, while the learner updates.
         """
         weights = ray.put(flat_weights(model))  # once per update, fetched by every worker
-        calls = None
+        calls, request = None, (n_steps, keep_reset_rows)
         if self._prefetched is not None:
-            prefetched_steps, calls = self._prefetched
+            prefetched_request, calls = self._prefetched
             self._prefetched = None
-            if prefetched_steps != n_steps:
-                calls = None  # a rollout of another length: collect anew
-        results = self._gather(calls or self._call_all("collect", weights, n_steps))
+            if prefetched_request != request:
+                calls = None  # a rollout of another kind: collect anew
+        results = self._gather(calls or self._call_all("collect", weights, *request))
         if self.prefetch:
-            self._prefetched = (n_steps, self._call_all("collect", weights, n_steps))
+            self._prefetched = (request, self._call_all("collect", weights, *request))
         for result in results:
             episodes = result["episodes"]
             for episode_return, length in zip(episodes["returns"], episodes["lengths"], strict=True):
@@ -331,7 +332,11 @@ def merge_rollouts(parts: list[dict]) -> dict:
                 "cannot be joined. The ray runner needs envs that ask for the same actors in the same "
                 "order in every worker (as a vector env does); use runner.n_workers=1 for this env."
             )
+    if any("valid" in part for part in parts):  # a worker whose rows were all transitions has none
+        for part in parts:
+            part.setdefault("valid", np.ones_like(part["terminated"]))
     return {
+        "dropped_transitions": sum(part["dropped_transitions"] for part in parts),
         "actors": {
             actor: {
                 name: value if name == "rows" else _joined([p["actors"][actor][name] for p in parts])
@@ -340,7 +345,11 @@ def merge_rollouts(parts: list[dict]) -> dict:
             for actor, transitions in first["actors"].items()
         },
         "actor_ids": first["actor_ids"],
-        **{name: _joined([p[name] for p in parts]) for name in first if name not in ("actors", "actor_ids")},
+        **{
+            name: _joined([p[name] for p in parts])
+            for name in first
+            if name not in ("actors", "actor_ids", "dropped_transitions")
+        },
     }
 
 
@@ -366,5 +375,10 @@ def rollout_from_arrays(arrays: dict, device: torch.device) -> Rollout:
             for actor, transitions in arrays["actors"].items()
         },
         actor_ids=[ActorID(*actor) for actor in arrays["actor_ids"]],
-        **{name: tensor(value) for name, value in arrays.items() if name not in ("actors", "actor_ids")},
+        dropped_transitions=arrays["dropped_transitions"],
+        **{
+            name: tensor(value)
+            for name, value in arrays.items()
+            if name not in ("actors", "actor_ids", "dropped_transitions")
+        },
     )

@@ -61,12 +61,14 @@ class RolloutWorker:
         self.eval_env = None  # built by the first evaluate()
         self.collector = VectorEnvCollector(self.env, device="cpu", seed=seed)
 
-    def collect(self, weights: np.ndarray | None, n_steps: int) -> dict:
-        """Load ``weights`` (a :func:`flat_weights` vector; None keeps the current ones), step every
-        env ``n_steps`` times and return the rollout and the episodes finished meanwhile as arrays."""
+    def collect(self, weights: np.ndarray | None, n_steps: int, keep_reset_rows: bool = False) -> dict:
+        """Load ``weights`` (a :func:`flat_weights` vector; None keeps the current ones), collect a
+        rollout of ``n_steps`` transitions per env (``keep_reset_rows`` as for
+        :meth:`~maze_core.training.rollout.VectorEnvCollector.collect`) and return it and the
+        episodes finished meanwhile as arrays."""
         if weights is not None:
             load_flat_weights(self.model, weights)
-        rollout = self.collector.collect(self.model, n_steps)
+        rollout = self.collector.collect(self.model, n_steps, keep_reset_rows=keep_reset_rows)
         return {"rollout": rollout_to_arrays(rollout), "episodes": self._finished_episodes()}
 
     def evaluate(
@@ -162,6 +164,7 @@ def rollout_to_arrays(rollout) -> dict:
             for actor_id, transitions in rollout.actors.items()
         },
         "actor_ids": [tuple(actor_id) for actor_id in rollout.actor_ids],
+        "dropped_transitions": rollout.dropped_transitions,
     }
     for name, value in _fields_to_arrays(rollout).items():
         if isinstance(value, np.ndarray):

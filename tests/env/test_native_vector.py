@@ -244,6 +244,58 @@ def test_a_failing_worker_vector_env_is_a_clear_error():
         WorkerVectorEnv(make, 4, n_workers=2)
 
 
+def _cartpole_vec(n_envs):
+    return gym.make_vec("CartPole-v1", num_envs=n_envs, vectorization_mode="vector_entry_point")
+
+
+def _fixed_actions_run(env, seed, envs: range, n_steps=200):
+    """Reset and step ``env`` (envs ``envs`` of a batch) with actions fixed per env and step."""
+    observation, _ = env.reset(seed=seed)
+    records = [observation]
+    for t in range(n_steps):
+        records.extend(env.step((np.arange(envs.start, envs.stop) // 3 + t // 4) % 2)[:4])
+    return records
+
+
+def test_native_workers_give_the_same_envs_however_many_workers_step_them():
+    """Same seed, same run on any core count: 16 envs form 8 shards of 2 (each its own native env,
+    seeded with the seed plus its first env's index) whether 1, 2 or 4 workers step them."""
+    from maze_core.env.native_workers import WorkerVectorEnv
+
+    shards = [range(first, first + 2) for first in range(0, 16, 2)]
+    parts = [_fixed_actions_run(_cartpole_vec(2), 7 + shard.start, shard) for shard in shards]
+    expected = [np.concatenate(records) for records in zip(*parts, strict=True)]
+    assert np.concatenate(expected[3::4]).sum() > 50  # terminations: autoresets draw from the RNGs
+    for n_workers in (1, 2, 4):
+        env = WorkerVectorEnv(_cartpole_vec, 16, n_workers=n_workers)
+        try:
+            records = _fixed_actions_run(env, 7, range(16))
+        finally:
+            env.close()
+        for got, want in zip(records, expected, strict=True):
+            np.testing.assert_array_equal(got, want, err_msg=f"{n_workers} workers")
+        assert env.n_workers == n_workers and env.n_shards == 8
+
+
+def test_the_local_runner_gives_the_same_native_run_with_1_and_2_workers(tmp_path):
+    parameters = []
+    for n_workers in (1, 2):
+        overrides = {**QUICK_RUN, "runner.n_envs": 5, "runner.n_workers": n_workers}
+        rc = RunContext(
+            env="CartPole-v1",
+            runner="local",
+            run_dir=tmp_path / str(n_workers),
+            seed=0,
+            silent=True,
+            overrides=overrides,
+        )
+        rc.train(n_epochs=1)
+        assert _training_env(rc).env.n_workers == n_workers
+        parameters.append(torch.nn.utils.parameters_to_vector(rc._trainer.model.parameters()).detach())
+        rc.close()
+    assert torch.equal(*parameters)
+
+
 def test_an_explicit_vector_env_factory_trains(tmp_path):
     """A user's factory: gymnasium's SyncVectorEnv in same-step mode."""
 
@@ -301,7 +353,8 @@ def test_envpool_trains_through_a_vector_env_factory(tmp_path, runner):
     pytest.importorskip("envpool")
     overrides = {"algorithm.patience": 0, "runner.n_envs": 16}
     if runner == "local":
-        overrides.update({"runner.n_workers": 2, "algorithm.n_epochs": 2})
+        # one shard per worker: EnvPool fixes its seeds at creation, so shards would repeat its envs
+        overrides.update({"runner.n_workers": 2, "runner.n_shards": 2, "algorithm.n_epochs": 2})
     rc = RunContext(
         env=VectorEnvFactory(_envpool_cartpole, name="envpool-CartPole-v1"),
         runner=runner,

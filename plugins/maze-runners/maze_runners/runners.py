@@ -29,24 +29,37 @@ class LocalRunner(Runner):
 
     :param start_method: multiprocessing start method (default: forkserver where available).
     :param n_workers: worker processes per vector env; None gives each env its own worker (a native
-        vector env: one worker per core). With fewer workers than envs, each worker steps a
-        contiguous group of envs (one after the other; a native vector env's group as one batch),
-        which costs one message per worker instead of one per env (use about one worker per core).
+        vector env: one worker per core, at most one per shard). With fewer workers than envs, each
+        worker steps a contiguous group of envs (one after the other; a native vector env's group as
+        whole shards), which costs one message per worker instead of one per env (use about one
+        worker per core).
+    :param n_shards: a native vector env's envs form this many native batches ("shards"), each
+        with its own seed, that the workers share out; None: one per env up to 8
+        (:func:`~maze_core.env.native_workers.default_n_shards`). The run depends on the shards,
+        never on ``n_workers`` or the core count; more shards than workers cost one native call each.
     """
 
     def __init__(
-        self, n_envs: int = 4, start_method: str | None = None, n_workers: int | None = None, **kwargs
+        self,
+        n_envs: int = 4,
+        start_method: str | None = None,
+        n_workers: int | None = None,
+        n_shards: int | None = None,
+        **kwargs,
     ):
         super().__init__(n_envs=n_envs, **kwargs)
-        if n_workers is not None and (
-            not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1
+        for name, value, none_means in (
+            ("n_workers", n_workers, "one worker per env"),
+            ("n_shards", n_shards, "the default shards"),
         ):
-            raise ConfigurationError(
-                f"runner.n_workers={n_workers!r} is invalid: it must be an integer >= 1, or None for "
-                "one worker per env"
-            )
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise ConfigurationError(
+                    f"runner.{name}={value!r} is invalid: it must be an integer >= 1, or None for "
+                    f"{none_means}"
+                )
         self.start_method = start_method
         self.n_workers = n_workers
+        self.n_shards = n_shards
 
     @property
     def n_processes(self) -> int:
@@ -79,20 +92,27 @@ class LocalRunner(Runner):
             )
 
     def make_native_vector_env(self, vector_env_factory, n_envs: int, logging_prefix: str | None):
-        """A native vector env in worker processes: ``n_workers`` of them (default: one per core,
-        at most one per env), each stepping its group of envs as one batch."""
+        """A native vector env in worker processes: its envs in shards that depend on ``n_envs`` and
+        ``n_shards`` only, stepped by ``n_workers`` workers (default: one per core, at most one
+        per shard), so the run does not depend on the machine's core count."""
         from maze_core.env.native import NativeVectorEnv
-        from maze_core.env.native_workers import WorkerVectorEnv
+        from maze_core.env.native_workers import WorkerVectorEnv, default_n_shards
 
-        n_workers = self.n_workers or min(n_envs, os.cpu_count() or 1)
+        n_shards = min(self.n_shards, n_envs) if self.n_shards else default_n_shards(n_envs)
         workers = WorkerVectorEnv(
             vector_env_factory.make,
             n_envs,
-            n_workers=n_workers,
+            n_workers=self.n_workers or min(n_shards, os.cpu_count() or 1),
             start_method=self.start_method,
             step_timeout_s=self.step_timeout_s,
+            n_shards=n_shards,
         )
         return NativeVectorEnv(workers, logging_prefix=logging_prefix)
 
     def settings(self) -> dict:
-        return {**super().settings(), "start_method": self.start_method, "n_workers": self.n_workers}
+        return {
+            **super().settings(),
+            "start_method": self.start_method,
+            "n_workers": self.n_workers,
+            "n_shards": self.n_shards,
+        }

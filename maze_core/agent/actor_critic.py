@@ -10,19 +10,38 @@ from torch import nn
 
 from maze_core.agent.critics import TorchStateCritic
 from maze_core.agent.policy import TorchPolicy
+from maze_core.agent.q_critics import TorchStateActionCritic
+from maze_core.agent.q_policy import QGreedyPolicy
 from maze_core.errors import ConfigurationError
 
 
 class TorchActorCritic:
-    """A :class:`TorchPolicy` and a :class:`TorchStateCritic` handled as one model (parameters,
-    device, train/eval mode, and a state dict ``{"policies": ..., "critics": ...}``)."""
+    """A policy and a critic handled as one model (parameters, device, train/eval mode, and a state
+    dict ``{"policies": ..., "critics": ...}``).
 
-    def __init__(self, policy: TorchPolicy, critic: TorchStateCritic, device: str | torch.device = "cpu"):
-        if not isinstance(policy, TorchPolicy):
-            raise ConfigurationError(f"TorchActorCritic needs a TorchPolicy, got {type(policy).__name__}")
-        if not isinstance(critic, TorchStateCritic):
+    The policy is a :class:`TorchPolicy`, or a :class:`QGreedyPolicy` acting with this very critic;
+    the critic a :class:`TorchStateCritic` (V(s)) or a :class:`TorchStateActionCritic` (Q(s, a)).
+    """
+
+    def __init__(
+        self,
+        policy: TorchPolicy | QGreedyPolicy,
+        critic: TorchStateCritic | TorchStateActionCritic,
+        device: str | torch.device = "cpu",
+    ):
+        if not isinstance(policy, TorchPolicy | QGreedyPolicy):
             raise ConfigurationError(
-                f"TorchActorCritic needs a TorchStateCritic, got {type(critic).__name__}"
+                f"TorchActorCritic needs a TorchPolicy or a QGreedyPolicy, got {type(policy).__name__}"
+            )
+        if not isinstance(critic, TorchStateCritic | TorchStateActionCritic):
+            raise ConfigurationError(
+                f"TorchActorCritic needs a TorchStateCritic or a TorchStateActionCritic, "
+                f"got {type(critic).__name__}"
+            )
+        if isinstance(policy, QGreedyPolicy) and policy.critic is not critic:
+            raise ConfigurationError(
+                "TorchActorCritic: the QGreedyPolicy acts with another critic than the model's; build it "
+                "over the model's critic (QGreedyPolicy(critic)), whose weights are the only ones saved"
             )
         self.policy = policy
         self.critic = critic
@@ -41,7 +60,8 @@ class TorchActorCritic:
         return {**self.policy.state_dict(), **self.critic.state_dict()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        self.policy.load_state_dict(state_dict)
+        if not isinstance(self.policy, QGreedyPolicy):  # a QGreedyPolicy would load the critic again
+            self.policy.load_state_dict(state_dict)
         self.critic.load_state_dict(state_dict)
 
     def to(self, device: str | torch.device) -> TorchActorCritic:

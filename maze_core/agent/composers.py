@@ -108,7 +108,8 @@ class CriticComposerInterface(ABC):
     @property
     @abstractmethod
     def critic(self):
-        """The critic (a ``TorchStateCritic``) over this composer's networks."""
+        """The critic (a ``TorchStateCritic``, or a ``TorchStateActionCritic`` for a
+        ``BaseStateActionCriticComposer``) over this composer's networks."""
 
 
 class BaseStateCriticComposer(CriticComposerInterface, ABC):

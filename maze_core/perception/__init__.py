@@ -12,6 +12,8 @@ from maze_core.perception.blocks import (
 from maze_core.perception.flatten_concat import (
     FlattenConcatBaseNet,
     FlattenConcatPolicyNet,
+    FlattenConcatQValuesNet,
+    FlattenConcatStateActionValueNet,
     FlattenConcatStateValueNet,
 )
 from maze_core.perception.weight_init import normc_
@@ -22,6 +24,8 @@ __all__ = [
     "FlattenBlock",
     "FlattenConcatBaseNet",
     "FlattenConcatPolicyNet",
+    "FlattenConcatQValuesNet",
+    "FlattenConcatStateActionValueNet",
     "FlattenConcatStateValueNet",
     "LinearOutputBlock",
     "PerceptionBlock",

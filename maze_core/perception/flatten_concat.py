@@ -4,6 +4,10 @@
 They run on every rollout step, so they are written as plain modules (one ``nn.Sequential`` and
 linear heads) rather than a graph of perception blocks. They accept any number of leading batch
 dims (none, ``(batch,)`` or ``(time, envs)``), so they need no shape normalisation.
+
+The Q networks of state-action critics (:class:`FlattenConcatQValuesNet`,
+:class:`FlattenConcatStateActionValueNet`) default to ReLU and torch's own ``nn.Linear`` init, the
+defaults of off-policy learning elsewhere (Stable-Baselines3's DQN and SAC), not tanh and normc.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ OUTPUT_STD = 0.01
 
 
 class FlattenConcatBaseNet(nn.Module):
-    """Flattens and concatenates the observations (in ``obs_shapes`` order) into an MLP latent."""
+    """Flattens and concatenates the observations (in ``obs_shapes`` order) into an MLP latent.
+
+    Hidden layers get normc init with ``hidden_std``; None keeps torch's default ``nn.Linear`` init.
+    """
 
     def __init__(
         self,
@@ -32,6 +39,7 @@ class FlattenConcatBaseNet(nn.Module):
         hidden_units: Sequence[int] = (256, 256),
         non_lin=nn.Tanh,
         obs_spaces: Mapping[str, gym.Space] | gym.spaces.Dict | None = None,
+        hidden_std: float | None = HIDDEN_STD,
     ):
         super().__init__()
         self.obs_shapes = {key: tuple(int(d) for d in shape) for key, shape in obs_shapes.items()}
@@ -51,8 +59,8 @@ class FlattenConcatBaseNet(nn.Module):
         )
         self.latent_net = mlp(in_features, self.hidden_units, non_lin)
         for layer in self.latent_net:
-            if isinstance(layer, nn.Linear):
-                normc_(layer, HIDDEN_STD)
+            if isinstance(layer, nn.Linear) and hidden_std is not None:  # None: torch's default init
+                normc_(layer, hidden_std)
         self.latent_dim = self.hidden_units[-1] if self.hidden_units else in_features
 
     def latent(self, obs: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -141,3 +149,44 @@ class FlattenConcatStateValueNet(FlattenConcatBaseNet):
 
     def forward(self, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {"value": self.value_head(self.latent(obs))}
+
+
+class FlattenConcatQValuesNet(FlattenConcatBaseNet):
+    """Default Q network for a ``Discrete(n_actions)`` action head: flatten-concat MLP with a linear
+    head returning ``{"q_values": (..., n_actions)}``, one Q-value per action."""
+
+    def __init__(
+        self,
+        obs_shapes: Mapping[str, Sequence[int]],
+        n_actions: int,
+        hidden_units: Sequence[int] = (256, 256),
+        non_lin=nn.ReLU,
+        obs_spaces: Mapping[str, gym.Space] | gym.spaces.Dict | None = None,
+    ):
+        super().__init__(obs_shapes, hidden_units, non_lin, obs_spaces, hidden_std=None)
+        self.n_actions = int(n_actions)
+        self.q_head = nn.Linear(self.latent_dim, self.n_actions)
+
+    def forward(self, obs: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"q_values": self.q_head(self.latent(obs))}
+
+
+class FlattenConcatStateActionValueNet(FlattenConcatBaseNet):
+    """Default Q network for Box action heads: the observations and the actions (``action_shapes``,
+    ``{head: shape}``) flattened and concatenated, an MLP and a linear head returning
+    ``{"q_value": (..., 1)}``. Its input is one dict holding both, as state-action critics call it."""
+
+    def __init__(
+        self,
+        obs_shapes: Mapping[str, Sequence[int]],
+        action_shapes: Mapping[str, Sequence[int]],
+        hidden_units: Sequence[int] = (256, 256),
+        non_lin=nn.ReLU,
+        obs_spaces: Mapping[str, gym.Space] | gym.spaces.Dict | None = None,
+    ):
+        super().__init__({**obs_shapes, **action_shapes}, hidden_units, non_lin, obs_spaces, hidden_std=None)
+        self.action_shapes = {key: tuple(int(d) for d in shape) for key, shape in action_shapes.items()}
+        self.q_head = nn.Linear(self.latent_dim, 1)
+
+    def forward(self, obs_and_action: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {"q_value": self.q_head(self.latent(obs_and_action))}

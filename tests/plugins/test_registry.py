@@ -13,8 +13,8 @@ from maze_core.errors import PluginError, UnknownNameError
 FIRST_PARTY = {
     "maze-a2c": {"algorithm": ["a2c"]},
     "maze-ppo": {"algorithm": ["ppo"]},
-    "maze-policies": {"policy": ["probabilistic"]},
-    "maze-critics": {"critic": ["shared_state", "step_state"]},
+    "maze-policies": {"policy": ["probabilistic", "q_greedy"]},
+    "maze-critics": {"critic": ["shared_state", "shared_state_action", "step_state", "step_state_action"]},
     "maze-runners": {"runner": ["dev", "local"]},
     "maze-cuda": {"device": ["cuda"]},
     "maze-ray": {"runner": ["ray"]},

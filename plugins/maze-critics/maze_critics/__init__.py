@@ -1,4 +1,5 @@
-"""Maze plugin: critic composers (``SharedStateCriticComposer``, ``StepStateCriticComposer``).
+"""Maze plugin: critic composers (``SharedStateCriticComposer``, ``StepStateCriticComposer``,
+``SharedStateActionCriticComposer``, ``StepStateActionCriticComposer``).
 
 Names load lazily (PEP 562), so importing this package (as ``maze plugins list`` does through
 ``maze_critics.plugin``) does not import torch.
@@ -10,14 +11,18 @@ from typing import TYPE_CHECKING
 
 from maze_core.lazy import lazy_exports
 
-__all__ = ["SharedStateCriticComposer", "StepStateCriticComposer"]
-__getattr__, __dir__ = lazy_exports(
-    __name__,
-    {
-        "SharedStateCriticComposer": "maze_critics.composers",
-        "StepStateCriticComposer": "maze_critics.composers",
-    },
-)
+__all__ = [
+    "SharedStateActionCriticComposer",
+    "SharedStateCriticComposer",
+    "StepStateActionCriticComposer",
+    "StepStateCriticComposer",
+]
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, "maze_critics.composers"))
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from maze_critics.composers import SharedStateCriticComposer, StepStateCriticComposer  # noqa: F401
+    from maze_critics.composers import (  # noqa: F401
+        SharedStateActionCriticComposer,
+        SharedStateCriticComposer,
+        StepStateActionCriticComposer,
+        StepStateCriticComposer,
+    )

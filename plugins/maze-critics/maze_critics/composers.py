@@ -1,4 +1,5 @@
-"""State critic composers: one value network shared by all step keys, or one per step key."""
+"""Critic composers: state critics (V(s)) and state-action critics (Q(s, a), Q over all Discrete
+actions), each with one set of networks shared by all step keys or one per step key."""
 
 from __future__ import annotations
 
@@ -8,7 +9,15 @@ from typing import Any
 import gymnasium as gym
 from torch import nn
 
-from maze_core.agent import BaseStateCriticComposer, TorchSharedStateCritic, TorchStepStateCritic
+from maze_core.agent import (
+    BaseStateActionCriticComposer,
+    BaseStateCriticComposer,
+    QActionSpace,
+    TorchSharedStateActionCritic,
+    TorchSharedStateCritic,
+    TorchStepStateActionCritic,
+    TorchStepStateCritic,
+)
 from maze_core.agent.composers import (
     build_network,
     check_network_outputs,
@@ -17,8 +26,13 @@ from maze_core.agent.composers import (
     sample_observation,
 )
 from maze_core.agent.critics import SharedCriticInput
+from maze_core.agent.q_critics import common_action_space
 from maze_core.errors import ConfigurationError
-from maze_core.perception import FlattenConcatStateValueNet
+from maze_core.perception import (
+    FlattenConcatQValuesNet,
+    FlattenConcatStateActionValueNet,
+    FlattenConcatStateValueNet,
+)
 
 _VALUE_OUTPUT = {"value": (1,)}
 _NETWORK_SPECS_DOC = """
@@ -52,7 +66,7 @@ class SharedStateCriticComposer(BaseStateCriticComposer):
         )
         self.shared_obs_shapes = self.input.shapes
         network = build_network(
-            _single_spec(networks),
+            _single_spec(networks, "StepStateCriticComposer"),
             {
                 "obs_shapes": self.shared_obs_shapes,
                 "obs_spaces": {
@@ -131,7 +145,7 @@ class StepStateCriticComposer(BaseStateCriticComposer):
         )
 
 
-def _single_spec(networks: Any) -> Any:
+def _single_spec(networks: Any, step_composer: str) -> Any:
     """The one network (spec) of a shared critic, from None, a spec, ``[spec]`` or ``{key: spec}``."""
     if isinstance(networks, list | tuple):
         entries = list(networks)
@@ -141,7 +155,106 @@ def _single_spec(networks: Any) -> Any:
         return networks
     if len(entries) != 1:
         raise ConfigurationError(
-            f"a shared critic has exactly one value network, but networks has {len(entries)} entries; "
-            f"use StepStateCriticComposer for one network per step key"
+            f"a shared critic has exactly one network (spec), but networks has {len(entries)} entries; "
+            f"use {step_composer} for one network per step key"
         )
     return entries[0]
+
+
+# --- state-action critics (off-policy algorithms) -------------------------------------------------
+
+_Q_NETWORK_SPECS_DOC = """
+    ``n_critics`` independent Q networks are built per step key (2 for twin critics). ``networks``
+    entries are a spec each critic is built from with ``obs_shapes=`` and ``n_actions=`` (a Discrete
+    head) or ``action_shapes=`` (Box heads): a class or factory, its dotted path, or
+    ``{"_target_": class or path, **kwargs}``; None builds the default ``FlattenConcatQValuesNet`` /
+    ``FlattenConcatStateActionValueNet``. An ``nn.Module`` is used as it is when ``n_critics`` is 1;
+    an ``nn.ModuleList`` gives all ``n_critics`` networks. A Discrete Q network returns
+    ``{"q_values": tensor[..., n_actions]}``; a Box one gets ``{**observation, **action}`` and
+    returns ``{"q_value": tensor[..., 1]}``; each is checked at construction with a forward pass on
+    a sampled batch.
+"""
+
+
+def _default_q_network(q_space: QActionSpace):
+    return FlattenConcatQValuesNet if q_space.is_discrete else FlattenConcatStateActionValueNet
+
+
+class SharedStateActionCriticComposer(BaseStateActionCriticComposer):
+    """One set of ``n_critics`` Q networks for all step keys and agents (``networks``: one entry, e.g.
+    ``[net]`` or ``{0: net}``); every step key must have the same action space. The networks get
+    the union of all step keys' observations (see ``TorchSharedStateActionCritic``).
+    """
+
+    __doc__ += _Q_NETWORK_SPECS_DOC
+
+    def __init__(
+        self,
+        observation_spaces_dict: Mapping[Any, gym.spaces.Dict],
+        action_spaces_dict: Mapping[Any, gym.spaces.Dict],
+        agent_counts_dict: Mapping[Any, int] | None = None,
+        networks: Any = None,
+        n_critics: int = 1,
+    ):
+        super().__init__(observation_spaces_dict, action_spaces_dict, agent_counts_dict, n_critics)
+        q_space = QActionSpace(common_action_space(self.action_spaces_dict))
+        self.input = SharedCriticInput(self.observation_spaces_dict, self.agent_counts_dict)
+        obs_spaces = {}
+        for step_space in self.observation_spaces_dict.values():
+            obs_spaces.update(step_space.spaces)
+        spec = _single_spec(networks, "StepStateActionCriticComposer")
+        self._networks = {
+            0: self.build_q_networks(
+                spec,
+                self.input.shapes,
+                gym.spaces.Dict(obs_spaces),
+                q_space,
+                "shared Q network",
+                default=_default_q_network(q_space),
+            )
+        }
+
+    def _build_critic(self) -> TorchSharedStateActionCritic:
+        return TorchSharedStateActionCritic(
+            self._networks,
+            self.action_spaces_dict,
+            obs_spaces_dict=self.observation_spaces_dict,
+            device=network_device(self._networks[0]),
+            agent_counts_dict=self.agent_counts_dict,
+        )
+
+
+class StepStateActionCriticComposer(BaseStateActionCriticComposer):
+    """``n_critics`` Q networks per step key (``networks``: a list, index = step key, or a dict)."""
+
+    __doc__ += _Q_NETWORK_SPECS_DOC
+
+    def __init__(
+        self,
+        observation_spaces_dict: Mapping[Any, gym.spaces.Dict],
+        action_spaces_dict: Mapping[Any, gym.spaces.Dict],
+        agent_counts_dict: Mapping[Any, int] | None = None,
+        networks: Any = None,
+        n_critics: int = 1,
+    ):
+        super().__init__(observation_spaces_dict, action_spaces_dict, agent_counts_dict, n_critics)
+        specs = network_specs(networks, self.step_keys)
+        self._networks: dict[Any, nn.ModuleList] = {
+            step_key: self.build_q_networks(
+                specs.get(step_key),
+                self.obs_shapes[step_key],
+                self.observation_spaces_dict[step_key],
+                self.q_spaces[step_key],
+                f"Q network for step key {step_key!r}",
+                default=_default_q_network(self.q_spaces[step_key]),
+            )
+            for step_key in self.step_keys
+        }
+
+    def _build_critic(self) -> TorchStepStateActionCritic:
+        return TorchStepStateActionCritic(
+            self._networks,
+            self.action_spaces_dict,
+            obs_spaces_dict=self.observation_spaces_dict,
+            device=network_device(next(iter(self._networks.values()))),
+        )

@@ -10,3 +10,5 @@ from maze_core import hookimpl
 def register_critics(register):
     register("shared_state", "maze_critics.composers:SharedStateCriticComposer")
     register("step_state", "maze_critics.composers:StepStateCriticComposer")
+    register("shared_state_action", "maze_critics.composers:SharedStateActionCriticComposer")
+    register("step_state_action", "maze_critics.composers:StepStateActionCriticComposer")

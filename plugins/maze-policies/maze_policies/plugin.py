@@ -9,3 +9,4 @@ from maze_core import hookimpl
 @hookimpl
 def register_policies(register):
     register("probabilistic", "maze_policies.probabilistic:ProbabilisticPolicyComposer")
+    register("q_greedy", "maze_policies.q_greedy:QGreedyPolicyComposer")

@@ -20,7 +20,7 @@ from rich.table import Table
 from maze_core.cli_app import MazeCommand, app, console, user_errors
 from maze_core.run_context import DEFAULT_ALGORITHM, DEFAULT_RUNNER
 from maze_core.run_dir import CURVE_FILE, read_stats
-from maze_core.run_setup import DEFAULT_CRITIC, DEFAULT_POLICY, OVERRIDE_SECTIONS
+from maze_core.run_setup import OVERRIDE_SECTIONS
 
 #: what ``--resume`` may change; everything else is the run's own configuration
 RESUME_OPTIONS = ("resume", "epochs", "target_return", "device", "trust_run_dir", "overrides")
@@ -52,11 +52,13 @@ def train(
         str, typer.Option(metavar="NAME", help="Registered runner name: where the envs run.")
     ] = DEFAULT_RUNNER,
     policy: Annotated[
-        str, typer.Option(metavar="NAME", help="Registered policy composer name.")
-    ] = DEFAULT_POLICY,
+        str | None,
+        typer.Option(metavar="NAME", help="Registered policy composer name.", show_default="the algorithm's"),
+    ] = None,
     critic: Annotated[
-        str, typer.Option(metavar="NAME", help="Registered critic composer name.")
-    ] = DEFAULT_CRITIC,
+        str | None,
+        typer.Option(metavar="NAME", help="Registered critic composer name.", show_default="the algorithm's"),
+    ] = None,
     device: Annotated[
         str | None,
         typer.Option(
@@ -131,7 +133,7 @@ def train(
             context = RunContext(
                 env=_required_env(env),
                 **names,
-                overrides=_typed_overrides(overrides or [], names, epochs),
+                overrides=_typed_overrides(overrides or [], _with_default_composers(names), epochs),
                 run_dir=run_dir,
                 seed=seed,
                 device=device,
@@ -296,6 +298,15 @@ def _required_env(env: str | None) -> str:
             "or a gymnasium id"
         )
     return env
+
+
+def _with_default_composers(names: dict[str, str | None]) -> dict[str, str]:
+    """``names`` with the algorithm's policy and critic where none was given (to type ``--set``)."""
+    from maze_core import plugins
+    from maze_core.run_setup import composer_defaults
+
+    policy, critic, _ = composer_defaults(plugins.load("algorithm", names["algorithm"]))
+    return {**names, "policy": names["policy"] or policy, "critic": names["critic"] or critic}
 
 
 def _typed_overrides(assignments: list[str], names: dict[str, str], epochs: int | None) -> dict:

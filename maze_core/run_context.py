@@ -32,13 +32,13 @@ from maze_core.run_config import (
 )
 from maze_core.run_dir import CONFIG_FILE
 from maze_core.run_setup import (
-    DEFAULT_CRITIC,
-    DEFAULT_POLICY,
     LOADING_COPIES,
     TRAINING_COPIES,
     build_actor_critic,
+    check_parts_fit,
     check_target_return,
     checked_seed,
+    composer_defaults,
     resolve_algorithm,
     resolve_composer,
     resolve_runner,
@@ -133,8 +133,13 @@ class RunContext:
         self.algorithm_name, self.algorithm = resolve_algorithm(
             algorithm, overrides.pop("algorithm", {}), device
         )
-        self.policy_choice = resolve_composer("policy", policy, DEFAULT_POLICY, overrides.pop("policy", {}))
-        self.critic_choice = resolve_composer("critic", critic, DEFAULT_CRITIC, overrides.pop("critic", {}))
+        default_policy, default_critic, critic_defaults = composer_defaults(type(self.algorithm))
+        critic_overrides = overrides.pop("critic", {})
+        if critic is None:  # the algorithm's critic with its arguments, under the user's overrides
+            critic_overrides = {**critic_defaults, **critic_overrides}
+        self.policy_choice = resolve_composer("policy", policy, default_policy, overrides.pop("policy", {}))
+        self.critic_choice = resolve_composer("critic", critic, default_critic, critic_overrides)
+        check_parts_fit(self.algorithm_name, self.algorithm, self.critic_choice)
         self.runner_name, self.runner = resolve_runner(runner, overrides.pop("runner", {}))
         self.torch_device = resolve_device(self.algorithm.device)  # an unavailable GPU fails here
         self.seed = random.SystemRandom().randrange(2**31) if seed is None else checked_seed(seed)
@@ -315,6 +320,7 @@ class RunContext:
                 self.critic_choice,
                 self.torch_device,
                 copies=TRAINING_COPIES if for_training else LOADING_COPIES,
+                algorithm=(self.algorithm_name, self.algorithm),
             )
 
     @property
@@ -354,7 +360,7 @@ class RunContext:
             policy = copy.deepcopy(self._model.policy)
             if best is not None:
                 with run_files.fitting(self.run_dir / run_files.BEST_MODEL_FILE):
-                    policy.load_state_dict(best["policies"])
+                    policy.load_state_dict(best)  # a q_greedy policy reads its critic
             policy.eval()
             self._best_policy = policy
         return self._best_policy

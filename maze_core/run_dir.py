@@ -40,8 +40,17 @@ CHECKPOINT_FILE = "checkpoint.pt"
 STATS_FILE = "stats.jsonl"
 EVENTS_PATTERN = "events.out.tfevents.*"
 CURVE_FILE = "curve.png"  # written by `maze train` at the end (maze_core/plot.py)
+REPLAY_BUFFER_FILE = "replay_buffer.pt"  # off-policy runs with save_replay_buffer, with each checkpoint
 #: what a run writes into its directory (``--overwrite`` removes exactly these)
-RUN_FILES = (CONFIG_FILE, BEST_MODEL_FILE, CHECKPOINT_FILE, STATS_FILE, EVENTS_PATTERN, CURVE_FILE)
+RUN_FILES = (
+    CONFIG_FILE,
+    BEST_MODEL_FILE,
+    CHECKPOINT_FILE,
+    STATS_FILE,
+    EVENTS_PATTERN,
+    CURVE_FILE,
+    REPLAY_BUFFER_FILE,
+)
 LOCK_FILE = ".maze.lock"
 #: the suffix of Maze's temporary files (``.<name>.<random>.maze-tmp``): stale ones are removed
 TEMP_SUFFIX = ".maze-tmp"

@@ -6,6 +6,7 @@ any weight is allocated.
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any, NamedTuple
 
@@ -112,13 +113,26 @@ class ComposerChoice(NamedTuple):
     composer: Any
     kwargs: dict[str, Any]
 
-    def built(self, spaces: dict[str, Any]):
-        """The composer: the given one, or the registered one built for the env's ``spaces``."""
+    def composer_class(self) -> type:
+        return type(self.composer) if self.composer is not None else plugins.load(self.kind, self.name)
+
+    def acts_on_state_action(self) -> bool:
+        """Whether this critic composer builds state-action critics (Q), rather than state critics."""
+        from maze_core.agent.q_critics import BaseStateActionCriticComposer
+
+        return issubclass(self.composer_class(), BaseStateActionCriticComposer)
+
+    def built(self, spaces: dict[str, Any], critic=None):
+        """The composer: the given one, or the registered one built for the env's ``spaces`` (a
+        policy composer that acts through the critic, such as ``q_greedy``, gets ``critic``)."""
         if self.composer is not None:
             return self.composer
-        if self.kind == "critic":
+        kwargs = self.kwargs
+        if self.kind == "critic" and not self.acts_on_state_action():
             spaces = {key: spaces[key] for key in ("observation_spaces_dict", "agent_counts_dict")}
-        return built_composer(self.kind, self.name, spaces, self.kwargs)
+        if self.kind == "policy" and "critic" in inspect.signature(self.composer_class()).parameters:
+            kwargs = {**kwargs, "critic": critic}
+        return built_composer(self.kind, self.name, spaces, kwargs)
 
     def recorded(self) -> dict[str, Any]:
         """For the resolved config: the name and the constructor arguments as plain values."""
@@ -127,6 +141,29 @@ class ComposerChoice(NamedTuple):
             key: value if isinstance(value, plain) else repr(value) for key, value in self.kwargs.items()
         }
         return {"name": self.name, **kwargs}
+
+
+def composer_defaults(config_class: type) -> tuple[str, str, dict[str, Any]]:
+    """The policy and critic composers an algorithm learns with unless told otherwise, and the
+    critic's default arguments (e.g. DQN: ``q_greedy`` over a ``step_state_action`` Q critic)."""
+    if not issubclass(config_class, AlgorithmConfig):  # refused later, by check_algorithm_fits
+        return DEFAULT_POLICY, DEFAULT_CRITIC, {}
+    return config_class.default_policy, config_class.default_critic, dict(config_class.default_critic_kwargs)
+
+
+def check_parts_fit(algorithm_name: str, config: AlgorithmConfig, critic: ComposerChoice) -> None:
+    """Refuse, before anything is built, a critic of another kind than the algorithm learns with
+    (a state-value critic for DQN, a Q critic for PPO), in one line naming the fitting default."""
+    wanted = getattr(type(config), "critic_kind", "state")
+    given = "state_action" if critic.acts_on_state_action() else "state"
+    if given != wanted:
+        default = composer_defaults(type(config))[1]
+        describe = {"state": "state-value critic V(s)", "state_action": "state-action critic Q(s, a)"}
+        raise ConfigurationError(
+            f"algorithm {algorithm_name!r} learns with a {describe[wanted]}, but critic {critic.name!r} "
+            f"builds a {describe[given]}: use critic {default!r} (the algorithm's default) or another "
+            f"{describe[wanted]} composer"
+        )
 
 
 def resolve_composer(kind: str, value, default: str, kwargs: dict[str, Any]) -> ComposerChoice:
@@ -280,9 +317,37 @@ def check_model_fits(build_composers, device, copies: int) -> None:
         )
 
 
-def build_actor_critic(env_factory, policy: ComposerChoice, critic: ComposerChoice, device, copies: int):
+def check_action_spaces(algorithm_name: str, config: AlgorithmConfig, action_spaces_dict) -> None:
+    """Refuse an env whose action heads the algorithm cannot learn (its config's
+    ``action_space_types``), in one line naming the registered algorithms that fit."""
+
+    def fits(config_class, spaces) -> bool:
+        allowed = getattr(config_class, "action_space_types", None)
+        return allowed is None or all(type(head).__name__ in allowed for head in spaces)
+
+    heads = [head for space in action_spaces_dict.values() for head in space.spaces.values()]
+    if fits(type(config), heads):
+        return
+    fitting = []
+    for name in plugins.names("algorithm"):
+        try:
+            if fits(plugins.load("algorithm", name), heads):
+                fitting.append(name)
+        except Exception:  # noqa: BLE001 - a broken or ambiguous plugin is listed elsewhere
+            continue
+    kinds = ", ".join(sorted({type(head).__name__ for head in heads}))
+    raise ConfigurationError(
+        f"algorithm {algorithm_name!r} learns {' or '.join(type(config).action_space_types)} actions, "
+        f"but this env has {kinds} actions; algorithms for them: {', '.join(fitting) or 'none installed'}"
+    )
+
+
+def build_actor_critic(
+    env_factory, policy: ComposerChoice, critic: ComposerChoice, device, copies: int, algorithm=None
+):
     """The model of a run and the env's observation spaces: the composers built for the spaces of
-    one probe env, measured first on the meta device (:func:`check_model_fits`)."""
+    one probe env, measured first on the meta device (:func:`check_model_fits`); with
+    ``algorithm`` ``(name, config)``, the env's actions are checked against it first."""
     from maze_core.agent import TorchActorCritic
 
     probe = env_factory()
@@ -294,9 +359,12 @@ def build_actor_critic(env_factory, policy: ComposerChoice, critic: ComposerChoi
         }
     finally:
         probe.close()
+    if algorithm is not None:
+        check_action_spaces(*algorithm, spaces["action_spaces_dict"])
 
     def composers():
-        return policy.built(spaces), critic.built(spaces)
+        critic_composer = critic.built(spaces)
+        return policy.built(spaces, critic=critic_composer.critic), critic_composer
 
     if policy.composer is None or critic.composer is None:
         check_model_fits(composers, device, copies)

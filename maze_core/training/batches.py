@@ -26,6 +26,9 @@ class ActorTransitions:
     #: the samples behind the actions of heads whose distribution has one: a squashed Gaussian's
     #: pre-squash sample, a Gaussian's unclipped sample on a bounded Box
     latents: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: the observation after each transition (the next one, the one after the rollout, a
+    #: truncated episode's final one), if the rollout was collected with ``next_observations``
+    next_observations: dict[str, torch.Tensor] | None = None
 
 
 @dataclass
@@ -54,8 +57,9 @@ class Rollout:
     #: (then the algorithm values the observations itself, see next_values_from)
     values: torch.Tensor | None
     #: (T, N) critic's value of the state after each transition; without ``values``, set only
-    #: where ``bootstraps`` is (0 elsewhere)
-    next_values: torch.Tensor
+    #: where ``bootstraps`` is (0 elsewhere); None if collected with ``next_observations`` (then
+    #: each actor's ``next_observations`` hold those states)
+    next_values: torch.Tensor | None
     #: (T, N) bool: where ``next_values`` values an observation that is not in the rollout (the
     #: one after it, a truncated episode's final observation) rather than the next transition's
     bootstraps: torch.Tensor
@@ -113,7 +117,11 @@ class Rollout:
         move = lambda tensors: {key: value.to(device) for key, value in tensors.items()}  # noqa: E731
         actors = {
             actor_id: ActorTransitions(
-                t.rows.to(device), move(t.observations), move(t.actions), move(t.latents)
+                t.rows.to(device),
+                move(t.observations),
+                move(t.actions),
+                move(t.latents),
+                None if t.next_observations is None else move(t.next_observations),
             )
             for actor_id, t in self.actors.items()
         }

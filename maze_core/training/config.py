@@ -55,6 +55,10 @@ def unit_interval(_, attribute, value):
     _check(_is_number(value) and 0 <= value <= 1, attribute, value, "a finite number in [0, 1]")
 
 
+def positive_fraction(_, attribute, value):
+    _check(_is_number(value) and 0 < value <= 1, attribute, value, "a finite number in (0, 1]")
+
+
 def device_name(_, attribute, value):
     from maze_core.training.devices import check_device_name
 
@@ -82,6 +86,17 @@ class AlgorithmConfig:
     trainer_class: ClassVar[str]
     #: names other libraries give these settings -> what to write here (an error shows the hint)
     other_names: ClassVar[dict[str, str]] = {}
+    #: the model the algorithm learns with unless the user names other composers: the policy and
+    #: critic composers (registered names) and the critic's arguments (e.g. ``{"n_critics": 2}``)
+    default_policy: ClassVar[str] = "probabilistic"
+    default_critic: ClassVar[str] = "step_state"
+    default_critic_kwargs: ClassVar[dict[str, Any]] = {}
+    #: the kind of critic it learns with: "state" (V(s)) or "state_action" (Q(s, a)); a critic
+    #: composer of the other kind is refused before anything is built
+    critic_kind: ClassVar[str] = "state"
+    #: the gymnasium space classes (by name) its action heads may have, e.g. ``("Discrete",)``;
+    #: None: any. An env with others is refused in one line naming the algorithms that fit
+    action_space_types: ClassVar[tuple[str, ...] | None] = None
 
     n_epochs: int = attrs.field(default=0, validator=non_negative_int)
     device: str = attrs.field(default="cpu", validator=device_name)
@@ -164,6 +179,37 @@ class OnPolicyAlgorithmConfig(AlgorithmConfig):
     optimizer_eps: float = attrs.field(default=1e-8, validator=positive_float)
     lr_schedule: str = attrs.field(default="constant", validator=one_of(*SCHEDULES))
     normalize_advantages: bool = attrs.field(default=True, validator=boolean)
+
+
+@attrs.define(kw_only=True)
+class OffPolicyAlgorithmConfig(AlgorithmConfig):
+    """The fields :class:`~maze_core.training.off_policy.OffPolicyTrainer` reads; an off-policy
+    algorithm's config derives from this and adds its own (loss settings, exploration).
+
+    One epoch is ``epoch_length`` iterations. An iteration collects ``train_freq`` steps on every
+    env with the behaviour policy into a replay buffer of ``buffer_size`` transitions, then, once
+    ``learning_starts`` env steps have been taken, makes ``gradient_steps`` updates, each on
+    ``batch_size`` transitions sampled uniformly. ``tau`` is the polyak coefficient of soft target
+    updates (1.0: hard copies), made every ``target_update_interval`` gradient steps. ``gamma``
+    discounts per env step; ``max_grad_norm`` 0 disables gradient clipping. ``patience`` epochs
+    without a better evaluation stop training (0: never). ``save_replay_buffer`` writes the buffer
+    next to each checkpoint, so that ``--resume`` continues with it; without it a resumed run
+    refills it for ``learning_starts`` steps before updating again.
+    """
+
+    epoch_length: int = attrs.field(default=1000, validator=positive_int)
+    patience: int = attrs.field(default=0, validator=non_negative_int)
+    lr: float = attrs.field(default=0.0003, validator=positive_float)
+    gamma: float = attrs.field(default=0.99, validator=unit_interval)
+    buffer_size: int = attrs.field(default=1_000_000, validator=positive_int)
+    batch_size: int = attrs.field(default=256, validator=positive_int)
+    learning_starts: int = attrs.field(default=100, validator=non_negative_int)
+    train_freq: int = attrs.field(default=1, validator=positive_int)
+    gradient_steps: int = attrs.field(default=1, validator=positive_int)
+    tau: float = attrs.field(default=0.005, validator=positive_fraction)
+    target_update_interval: int = attrs.field(default=1, validator=positive_int)
+    max_grad_norm: float = attrs.field(default=0.0, validator=non_negative_float)
+    save_replay_buffer: bool = attrs.field(default=False, validator=boolean)
 
 
 def _plain(value: Any) -> Any:

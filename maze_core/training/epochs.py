@@ -130,9 +130,10 @@ class EpochTrainer(Trainer):
         improvement or once the mean evaluation return reaches ``target_return``."""
         n_epochs = self.config.n_epochs if n_epochs is None else n_epochs
         last_epoch = self.epoch + n_epochs if n_epochs > 0 else sys.maxsize
-        if last_epoch == sys.maxsize and self.config.lr_schedule != "constant":
+        lr_schedule = getattr(self.config, "lr_schedule", "constant")
+        if last_epoch == sys.maxsize and lr_schedule != "constant":
             raise ConfigurationError(
-                f"lr_schedule={self.config.lr_schedule!r} decays over the planned epochs, so it needs "
+                f"lr_schedule={lr_schedule!r} decays over the planned epochs, so it needs "
                 "n_epochs > 0 (in the algorithm config or as train(n_epochs=...))"
             )
         self._n_updates = self.epoch * self.config.epoch_length

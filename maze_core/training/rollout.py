@@ -153,6 +153,7 @@ class VectorEnvCollector:
         self._buffers: dict[ActorID, _ActorBuffer] = {}
         self._steps = _StepRecords(0, env.n_envs)
         self._checked_steps = 0  # the longest rollout whose memory need was checked
+        self._keep_next_observations = False
         self._observation = None
         # next-step autoreset (native vector envs): the step after an episode end only resets the env
         self.next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
@@ -160,7 +161,12 @@ class VectorEnvCollector:
             raise ConfigurationError("next-step autoreset is supported for single-actor envs only")
 
     def collect(
-        self, model, n_steps: int, behaviour: bool = True, keep_reset_rows: bool = False
+        self,
+        model,
+        n_steps: int,
+        behaviour: bool = True,
+        keep_reset_rows: bool = False,
+        next_observations: bool = False,
     ) -> Rollout:
         """A rollout of ``n_steps`` transitions on every env, acting with ``model.policy`` and
         valued by ``model.critic`` (a :class:`~maze_core.agent.TorchActorCritic`).
@@ -172,8 +178,18 @@ class VectorEnvCollector:
         ``behaviour=False`` skips what only an algorithm that reuses the acting-time outputs needs:
         the behaviour log-probs and the critic's pass over the rollout's own observations (the
         rollout's ``log_probs`` and ``values`` are None; only the observations that follow the
-        rollout are valued). For an algorithm whose update evaluates the rollout anyway (A2C)."""
+        rollout are valued). For an algorithm whose update evaluates the rollout anyway (A2C).
+
+        ``next_observations``: keep the observation after each transition (the next one, the one
+        after the rollout, or a truncated episode's final one) in each actor's
+        ``next_observations`` instead of having the critic value it (``values`` and
+        ``next_values`` are None): what a replay buffer stores. Single-actor envs only."""
         env, n = self.env, self.env.n_envs
+        if next_observations and not self.single_actor:
+            raise ConfigurationError(
+                "off-policy algorithms support envs with one actor (one step key, one agent) so far; "
+                "this env has several: use an on-policy algorithm (a2c, ppo)"
+            )
         if n_steps > self._checked_steps:  # checked before the first reset, which takes time with many envs
             actor = ActorID(*env.actor_id())
             check_rollout_memory(
@@ -226,7 +242,9 @@ class VectorEnvCollector:
                     np.logical_not(env.reset_steps(), out=steps.transition[t])
                 else:
                     steps.transition[t] = True
-                    for i in np.flatnonzero(truncated & ~terminated):
+                    # the final observations that bootstrap, and with next_observations all of them
+                    ended = truncated | terminated if next_observations else truncated & ~terminated
+                    for i in np.flatnonzero(ended):
                         info = infos[i]
                         final_actor = actor_ids[-1]
                         if not self.single_actor:  # a truncation inside an env step bootstraps
@@ -236,6 +254,7 @@ class VectorEnvCollector:
                 per_env += steps.transition[t]
                 t += 1
         self._observation = observation
+        self._keep_next_observations = next_observations
         if compact and t > n_steps:
             return self._compacted_rollout(model, n_steps, t, actor, behaviour)
         return self._rollout(model, n_steps, actor_ids, final_observations, actor, behaviour)
@@ -253,7 +272,7 @@ class VectorEnvCollector:
             (next_actor, (np.full(len(n_envs), n_steps - 1), n_envs), self._observation)
         ]
         for t, env_index, actor_id, observation in final_observations:
-            bootstraps[t, env_index] = True
+            bootstraps[t, env_index] = not steps.terminated[t, env_index]
             batch = {key: np.asarray(value)[None] for key, value in observation.items()}
             bootstrap_observations.append((actor_id, ([t], [env_index]), batch))
         records = {name: array[:n_steps].copy() for name, array in steps.arrays().items()}
@@ -279,7 +298,11 @@ class VectorEnvCollector:
         # does), the observation after the transition is that step's, or the env's current one
         bootstraps = np.ones(rows.shape, dtype=bool)
         bootstraps[:-1] = (rows[1:] != rows[:-1] + 1) & ~records["terminated"][:-1]
-        time, env_index = np.nonzero(bootstraps & ~records["terminated"])
+        # the observations to value; with next_observations also those ending terminated episodes
+        if self._keep_next_observations:
+            time, env_index = np.nonzero(bootstraps | records["terminated"])
+        else:
+            time, env_index = np.nonzero(bootstraps & ~records["terminated"])
         after = rows[time, env_index] + 1
         inside = after < n_raw
         next_observations = {}
@@ -310,9 +333,16 @@ class VectorEnvCollector:
         to_device = lambda array: torch.from_numpy(array).to(self.device)  # noqa: E731
         terminated = to_device(records["terminated"])
         bootstraps = to_device(bootstraps)
-        values, next_values = _critic_values(
-            model.critic, actors, terminated, bootstrap_observations, behaviour, self.device
-        )
+        if self._keep_next_observations:
+            (transitions,) = actors.values()
+            transitions.next_observations = _next_observations(
+                transitions.observations, bootstrap_observations, self.device
+            )
+            values = next_values = None
+        else:
+            values, next_values = _critic_values(
+                model.critic, actors, terminated, bootstrap_observations, behaviour, self.device
+            )
         return Rollout(
             actors=actors,
             actor_ids=actor_ids,
@@ -364,6 +394,17 @@ class VectorEnvCollector:
 
     def close(self) -> None:
         self.env.close()
+
+
+def _next_observations(observations, bootstrap_observations, device) -> dict[str, torch.Tensor]:
+    """``(T, N, ...)`` per key: the observation after each transition of one actor: the next
+    transition's, overwritten where the rollout or an episode ends by ``bootstrap_observations``
+    (see :func:`_critic_values`)."""
+    following = {key: torch.cat((value[1:], value[-1:])) for key, value in observations.items()}
+    for _, where, batch in bootstrap_observations:
+        for key, value in following.items():
+            value[where] = torch.as_tensor(np.asarray(batch[key]), device=device, dtype=value.dtype)
+    return following
 
 
 @torch.no_grad()  # not inference mode: the values take part in losses as constants

@@ -42,6 +42,14 @@ class TorchPolicy(TorchModel):
         self.distribution_mapper = distribution_mapper
         self._action_heads = frozenset(distribution_mapper.action_heads)
 
+    def exploration_state(self) -> dict[str, Any]:
+        """What the behaviour policy explores with besides its weights, e.g. an ε (a distributed
+        runner sends it to its workers with the weights): nothing here, a subclass may add some."""
+        return {}
+
+    def load_exploration_state(self, state: Mapping[str, Any]) -> None:
+        """Take over an :meth:`exploration_state` (on a remote worker)."""
+
     def compute_action(
         self, observation: Mapping[str, Any], actor_id=None, deterministic: bool = False
     ) -> dict[str, np.ndarray]:

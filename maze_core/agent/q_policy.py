@@ -58,6 +58,13 @@ class QGreedyPolicy:
             raise ConfigurationError(f"QGreedyPolicy epsilon={value!r}: must be in [0, 1]")
         self._epsilon = value
 
+    def exploration_state(self) -> dict[str, float]:
+        """What the behaviour policy explores with besides the weights (sent to remote workers)."""
+        return {"epsilon": self._epsilon}
+
+    def load_exploration_state(self, state: Mapping[str, float]) -> None:
+        self.epsilon = state["epsilon"]
+
     def compute_action(
         self, observation: Mapping[str, Any], actor_id=None, deterministic: bool = False
     ) -> dict[str, np.ndarray]:

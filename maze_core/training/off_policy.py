@@ -39,11 +39,13 @@ class OffPolicyTrainer(EpochTrainer):
 
     def __init__(self, config, model, collector, evaluator=None, run_dir=None, eval_seed=None, progress=None):
         super().__init__(config, model, collector, evaluator, run_dir, eval_seed, progress)
-        env = collector.env
-        step_key = next(iter(env.observation_spaces_dict))
-        self.n_envs = env.n_envs
+        # a collector of an off-policy run tells its envs' number and spaces (one actor)
+        step_key = next(iter(collector.observation_spaces_dict))
+        self.n_envs = collector.n_envs
         self.replay = ReplayBuffer(
-            env.observation_spaces_dict[step_key], env.action_spaces_dict[step_key], config.buffer_size
+            collector.observation_spaces_dict[step_key],
+            collector.action_spaces_dict[step_key],
+            config.buffer_size,
         )
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.extra_parameters: dict[str, nn.Parameter] = {}

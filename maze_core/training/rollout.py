@@ -366,6 +366,18 @@ class VectorEnvCollector:
         for buffer in self._buffers.values():
             buffer.grow(capacity)
 
+    @property
+    def n_envs(self) -> int:
+        return self.env.n_envs
+
+    @property
+    def observation_spaces_dict(self) -> dict:
+        return self.env.observation_spaces_dict
+
+    @property
+    def action_spaces_dict(self) -> dict:
+        return self.env.action_spaces_dict
+
     def _buffer_for(self, actor: ActorID) -> _ActorBuffer:
         buffer = self._buffers.get(actor)
         if buffer is None:

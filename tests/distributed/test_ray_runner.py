@@ -283,3 +283,42 @@ def test_a_worker_that_hangs_is_treated_as_dead_after_rollout_timeout_s(two_node
     assert epoch_stats(tmp_path / "run")[0]["train"]["worker_restarts"] == 1
     hung = int(re.search(r"\(pid (\d+) on [^)]*\) did not answer", out)[1])
     assert not wait_until_gone([hung, *pids])
+
+
+def test_dqn_trains_on_ray_workers_acting_with_the_learners_epsilon(two_nodes, tmp_path):
+    """The workers get the learner's ε with its weights: with ε 0 every action is the greedy one
+    under the learner's weights, with ε 1 about half are not (two actions). Then DQN trains."""
+    import torch
+
+    overrides = {
+        "runner.address": two_nodes.address,
+        "runner.n_workers": 2,
+        "runner.rollout_timeout_s": 60.0,
+        "algorithm.epoch_length": 4,
+        "algorithm.train_freq": 16,
+        "algorithm.gradient_steps": 8,
+        "algorithm.learning_starts": 64,
+    }
+    with RunContext(
+        env="CartPole-v1",
+        algorithm="dqn",
+        runner="ray",
+        overrides=overrides,
+        run_dir=tmp_path,
+        seed=0,
+        silent=True,
+    ) as rc:
+        rc.train(n_epochs=1)
+        trainer = rc._trainer
+        policy, critic = trainer.model.policy, trainer.model.critic
+        for epsilon, share in ((0.0, 0.0), (1.0, 0.5)):
+            policy.epsilon = epsilon
+            rollout = trainer.collector.collect(trainer.model, 64, behaviour=False, next_observations=True)
+            (transitions,) = rollout.actors.values()
+            with torch.no_grad():
+                greedy = critic.q_values(transitions.observations)[0].argmax(-1)
+            not_greedy = (transitions.actions["action"] != greedy).float().mean().item()
+            assert abs(not_greedy - share) < 0.1, (epsilon, not_greedy)
+        assert transitions.next_observations["observation"].shape == (64, 4, 4)
+        summary = rc.train(n_epochs=1)
+    assert summary.epochs == 2 and summary.env_steps > 2 * 4 * 16 * 4

@@ -178,3 +178,18 @@ def test_dqn_on_box_actions_is_refused_naming_the_algorithms_that_fit(tmp_path):
     assert str(error.value) == (
         "algorithm 'dqn' learns Discrete actions, but this env has Box actions; algorithms for them: a2c, ppo"
     )
+
+
+def test_dqn_trains_on_the_local_runner(tmp_path):
+    overrides = {**FAST_DQN, "algorithm.epoch_length": 4, "runner.n_envs": 2, "runner.n_workers": 2}
+    with RunContext(
+        env="CartPole-v1",
+        algorithm="dqn",
+        runner="local",
+        overrides=overrides,
+        run_dir=tmp_path,
+        seed=0,
+        silent=True,
+    ) as context:
+        summary = context.train(n_epochs=2)
+    assert summary.epochs == 2 and len(context._trainer.replay) == 2 * 4 * 16 * 2

@@ -91,32 +91,48 @@ class RayCollector:
             for index in range(n_workers):
                 self._start(index)
             self._gather(self._call_all("describe"))  # the envs are built: factory errors show here
+            probe = env_factory()  # what an off-policy trainer sizes its replay buffer by
+            try:
+                self.observation_spaces_dict = probe.observation_spaces_dict
+                self.action_spaces_dict = probe.action_spaces_dict
+            finally:
+                probe.close()
+            self.n_envs = n_workers * envs_per_worker
         except BaseException:
             self.close()
             raise
 
     # --- the collector interface ----------------------------------------------------------------
 
-    def collect(self, model, n_steps: int, behaviour: bool = True, keep_reset_rows: bool = False) -> Rollout:
+    def collect(
+        self,
+        model,
+        n_steps: int,
+        behaviour: bool = True,
+        keep_reset_rows: bool = False,
+        next_observations: bool = False,
+    ) -> Rollout:
         """One rollout of ``n_steps`` steps on every env of every worker, acting with the current
-        weights of ``model`` (the learner's; a worker's rollout holds the log-probs and values
-        computed with the weights it acted with: it keeps them whatever ``behaviour`` says, since
-        the learner cannot know which weights acted). ``keep_reset_rows`` as for
+        weights and exploration state of ``model``'s policy (the learner's; a worker's rollout
+        holds the log-probs and values computed with the weights it acted with: it keeps them
+        whatever ``behaviour`` says, since the learner cannot know which weights acted).
+        ``keep_reset_rows`` and ``next_observations`` as for
         :meth:`~maze_core.training.rollout.VectorEnvCollector.collect`.
 
         With ``prefetch`` the rollout returned was started at the previous call, with the weights
         of that time (one update old), and the next one starts now, while the learner updates.
         """
         weights = ray.put(flat_weights(model))  # once per update, fetched by every worker
-        calls, request = None, (n_steps, keep_reset_rows)
+        calls, request = None, (n_steps, keep_reset_rows, next_observations)
         if self._prefetched is not None:
             prefetched_request, calls = self._prefetched
             self._prefetched = None
             if prefetched_request != request:
                 calls = None  # a rollout of another kind: collect anew
-        results = self._gather(calls or self._call_all("collect", weights, *request))
+        exploration = model.policy.exploration_state()  # e.g. DQN's epsilon, set by the learner
+        results = self._gather(calls or self._call_all("collect", weights, *request, exploration))
         if self.prefetch:
-            self._prefetched = (request, self._call_all("collect", weights, *request))
+            self._prefetched = (request, self._call_all("collect", weights, *request, exploration))
         for result in results:
             episodes = result["episodes"]
             for episode_return, length in zip(episodes["returns"], episodes["lengths"], strict=True):
@@ -376,6 +392,7 @@ def rollout_from_arrays(arrays: dict, device: torch.device) -> Rollout:
         },
         actor_ids=[ActorID(*actor) for actor in arrays["actor_ids"]],
         dropped_transitions=arrays["dropped_transitions"],
+        **{name: None for name in ("log_probs", "values", "next_values") if name not in arrays},
         **{
             name: tensor(value)
             for name, value in arrays.items()

@@ -61,14 +61,26 @@ class RolloutWorker:
         self.eval_env = None  # built by the first evaluate()
         self.collector = VectorEnvCollector(self.env, device="cpu", seed=seed)
 
-    def collect(self, weights: np.ndarray | None, n_steps: int, keep_reset_rows: bool = False) -> dict:
-        """Load ``weights`` (a :func:`flat_weights` vector; None keeps the current ones), collect a
-        rollout of ``n_steps`` transitions per env (``keep_reset_rows`` as for
+    def collect(
+        self,
+        weights: np.ndarray | None,
+        n_steps: int,
+        keep_reset_rows: bool = False,
+        next_observations: bool = False,
+        exploration: dict | None = None,
+    ) -> dict:
+        """Load ``weights`` (a :func:`flat_weights` vector; None keeps the current ones) and the
+        policy's ``exploration`` state, collect a rollout of ``n_steps`` transitions per env
+        (``keep_reset_rows`` and ``next_observations`` as for
         :meth:`~maze_core.training.rollout.VectorEnvCollector.collect`) and return it and the
         episodes finished meanwhile as arrays."""
         if weights is not None:
             load_flat_weights(self.model, weights)
-        rollout = self.collector.collect(self.model, n_steps, keep_reset_rows=keep_reset_rows)
+        if exploration:
+            self.model.policy.load_exploration_state(exploration)
+        rollout = self.collector.collect(
+            self.model, n_steps, keep_reset_rows=keep_reset_rows, next_observations=next_observations
+        )
         return {"rollout": rollout_to_arrays(rollout), "episodes": self._finished_episodes()}
 
     def evaluate(

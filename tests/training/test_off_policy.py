@@ -193,3 +193,11 @@ def test_dqn_trains_on_the_local_runner(tmp_path):
     ) as context:
         summary = context.train(n_epochs=2)
     assert summary.epochs == 2 and len(context._trainer.replay) == 2 * 4 * 16 * 2
+
+
+@pytest.mark.slow
+def test_dqn_defaults_reach_475_on_cartpole(tmp_path):
+    """rl-baselines3-zoo's CartPole settings, 51,200 env steps: about 110 s on 2 cores."""
+    with RunContext(env="CartPole-v1", algorithm="dqn", run_dir=tmp_path, seed=0, silent=True) as context:
+        summary = context.train()
+    assert summary.best_return >= 475, _eval_returns(tmp_path)

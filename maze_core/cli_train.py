@@ -305,8 +305,9 @@ def _with_default_composers(names: dict[str, str | None]) -> dict[str, str]:
     from maze_core import plugins
     from maze_core.run_setup import composer_defaults
 
-    policy, critic, _ = composer_defaults(plugins.load("algorithm", names["algorithm"]))
-    return {**names, "policy": names["policy"] or policy, "critic": names["critic"] or critic}
+    defaults = composer_defaults(plugins.load("algorithm", names["algorithm"]))
+    policy, critic = names["policy"] or defaults.policy, names["critic"] or defaults.critic
+    return {**names, "policy": policy, "critic": critic}
 
 
 def _typed_overrides(assignments: list[str], names: dict[str, str], epochs: int | None) -> dict:

@@ -133,12 +133,15 @@ class RunContext:
         self.algorithm_name, self.algorithm = resolve_algorithm(
             algorithm, overrides.pop("algorithm", {}), device
         )
-        default_policy, default_critic, critic_defaults = composer_defaults(type(self.algorithm))
-        critic_overrides = overrides.pop("critic", {})
-        if critic is None:  # the algorithm's critic with its arguments, under the user's overrides
-            critic_overrides = {**critic_defaults, **critic_overrides}
-        self.policy_choice = resolve_composer("policy", policy, default_policy, overrides.pop("policy", {}))
-        self.critic_choice = resolve_composer("critic", critic, default_critic, critic_overrides)
+        defaults = composer_defaults(type(self.algorithm))
+        policy_overrides, critic_overrides = overrides.pop("policy", {}), overrides.pop("critic", {})
+        # the algorithm's composers come with its arguments for them, under the user's overrides
+        if policy is None:
+            policy_overrides = {**defaults.policy_kwargs, **policy_overrides}
+        if critic is None:
+            critic_overrides = {**defaults.critic_kwargs, **critic_overrides}
+        self.policy_choice = resolve_composer("policy", policy, defaults.policy, policy_overrides)
+        self.critic_choice = resolve_composer("critic", critic, defaults.critic, critic_overrides)
         check_parts_fit(self.algorithm_name, self.algorithm, self.critic_choice)
         self.runner_name, self.runner = resolve_runner(runner, overrides.pop("runner", {}))
         self.torch_device = resolve_device(self.algorithm.device)  # an unavailable GPU fails here

@@ -143,12 +143,27 @@ class ComposerChoice(NamedTuple):
         return {"name": self.name, **kwargs}
 
 
-def composer_defaults(config_class: type) -> tuple[str, str, dict[str, Any]]:
-    """The policy and critic composers an algorithm learns with unless told otherwise, and the
-    critic's default arguments (e.g. DQN: ``q_greedy`` over a ``step_state_action`` Q critic)."""
+class ModelDefaults(NamedTuple):
+    """The policy and critic composers an algorithm learns with unless told otherwise, and their
+    default arguments (e.g. DQN: ``q_greedy`` over a ``step_state_action`` Q critic; SAC: twin
+    critics and a squashed Gaussian)."""
+
+    policy: str
+    critic: str
+    policy_kwargs: dict[str, Any]
+    critic_kwargs: dict[str, Any]
+
+
+def composer_defaults(config_class: type) -> ModelDefaults:
+    """The :class:`ModelDefaults` an algorithm's config class declares."""
     if not issubclass(config_class, AlgorithmConfig):  # refused later, by check_algorithm_fits
-        return DEFAULT_POLICY, DEFAULT_CRITIC, {}
-    return config_class.default_policy, config_class.default_critic, dict(config_class.default_critic_kwargs)
+        return ModelDefaults(DEFAULT_POLICY, DEFAULT_CRITIC, {}, {})
+    return ModelDefaults(
+        config_class.default_policy,
+        config_class.default_critic,
+        dict(config_class.default_policy_kwargs),
+        dict(config_class.default_critic_kwargs),
+    )
 
 
 def check_parts_fit(algorithm_name: str, config: AlgorithmConfig, critic: ComposerChoice) -> None:

@@ -87,9 +87,10 @@ class AlgorithmConfig:
     #: names other libraries give these settings -> what to write here (an error shows the hint)
     other_names: ClassVar[dict[str, str]] = {}
     #: the model the algorithm learns with unless the user names other composers: the policy and
-    #: critic composers (registered names) and the critic's arguments (e.g. ``{"n_critics": 2}``)
+    #: critic composers (registered names) and their arguments (e.g. ``{"n_critics": 2}``)
     default_policy: ClassVar[str] = "probabilistic"
     default_critic: ClassVar[str] = "step_state"
+    default_policy_kwargs: ClassVar[dict[str, Any]] = {}
     default_critic_kwargs: ClassVar[dict[str, Any]] = {}
     #: the kind of critic it learns with: "state" (V(s)) or "state_action" (Q(s, a)); a critic
     #: composer of the other kind is refused before anything is built

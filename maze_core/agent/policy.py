@@ -42,13 +42,19 @@ class TorchPolicy(TorchModel):
         self.distribution_mapper = distribution_mapper
         self._action_heads = frozenset(distribution_mapper.action_heads)
 
+    #: Gaussian action noise for exploration (TD3, DDPG): when set, :meth:`sample_action` returns
+    #: the deterministic action plus noise with this standard deviation, in units of each Box
+    #: head's half-range, clipped into its bounds (other heads are sampled as usual); None: off
+    action_noise: float | None = None
+
     def exploration_state(self) -> dict[str, Any]:
-        """What the behaviour policy explores with besides its weights, e.g. an ε (a distributed
-        runner sends it to its workers with the weights): nothing here, a subclass may add some."""
-        return {}
+        """What the behaviour policy explores with besides its weights (a distributed runner sends
+        it to its workers with the weights): the :attr:`action_noise` if set."""
+        return {} if self.action_noise is None else {"action_noise": self.action_noise}
 
     def load_exploration_state(self, state: Mapping[str, Any]) -> None:
         """Take over an :meth:`exploration_state` (on a remote worker)."""
+        self.action_noise = state.get("action_noise")
 
     def compute_action(
         self, observation: Mapping[str, Any], actor_id=None, deterministic: bool = False
@@ -80,9 +86,31 @@ class TorchPolicy(TorchModel):
             with torch.inference_mode():
                 return self.sample_action(observation, actor_id, log_prob)
         distribution = self.distribution(observation, actor_id)
+        if self.action_noise is not None:
+            if log_prob:
+                raise ValueError(
+                    "a policy with action_noise has no log-prob for its actions: algorithms that "
+                    "read the behaviour log-probs (on-policy ones) cannot use action noise"
+                )
+            return self._noised(distribution), {}, None
         actions, latents = distribution.sample_with_latents()
         log_probs = distribution.log_prob(actions, latents).cpu().numpy() if log_prob else None
         return _numpy(actions), _numpy(latents), log_probs
+
+    def _noised(self, distribution) -> dict[str, np.ndarray]:
+        """Deterministic actions with Gaussian noise on the Box heads, clipped into their bounds."""
+        spaces = self.distribution_mapper.action_space.spaces
+        actions = {}
+        for head, head_distribution in distribution.items():
+            space = spaces[head]
+            if not isinstance(space, gym.spaces.Box):
+                actions[head] = head_distribution.sample().cpu().numpy()
+                continue
+            action = head_distribution.deterministic_sample().cpu().numpy()
+            half_range = np.where(np.isfinite(space.high - space.low), (space.high - space.low) / 2, 1.0)
+            noise = torch.randn(action.shape).numpy() * self.action_noise * half_range
+            actions[head] = np.clip(action + noise, space.low, space.high).astype(action.dtype)
+        return actions
 
     def distribution(
         self, obs_tensors: Mapping[str, Any], actor_id=None, temperature: float = 1.0

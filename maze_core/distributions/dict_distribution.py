@@ -44,6 +44,18 @@ class DictProbabilityDistribution(Mapping[str, ProbabilityDistribution]):
                 latents[head] = latent
         return actions, latents
 
+    def rsample_with_latents(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Like :meth:`sample_with_latents`, reparameterised: both differentiable with respect to
+        the logits (every head needs a reparameterisable distribution: a Gaussian)."""
+        actions, latents = {}, {}
+        for head, dist in self.items():
+            actions[head], latents[head] = _reparameterised(head, dist).rsample_with_latent()
+        return actions, latents
+
+    def deterministic_rsample(self) -> dict[str, torch.Tensor]:
+        """The deterministic actions, differentiable with respect to the logits (a Gaussian per head)."""
+        return {head: _reparameterised(head, dist).deterministic_rsample() for head, dist in self.items()}
+
     def log_prob_dict(
         self, actions: Mapping[str, torch.Tensor], latents: Mapping[str, torch.Tensor] | None = None
     ) -> dict[str, torch.Tensor]:
@@ -80,6 +92,15 @@ class DictProbabilityDistribution(Mapping[str, ProbabilityDistribution]):
     def __repr__(self) -> str:
         heads = ", ".join(f"{head}: {type(dist).__name__}" for head, dist in self.distribution_dict.items())
         return f"DictProbabilityDistribution({heads})"
+
+
+def _reparameterised(head: str, distribution: ProbabilityDistribution) -> ProbabilityDistribution:
+    if not hasattr(distribution, "rsample_with_latent"):
+        raise TypeError(
+            f"action head {head!r} has a {type(distribution).__name__}, which has no reparameterised "
+            "samples: map it to a Gaussian ('gaussian' or 'squashed_gaussian')"
+        )
+    return distribution
 
 
 def _sum(values) -> torch.Tensor:

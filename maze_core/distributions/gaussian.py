@@ -102,6 +102,18 @@ class DiagonalGaussianProbabilityDistribution(ProbabilityDistribution):
     def sample(self) -> torch.Tensor:
         return self.rsample().detach()
 
+    def rsample_with_latent(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A reparameterised action and the Gaussian sample it is made from, both differentiable
+        with respect to the logits; ``log_prob_of_latent(latent)`` is the action's exact log-prob,
+        even where a squashed action saturates (SAC's actor and temperature losses)."""
+        latent = self.mean + self.std * torch.randn_like(self.mean)
+        return self._to_action(latent), latent
+
+    def deterministic_rsample(self) -> torch.Tensor:
+        """The deterministic action, differentiable with respect to the logits (the actor of TD3
+        or DDPG); :meth:`deterministic_sample` is the same value, detached."""
+        return self._to_action(self.mean)
+
     def sample_with_latent(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The action and the Gaussian sample it was made from, where the two can differ."""
         x = (self.mean + self.std * torch.randn_like(self.mean)).detach()

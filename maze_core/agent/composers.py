@@ -112,7 +112,38 @@ class CriticComposerInterface(ABC):
         ``BaseStateActionCriticComposer``) over this composer's networks."""
 
 
-class BaseStateCriticComposer(CriticComposerInterface, ABC):
+class NetworkCriticComposer(CriticComposerInterface, ABC):
+    """What the built-in critic composers share: networks by step key, built once, and the critic
+    over them made on first access (``observation_spaces_dict`` and ``_networks`` set by the
+    subclass)."""
+
+    observation_spaces_dict: dict
+    _networks: dict
+    _critic = None
+
+    @property
+    def step_keys(self) -> list:
+        return list(self.observation_spaces_dict)
+
+    @property
+    def networks(self) -> dict[Any, nn.Module]:
+        """The networks by step key (a shared critic's: key 0); a state-action critic's are
+        ``nn.ModuleList``s of its ``n_critics``."""
+        return self._networks
+
+    @property
+    def critic(self):
+        """The critic over this composer's networks (the same object on every access)."""
+        if self._critic is None:
+            self._critic = self._build_critic()
+        return self._critic
+
+    @abstractmethod
+    def _build_critic(self):
+        """The critic over ``self._networks``."""
+
+
+class BaseStateCriticComposer(NetworkCriticComposer):
     """Base of state critic composers: checks the spaces and computes ``obs_shapes[step_key]``."""
 
     def __init__(
@@ -127,28 +158,6 @@ class BaseStateCriticComposer(CriticComposerInterface, ABC):
             for step_key, space in self.observation_spaces_dict.items()
         }
 
-    @property
-    def step_keys(self) -> list:
-        return list(self.observation_spaces_dict)
-
-    _networks: dict
-    _critic = None
-
-    @property
-    def networks(self) -> dict[Any, nn.Module]:
-        """The value networks, by step key (a shared critic's: ``{0: network}``)."""
-        return self._networks
-
-    @property
-    def critic(self):
-        """The critic over this composer's networks (the same object on every access)."""
-        if self._critic is None:
-            self._critic = self._build_critic()
-        return self._critic
-
-    @abstractmethod
-    def _build_critic(self):
-        """The critic over ``self._networks``."""
 
 
 # --- helpers for composers ------------------------------------------------------------------------

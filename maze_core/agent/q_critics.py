@@ -16,7 +16,6 @@ kept in one ``nn.ModuleList``: twin critics (SAC, TD3) are ``n_critics=2``. A ta
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ import torch
 from torch import nn
 
 from maze_core.agent.composers import (
-    CriticComposerInterface,
+    NetworkCriticComposer,
     agent_counts,
     build_network,
     check_network_outputs,
@@ -289,7 +288,7 @@ def _module_list(key, networks) -> nn.ModuleList:
 # --- the base of state-action critic composers ----------------------------------------------------
 
 
-class BaseStateActionCriticComposer(CriticComposerInterface, ABC):
+class BaseStateActionCriticComposer(NetworkCriticComposer):
     """Base of state-action critic composers (the kernel tells by ``isinstance`` which kind of
     critic a composer builds). Checks the spaces, computes ``obs_shapes[step_key]`` and
     ``q_spaces[step_key]`` (:class:`QActionSpace`), and builds and checks Q networks.
@@ -327,28 +326,6 @@ class BaseStateActionCriticComposer(CriticComposerInterface, ABC):
             step_key: QActionSpace(space, step_key) for step_key, space in self.action_spaces_dict.items()
         }
 
-    @property
-    def step_keys(self) -> list:
-        return list(self.observation_spaces_dict)
-
-    _networks: dict
-    _critic = None
-
-    @property
-    def networks(self) -> dict[Any, nn.ModuleList]:
-        """The Q networks, ``{step_key: nn.ModuleList of n_critics}`` (a shared critic's: key 0)."""
-        return self._networks
-
-    @property
-    def critic(self):
-        """The critic over this composer's networks (the same object on every access)."""
-        if self._critic is None:
-            self._critic = self._build_critic()
-        return self._critic
-
-    @abstractmethod
-    def _build_critic(self) -> TorchStateActionCritic:
-        """The critic over ``self._networks``."""
 
     def build_q_networks(
         self,

@@ -17,6 +17,8 @@ FIRST_PARTY = (
     "maze-runners",
     "maze-cuda",
     "maze-ray",
+    "maze-dqn",
+    "maze-sac",
 )
 MAZE = [sys.executable, "-m", "maze_core"]
 

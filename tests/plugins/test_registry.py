@@ -18,6 +18,8 @@ FIRST_PARTY = {
     "maze-runners": {"runner": ["dev", "local"]},
     "maze-cuda": {"device": ["cuda"]},
     "maze-ray": {"runner": ["ray"]},
+    "maze-dqn": {"algorithm": ["dqn"]},
+    "maze-sac": {"algorithm": ["sac"]},
 }
 
 

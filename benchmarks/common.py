@@ -174,3 +174,18 @@ def machine() -> dict[str, str]:
         "stable-baselines3": _version("stable-baselines3"),
         "maze-core": f"{_version('maze-core')}, commit {_git_commit()}",
     }
+
+
+def replace_section(page: Path, heading: str, section: str) -> None:
+    """Replace the ``## `` section of ``page`` that starts with ``heading`` (up to the next ``## ``
+    heading) with ``section``, or append it at the end when the page has none."""
+    lines = page.read_text().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == heading), None)
+    if start is None:
+        text = "\n".join(lines).rstrip() + "\n\n" + section.rstrip() + "\n"
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        before = "\n".join(lines[:start]).rstrip()
+        after = "\n".join(lines[end:]).strip()
+        text = before + "\n\n" + section.rstrip() + "\n" + ("\n" + after + "\n" if after else "")
+    page.write_text(text)

@@ -32,7 +32,7 @@ import gymnasium as gym
 import numpy as np
 
 from benchmarks import time_to_solve
-from benchmarks.common import ROOT, machine, scratch_dir, torch_threads
+from benchmarks.common import ROOT, machine, replace_section, scratch_dir, torch_threads
 
 SELECTION_EPISODES = 8
 HELD_OUT_EPISODES = 20
@@ -348,10 +348,9 @@ def render_section(results: dict) -> str:
 
 
 def write_section(results: dict, page: Path = ROOT / "docs" / "benchmarks.md") -> None:
-    """Replace (or append) the learning section of the benchmarks page."""
-    text = page.read_text()
-    head = text.split(SECTION)[0].rstrip() + "\n\n"
-    page.write_text(head + render_section(results))
+    """Replace (or append) the learning section of the benchmarks page (up to the next section,
+    e.g. L2's, which stays)."""
+    replace_section(page, SECTION, render_section(results))
 
 
 def main(argv: list[str] | None = None) -> None:

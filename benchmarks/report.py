@@ -20,6 +20,8 @@ TARGETS = {
     "b8_per_env_sb3": 1.5,  # at 8 and 64 envs
     "b8_native_sb3": 5.0,  # at 256 envs
     "b8_native_steps": 250_000,  # env steps/s at 256 envs, steady state
+    "b10_sac_sb3": 2.0,  # SAC env steps/s, one gradient step per env step
+    "b10_dqn_sb3": 2.0,  # SB3's wall time of the zoo's DQN run over ours
 }
 
 
@@ -348,6 +350,8 @@ def render(results: dict, command: str) -> str:
 
     if "B8" in results:
         _render_b8(results["B8"], body, summary)
+    if "B10" in results:
+        _render_b10(results["B10"], body, summary)
     if "B7" in results:
         _render_b7(results["B7"], body, summary)
 
@@ -367,6 +371,12 @@ def render(results: dict, command: str) -> str:
 
     if learning.RESULTS.exists():
         text = text.rstrip() + "\n\n" + learning.render_section(json.loads(learning.RESULTS.read_text()))
+    from benchmarks import learning_off_policy
+
+    if learning_off_policy.RESULTS.exists():
+        notes = learning_off_policy.NOTES_FILE.read_text() if learning_off_policy.NOTES_FILE.exists() else ""
+        l2 = json.loads(learning_off_policy.RESULTS.read_text())
+        text = text.rstrip() + "\n\n" + learning_off_policy.render_section(l2, notes)
     return text
 
 
@@ -643,3 +653,136 @@ def _render_b7(b7: dict, body: list[str], summary: list) -> None:
     body.append("")
     body.append(f"({_load(b7)})")
     body.append("")
+
+
+B10_PART_ORDER = (
+    "replay buffer sample",
+    "actor: forward + reparameterised sample, log-prob",
+    "temperature: loss",
+    "temperature: finite check",
+    "temperature: zero_grad + backward",
+    "temperature: gradient norm (clip_grad_norm_)",
+    "temperature: Adam step",
+    "critic target: next actions (actor forward)",
+    "critic target: target critics forward, min, target",
+    "critics: forward, loss",
+    "critics: finite check",
+    "critics: zero_grad + backward",
+    "critics: gradient norm (clip_grad_norm_)",
+    "critics: Adam step",
+    "actor: critics forward (frozen), loss",
+    "actor: finite check",
+    "actor: zero_grad + backward",
+    "actor: gradient norm (clip_grad_norm_)",
+    "actor: Adam step",
+    "target update (polyak, foreach lerp)",
+    "statistics (.item())",
+)
+
+
+def _render_b10(b10: dict, body: list[str], summary: list) -> None:
+    from benchmarks.learning_off_policy import DQN_ZOO, SAC_ZOO
+
+    add = body.append
+    sac_wall = {name: _rate(runs) for name, runs in b10["sac"].items()}
+    sac_cpu = {name: _rate(runs, "cpu") for name, runs in b10["sac"].items()}
+    dqn_wall = {name: Series([run["wall"] for run in runs]) for name, runs in b10["dqn"].items()}
+    dqn_cpu = {name: Series([run["cpu"] for run in runs]) for name, runs in b10["dqn"].items()}
+    sac_ratio = _paired(sac_wall["maze"], sac_wall["sb3"])
+    sac_ratio_cpu = _paired(sac_cpu["maze"], sac_cpu["sb3"])
+    dqn_ratio = _paired(dqn_wall["sb3"], dqn_wall["maze"])
+    dqn_ratio_cpu = _paired(dqn_cpu["sb3"], dqn_cpu["maze"])
+    add("## B10: off-policy speed (SAC, DQN)")
+    add("")
+    sac_settings = {k: v for k, v in SAC_ZOO.items()}
+    add(
+        f"One torch thread on both sides, one process, contenders alternating. **SAC**: Pendulum-v1, one "
+        f"env, one gradient step per env step, {_settings(sac_settings)} (256x256 actor and twin "
+        f"critics); {b10['sac_steps']} timed env steps per run after an untimed warm-up of "
+        f"{b10['sac_warmup_steps']} (construction, the steps before learning_starts, first use); no "
+        "evaluation; ours ends its timed epoch with statistics, logs and a checkpoint. **DQN**: the "
+        f"zoo's CartPole-v1 run, {b10['dqn_steps']:,} env steps on one env ({_settings(DQN_ZOO)}; "
+        "Stable-Baselines3: target_update_interval 10 env steps, see L2), from construction to the "
+        "end of training, no evaluation, after an untimed short run of each."
+    )
+    add("")
+    add("| contender | SAC env steps/s (wall) | SAC env steps/s (CPU) | DQN run, wall s | DQN run, CPU s |")
+    add("|---|---|---|---|---|")
+    labels = {"maze": "ours (dev runner, 1 env)", "sb3": "Stable-Baselines3 (1 env)"}
+    for name, label in labels.items():
+        add(
+            f"| {label} | {sac_wall[name].describe('{:.1f}')} | {sac_cpu[name].describe('{:.1f}')} "
+            f"| {dqn_wall[name].describe('{:.1f}')} | {dqn_cpu[name].describe('{:.1f}')} |"
+        )
+    add(
+        f"| **ours / Stable-Baselines3** | {sac_ratio.describe('{:.2f}')}x "
+        f"| {sac_ratio_cpu.describe('{:.2f}')}x "
+        f"| {dqn_ratio.describe('{:.2f}')}x faster | {dqn_ratio_cpu.describe('{:.2f}')}x |"
+    )
+    add("")
+    add(f"({_load(b10)})")
+    add("")
+    summary.append(
+        (
+            "B10: SAC env steps/s >= 2x Stable-Baselines3 (1 gradient step per env step)",
+            f"{sac_ratio.describe('{:.2f}')}x; by CPU time {sac_ratio_cpu.describe('{:.2f}')}x",
+            _met(sac_ratio.median >= TARGETS["b10_sac_sb3"]),
+        )
+    )
+    summary.append(
+        (
+            "B10: the zoo's DQN run >= 2x faster than Stable-Baselines3",
+            f"{dqn_ratio.describe('{:.2f}')}x; by CPU time {dqn_ratio_cpu.describe('{:.2f}')}x",
+            _met(dqn_ratio.median >= TARGETS["b10_dqn_sb3"]),
+        )
+    )
+    profile = b10.get("profile")
+    if not profile:
+        return
+    cvu = profile["collect_vs_update"]
+    add("### Where an env step's time goes (SAC, one gradient step per env step)")
+    add("")
+    add(
+        "Thread CPU time per env step in ms, from timers wrapped around each library's own methods "
+        "(on the instance; no library code changed), over one more epoch after the warm-up:"
+    )
+    add("")
+    add("| part | ms per env step |")
+    add("|---|---|")
+    for library, label in (("maze", "ours"), ("sb3", "Stable-Baselines3")):
+        for part, value in sorted(cvu[library]["cpu"].items(), key=lambda kv: kv[0] == "total"):
+            add(f"| {label}: {part} | {value:.2f} |")
+    add("")
+    upd, sb3 = profile["maze_update"], profile["sb3_update"]
+    add("### Where our SAC update's time goes")
+    add("")
+    add(
+        f"One gradient step (batch 256), thread CPU time, median of 5 blocks of {upd['n_updates'] // 5}: "
+        f"the real `SAC.update` with its batch sampling {upd['real_update_ms']:.2f} ms; Stable-Baselines3's "
+        f"`SAC.train(gradient_steps=1)` {sb3['train_ms']:.2f} ms. The parts below come from a replica of "
+        "`maze_sac.trainer.SAC.update` made of the trainer's own calls in the same order, with "
+        f"`optimize` unrolled into its steps (total {upd['replica_total_ms']:.2f} ms, against the real "
+        f"update's {upd['real_update_ms']:.2f} ms). Torch operators per gradient step (torch.profiler): "
+        f"ours {upd['n_operator_calls_per_update']:.0f}, Stable-Baselines3 "
+        f"{sb3['n_operator_calls_per_update']:.0f}."
+    )
+    add("")
+    add("| part | ms | share |")
+    add("|---|---|---|")
+    parts = upd["parts_ms"]
+    total = sum(parts.values())
+    ordered = [p for p in B10_PART_ORDER if p in parts] + [p for p in parts if p not in B10_PART_ORDER]
+    for part in ordered:
+        add(f"| {part} | {parts[part]:.3f} | {parts[part] / total:.0%} |")
+    add(f"| total | {total:.3f} | 100% |")
+    add("")
+    add("The costliest torch operators in the real update (self CPU time per gradient step):")
+    add("")
+    add("| operator | calls | ms | share |")
+    add("|---|---|---|---|")
+    for op in upd["operators"]:
+        add(
+            f"| `{op['name']}` | {op['calls_per_update']:.0f} "
+            f"| {op['self_ms_per_update']:.3f} | {op['share']:.0%} |"
+        )
+    add("")

@@ -19,8 +19,13 @@ writes a report only where ``--output`` says.
 * B8 A2C throughput at 8, 64 and 256 envs: ours (per-env and native path) vs Stable-Baselines3 vs
   the minimal loop, steady state and end to end, and a profile of an update at 256 envs
 * B9 PPO throughput on CartPole-v1: ours (dev runner) vs Stable-Baselines3
+* B10 off-policy speed: SAC env steps/s with one gradient step per env step (Pendulum-v1, steady
+  state) and the wall time of the zoo's DQN run on CartPole-v1, ours vs Stable-Baselines3, and
+  where our SAC update's time goes
 
-The learning benchmark (L1, hours of CPU) runs on its own: ``python -m benchmarks.learning``.
+The learning benchmarks run on their own (hours of CPU): L1 with ``python -m benchmarks.learning``,
+L2 (off-policy) with ``python -m benchmarks.learning_off_policy`` (or ``--only L2`` here, which
+runs its default tasks and seeds and writes its section of docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.common import ROOT, alternate, machine
 
-ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10")
+#: selectable with --only, never part of a full run (about an hour of 2 cores)
+SEPARATE = ("L2",)
 
 
 def _log(text: str) -> None:
@@ -78,6 +85,49 @@ def run_b9(repetitions: int, quick: bool) -> dict:
         _log,
     )
     return {"steps": steps, "config": throughput.B9, "runs": report.stopwatches(results)}
+
+
+def run_b10(repetitions: int, quick: bool) -> dict:
+    from benchmarks import off_policy_speed as speed
+
+    sac_steps = 200 if quick else 1_000
+    dqn_steps = 2_560 if quick else speed.DQN_STEPS
+    _log(f"B10: SAC on Pendulum-v1, {sac_steps} env steps (= gradient steps) per run, steady state")
+    sac = alternate(
+        {
+            "maze": lambda i: speed.maze_sac_steady(sac_steps, seed=i),
+            "sb3": lambda i: speed.sb3_sac_steady(sac_steps, seed=i),
+        },
+        repetitions,
+        _log,
+    )
+    _log(f"B10: DQN on CartPole-v1, the zoo's run of {dqn_steps} env steps, construction to the end")
+    speed.warm_up_dqn()
+    dqn = alternate(
+        {
+            "maze": lambda i: speed.maze_dqn_run(dqn_steps, seed=i),
+            "sb3": lambda i: speed.sb3_dqn_run(dqn_steps, seed=i),
+        },
+        repetitions,
+        _log,
+    )
+    _log("B10: where the time goes")
+    profile = speed.profile(quick)
+    _log(json.dumps(profile, indent=2))
+    return {
+        "sac_steps": sac_steps,
+        "sac_warmup_steps": speed.SAC_WARMUP_STEPS,
+        "dqn_steps": dqn_steps,
+        "sac": report.stopwatches(sac),
+        "dqn": report.stopwatches(dqn),
+        "profile": profile,
+    }
+
+
+def run_l2() -> None:
+    from benchmarks import learning_off_policy
+
+    learning_off_policy.main([])
 
 
 def run_b2(repetitions: int, quick: bool) -> dict:
@@ -257,7 +307,7 @@ def run_b7(repetitions: int, quick: bool) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run Maze's benchmarks (B1-B8).")
+    parser = argparse.ArgumentParser(description="Run Maze's benchmarks (B1-B10; L2 on request).")
     parser.add_argument("--only", default=",".join(ALL), help="comma-separated, e.g. B1,B5")
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="short runs, to check that all works")
@@ -273,9 +323,14 @@ def main(argv: list[str] | None = None) -> None:
         (args.output or ROOT / "docs" / "benchmarks.md").write_text(text)
         return
     selected = [name.strip().upper() for name in args.only.split(",") if name.strip()]
-    unknown = sorted(set(selected) - set(ALL))
+    unknown = sorted(set(selected) - set(ALL) - set(SEPARATE))
     if unknown:
-        parser.error(f"unknown benchmarks {unknown}; choose from {', '.join(ALL)}")
+        parser.error(f"unknown benchmarks {unknown}; choose from {', '.join(ALL + SEPARATE)}")
+    if "L2" in selected:
+        run_l2()  # writes its own results (benchmarks/results/l2.json) and section
+        selected.remove("L2")
+        if not selected:
+            return
     output = args.output
     if output is None and set(selected) == set(ALL) and not args.quick:
         output = ROOT / "docs" / "benchmarks.md"
@@ -283,7 +338,9 @@ def main(argv: list[str] | None = None) -> None:
     command = " ".join(["benchmarks/run.sh", *(argv if argv is not None else sys.argv[1:])])
     results = {"machine": machine(), "repetitions": args.repetitions, "quick": args.quick, "command": command}
     _log(json.dumps(results["machine"], indent=2))
-    runners = {"B1": run_b1, "B2": run_b2, "B3": run_b3, "B4": run_b4, "B8": run_b8, "B9": run_b9}
+    runners = {
+        "B1": run_b1, "B2": run_b2, "B3": run_b3, "B4": run_b4, "B8": run_b8, "B9": run_b9, "B10": run_b10,
+    }  # fmt: skip
     for name in selected:
         if name in runners:
             load_before = _load()

@@ -24,6 +24,7 @@ import contextlib
 import math
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -99,7 +100,7 @@ def sb3_sac_steady(steps: int, seed: int = 0) -> Stopwatch:
 # --- DQN, the zoo's whole run -------------------------------------------------------------------
 
 
-def _maze_dqn_rc(directory, steps: int, seed: int, defaults: bool = False):
+def _maze_dqn_rc(directory, steps: int, seed: int, defaults: bool = False, native: bool = True):
     from maze_dqn import DQNAlgorithmConfig
 
     from maze_core import RunContext
@@ -121,7 +122,7 @@ def _maze_dqn_rc(directory, steps: int, seed: int, defaults: bool = False):
         seed=seed,
         silent=True,
         run_dir=directory / "run",
-        overrides={"runner.n_envs": n_envs, "runner.eval_episodes": 0},
+        overrides={"runner.n_envs": n_envs, "runner.eval_episodes": 0, "runner.native_vector_env": native},
     ), n_epochs * epoch_length * config.train_freq * n_envs
 
 
@@ -221,6 +222,227 @@ def collect_vs_update(steps: int = 1_000, seed: int = 0) -> dict:
         timers.cpu["total"], timers.wall["total"] = watch.cpu, watch.wall
         result["sb3"] = {"cpu": timers.per(steps), "wall": timers.per(steps, "wall")}
         model.get_env().close()
+    return result
+
+
+def dqn_collect_vs_update(steps: int = 10_240, seed: int = 0) -> dict:
+    """The zoo's DQN run (first ``steps`` env steps, updates from learning_starts on), per round of
+    256 env steps and 128 gradient steps: ours' collection, buffer writes, sampling and updates
+    against Stable-Baselines3's ``collect_rollouts`` and ``train``."""
+    result = {}
+    rounds = steps // DQN_ZOO["train_freq"]
+    with scratch_dir() as directory:
+        rc, _ = _maze_dqn_rc(directory, steps, seed)
+        try:
+            rc._build()  # the trainer exists from here on; train() uses it
+            trainer, timers = rc._trainer, Timers()
+            timers.wrap(trainer.collector, "collect", "collect (policy, env step)")
+            timers.wrap(trainer.replay, "add", "replay buffer add")
+            timers.wrap(trainer.replay, "sample", "replay buffer sample")
+            timers.wrap(trainer, "update", "DQN update (sampling excluded)")
+            timers.wrap(trainer, "save_checkpoint", "checkpoints at the epochs' ends")
+            with Stopwatch(steps) as watch:
+                rc.train()
+            timers.cpu["total"], timers.wall["total"] = watch.cpu, watch.wall
+            result["maze"] = {"cpu": timers.per(rounds), "wall": timers.per(rounds, "wall")}
+        finally:
+            rc.close()
+    with torch_threads(1):
+        from benchmarks.learning_off_policy import sb3_model
+
+        model = sb3_model("dqn/CartPole-v1", seed)
+        timers = Timers()
+        timers.wrap(model, "collect_rollouts", "collect (policy, env step, buffer add)")
+        timers.wrap(model.replay_buffer, "sample", "replay buffer sample")
+        timers.wrap(model, "train", "DQN update (sampling included)")
+        with Stopwatch(steps) as watch:
+            model.learn(steps)
+        timers.cpu["total"], timers.wall["total"] = watch.cpu, watch.wall
+        result["sb3"] = {"cpu": timers.per(rounds), "wall": timers.per(rounds, "wall")}
+        model.get_env().close()
+    result["rounds"] = rounds
+    freq = DQN_ZOO["train_freq"]
+    result["rounds_with_updates"] = sum(
+        1 for r in range(1, rounds + 1) if r * freq > DQN_ZOO["learning_starts"]
+    )
+    return result
+
+
+def _top_operators(prof, n_calls: int, top: int) -> tuple[list[dict], float]:
+    events = prof.key_averages()
+    total_self = sum(e.self_cpu_time_total for e in events)
+    operators = sorted(events, key=lambda e: e.self_cpu_time_total, reverse=True)[:top]
+    return [
+        {
+            "name": e.key,
+            "calls_per_update": e.count / n_calls,
+            "self_ms_per_update": e.self_cpu_time_total / n_calls / 1e3,
+            "share": e.self_cpu_time_total / total_self,
+        }
+        for e in operators
+    ], sum(e.count for e in events) / n_calls
+
+
+def profile_dqn(seed: int = 0, blocks: int = 5, top: int = 10) -> dict:
+    """DQN's gradient step (batch 64, the zoo's settings) and one env step of collection, ours
+    against Stable-Baselines3, after 1,280 env steps of the zoo's run (past learning_starts)."""
+    import cProfile
+    import pstats
+
+    from torch.profiler import ProfilerActivity, profile
+
+    result: dict = {}
+    gradient_steps = DQN_ZOO["gradient_steps"]
+    with scratch_dir() as directory:
+        rc, _ = _maze_dqn_rc(directory, 12_800, seed)  # 10 epochs of 5 rounds; only the first runs
+        try:
+            rc.train(n_epochs=1)
+            trainer = rc._trainer
+
+            def round_of_updates() -> None:
+                for _ in range(gradient_steps):
+                    trainer.update(trainer.replay.sample(trainer.config.batch_size, trainer.device))
+                    trainer.n_gradient_steps += 1
+
+            times = []
+            for _ in range(blocks):
+                start = time.thread_time()
+                round_of_updates()
+                times.append((time.thread_time() - start) / gradient_steps)
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                round_of_updates()
+            operators, n_ops = _top_operators(prof, gradient_steps, top)
+            # one collection of 256 env steps (the policy's Q forward, CartPole, the rollout)
+            collect = lambda: trainer.collector.collect(  # noqa: E731
+                trainer.model,
+                DQN_ZOO["train_freq"],
+                behaviour=False,
+                keep_reset_rows=False,
+                next_observations=True,
+            )
+            collect_times = []
+            for _ in range(blocks):
+                start = time.thread_time()
+                collect()
+                collect_times.append((time.thread_time() - start) / DQN_ZOO["train_freq"])
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(4):
+                collect()
+            profiler.disable()
+            stats = pstats.Stats(profiler)
+            hot = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+            result["maze"] = {
+                "update_ms": 1e3 * sorted(times)[len(times) // 2],
+                "operators": operators,
+                "n_operator_calls_per_update": n_ops,
+                "collect_ms_per_env_step": 1e3 * sorted(collect_times)[len(collect_times) // 2],
+                "collect_hot_functions": [
+                    {
+                        "function": f"{Path(file).name}:{line} {name}",
+                        "calls_per_env_step": calls[1] / (4 * DQN_ZOO["train_freq"]),
+                        "self_us_per_env_step": 1e6 * calls[2] / (4 * DQN_ZOO["train_freq"]),
+                    }
+                    for (file, line, name), calls in hot
+                ],
+            }
+        finally:
+            rc.close()
+    with torch_threads(1):
+        from benchmarks.learning_off_policy import sb3_model
+
+        model = sb3_model("dqn/CartPole-v1", seed)
+        model.learn(1_280)
+        times = []
+        for _ in range(blocks):
+            start = time.thread_time()
+            model.train(gradient_steps=gradient_steps, batch_size=DQN_ZOO["batch_size"])
+            times.append((time.thread_time() - start) / gradient_steps)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            model.train(gradient_steps=gradient_steps, batch_size=DQN_ZOO["batch_size"])
+        operators, n_ops = _top_operators(prof, gradient_steps, top)
+        result["sb3"] = {
+            "update_ms": 1e3 * sorted(times)[len(times) // 2],
+            "operators": operators,
+            "n_operator_calls_per_update": n_ops,
+        }
+        model.get_env().close()
+    return result
+
+
+def _fused_adams(trainer) -> None:
+    """Replace the trainer's Adam optimizers by fused ones (same parameters, lr and state-free: they
+    are swapped before the timed blocks; an experiment, not what the library does)."""
+    for name, optimizer in list(trainer.optimizers.items()):
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        trainer.optimizers[name] = torch.optim.Adam(params, lr=optimizer.param_groups[0]["lr"], fused=True)
+
+
+def _optimize_without_norm(trainer):
+    """``OffPolicyTrainer.optimize`` without the gradient norm (which it computes for the statistics
+    even when nothing is clipped), bound to this trainer instance only (an experiment)."""
+
+    def optimize(name: str, loss: torch.Tensor) -> float:
+        optimizer = trainer.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return 0.0
+
+    return optimize
+
+
+def _median_update_ms(trainer, n: int, blocks: int = 5) -> float:
+    batch_size = trainer.config.batch_size
+    times = []
+    for _ in range(blocks):
+        start = time.thread_time()
+        for _ in range(n):
+            trainer.update(trainer.replay.sample(batch_size, trainer.device))
+            trainer.n_gradient_steps += 1
+        times.append((time.thread_time() - start) / n)
+    return 1e3 * sorted(times)[len(times) // 2]
+
+
+def experiments(seed: int = 0, quick: bool = False) -> dict:
+    """What some changes would save, measured on warmed-up trainers of ours without changing library
+    code: fused Adam, no gradient norm when nothing is clipped (SAC), and for DQN's collection on
+    one env the per-env path instead of the native vector env."""
+    n = 40 if quick else 100
+    result: dict = {"sac": {}, "dqn": {}}
+    with torch_threads(1):
+        with maze_sac(seed) as rc:
+            trainer = rc._trainer
+            _median_update_ms(trainer, 20, 1)
+            result["sac"]["as is"] = _median_update_ms(trainer, n)
+            _fused_adams(trainer)
+            result["sac"]["fused Adam"] = _median_update_ms(trainer, n)
+            trainer.optimize = _optimize_without_norm(trainer)
+            result["sac"]["fused Adam, no gradient norm"] = _median_update_ms(trainer, n)
+        for native in (True, False):
+            with scratch_dir() as directory:
+                rc, _ = _maze_dqn_rc(directory, 12_800, seed, native=native)
+                try:
+                    rc.train(n_epochs=1)
+                    trainer = rc._trainer
+                    if native:
+                        _median_update_ms(trainer, 20, 1)
+                        result["dqn"]["update as is"] = _median_update_ms(trainer, 128)
+                        _fused_adams(trainer)
+                        result["dqn"]["update with fused Adam"] = _median_update_ms(trainer, 128)
+                    times = []
+                    for _ in range(5):
+                        start = time.thread_time()
+                        trainer.collector.collect(
+                            trainer.model, 256, behaviour=False, keep_reset_rows=False, next_observations=True
+                        )
+                        times.append((time.thread_time() - start) / 256)
+                    label = (
+                        "native vector env (default)" if native else "per-env path (native_vector_env=False)"
+                    )
+                    result["dqn"][f"collect per env step, {label}"] = 1e3 * sorted(times)[2]
+                finally:
+                    rc.close()
     return result
 
 
@@ -368,6 +590,9 @@ def profile(quick: bool = False) -> dict:
             "collect_vs_update": collect_vs_update(steps),
             "maze_update": profile_sac_update(updates),
             "sb3_update": profile_sb3_sac_train(updates),
+            "dqn_collect_vs_update": dqn_collect_vs_update(2_560 if quick else 10_240),
+            "dqn": profile_dqn(blocks=2 if quick else 5),
+            "experiments": experiments(quick=quick),
         }
 
 
@@ -376,3 +601,10 @@ if __name__ == "__main__":
 
     if sys.argv[1:2] == ["profile"]:
         print(json.dumps(profile(quick="--quick" in sys.argv), indent=2))
+    elif sys.argv[1:2] == ["experiments"]:
+        print(json.dumps(experiments(), indent=2))
+    elif sys.argv[1:2] == ["dqn-profile"]:
+        with torch_threads(1):
+            print(
+                json.dumps({"dqn_collect_vs_update": dqn_collect_vs_update(), "dqn": profile_dqn()}, indent=2)
+            )

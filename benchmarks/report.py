@@ -717,7 +717,7 @@ def _render_b10(b10: dict, body: list[str], summary: list) -> None:
     add(
         f"| **ours / Stable-Baselines3** | {sac_ratio.describe('{:.2f}')}x "
         f"| {sac_ratio_cpu.describe('{:.2f}')}x "
-        f"| {dqn_ratio.describe('{:.2f}')}x faster | {dqn_ratio_cpu.describe('{:.2f}')}x |"
+        f"| {dqn_ratio.describe('{:.2f}')}x (SB3's time / ours) | {dqn_ratio_cpu.describe('{:.2f}')}x |"
     )
     add("")
     add(f"({_load(b10)})")
@@ -753,6 +753,48 @@ def _render_b10(b10: dict, body: list[str], summary: list) -> None:
         for part, value in sorted(cvu[library]["cpu"].items(), key=lambda kv: kv[0] == "total"):
             add(f"| {label}: {part} | {value:.2f} |")
     add("")
+    dqn = profile.get("dqn_collect_vs_update")
+    if dqn:
+        add("### Where the DQN run's time goes")
+        add("")
+        add(
+            f"The zoo's DQN run, its first {dqn['rounds'] * 256:,} env steps ({dqn['rounds']} rounds of "
+            f"256 env steps, {dqn['rounds_with_updates']} of them followed by 128 gradient steps of batch "
+            "64), thread CPU time per round in ms, from timers wrapped around each library's own methods:"
+        )
+        add("")
+        add("| part | ms per round |")
+        add("|---|---|")
+        for library, label in (("maze", "ours"), ("sb3", "Stable-Baselines3")):
+            for part, value in sorted(dqn[library]["cpu"].items(), key=lambda kv: kv[0] == "total"):
+                add(f"| {label}: {part} | {value:.1f} |")
+        add("")
+    dqn_parts = profile.get("dqn")
+    if dqn_parts:
+        ours, theirs = dqn_parts["maze"], dqn_parts["sb3"]
+        add(
+            f"One DQN gradient step (batch 64), thread CPU time, median of blocks of 128: ours "
+            f"{ours['update_ms']:.2f} ms (sampling included, {ours['n_operator_calls_per_update']:.0f} torch "
+            f"operators), Stable-Baselines3 {theirs['update_ms']:.2f} ms "
+            f"({theirs['n_operator_calls_per_update']:.0f} operators). One env step of our collection on "
+            f"one env: {1e3 * ours['collect_ms_per_env_step']:.0f} µs. The costliest operators of our DQN "
+            "gradient step, and the Python functions of our collection with the most time of their own "
+            "(cProfile, which slows Python down: compare them with each other):"
+        )
+        add("")
+        add("| our DQN gradient step: operator | calls | ms | share |")
+        add("|---|---|---|---|")
+        for op in ours["operators"]:
+            add(
+                f"| `{op['name']}` | {op['calls_per_update']:.0f} "
+                f"| {op['self_ms_per_update']:.3f} | {op['share']:.0%} |"
+            )
+        add("")
+        add("| our collection: function | calls per env step | µs per env step (self) |")
+        add("|---|---|---|")
+        for fn in ours["collect_hot_functions"]:
+            add(f"| `{fn['function']}` | {fn['calls_per_env_step']:.1f} | {fn['self_us_per_env_step']:.1f} |")
+        add("")
     upd, sb3 = profile["maze_update"], profile["sb3_update"]
     add("### Where our SAC update's time goes")
     add("")
@@ -786,3 +828,20 @@ def _render_b10(b10: dict, body: list[str], summary: list) -> None:
             f"| {op['self_ms_per_update']:.3f} | {op['share']:.0%} |"
         )
     add("")
+    experiments = profile.get("experiments")
+    if experiments:
+        add("### What some changes would save")
+        add("")
+        add(
+            "Measured, measured on warmed-up trainers of ours by swapping objects on "
+            "the instance (`benchmarks/off_policy_speed.py`, `experiments`; the library is unchanged), ms "
+            "of thread CPU time, median of 5 blocks:"
+        )
+        add("")
+        add("| measurement | ms |")
+        add("|---|---|")
+        for algorithm, values in experiments.items():
+            for name, value in values.items():
+                unit = "per env step" if "collect" in name else "per gradient step"
+                add(f"| {algorithm.upper()}: {name} ({unit}) | {value:.3f} |")
+        add("")

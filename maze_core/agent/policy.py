@@ -13,6 +13,7 @@ from torch import nn
 from maze_core.agent.observations import flatten_batch, restore_batch, to_tensor_dict
 from maze_core.agent.torch_model import TorchModel
 from maze_core.distributions import DictProbabilityDistribution, DistributionMapper
+from maze_core.distributions.masks import mask_logits, maskable_heads
 
 
 class TorchPolicy(TorchModel):
@@ -41,6 +42,8 @@ class TorchPolicy(TorchModel):
         super().__init__(networks, device, substeps_with_separate_agent_nets, obs_spaces_dict)
         self.distribution_mapper = distribution_mapper
         self._action_heads = frozenset(distribution_mapper.action_heads)
+        # {head: (mask key, segments checked)} of the heads an observation may carry a mask for
+        self._masks = maskable_heads(distribution_mapper.action_space)
 
     #: Gaussian action noise for exploration (TD3, DDPG): when set, :meth:`sample_action` returns
     #: the deterministic action plus noise with this standard deviation, in units of each Box
@@ -57,23 +60,25 @@ class TorchPolicy(TorchModel):
         self.action_noise = state.get("action_noise")
 
     def compute_action(
-        self, observation: Mapping[str, Any], actor_id=None, deterministic: bool = False
+        self, observation: Mapping[str, Any], actor_id=None, deterministic: bool = False, memory=None
     ) -> dict[str, np.ndarray]:
         """Actions ``{head: array}`` for an observation dict of numpy arrays or tensors.
 
         The observation may be a single one, a batch or a (time, envs) batch; the actions have the
         same batch shape, inside the bounds of Box heads. The observation dict is not modified.
-        ``deterministic`` takes each distribution's mode instead of sampling.
+        ``deterministic`` takes each distribution's mode instead of sampling. A recurrent policy
+        acts from ``memory`` (a :class:`~maze_core.agent.memory.RecurrentMemory`, one step of each
+        env in the batch) and leaves its new state there.
         """
         if not torch.is_inference_mode_enabled():  # a rollout collector has enabled it already
             with torch.inference_mode():
-                return self.compute_action(observation, actor_id, deterministic)
-        distribution = self.distribution(observation, actor_id)
+                return self.compute_action(observation, actor_id, deterministic, memory)
+        distribution = self.distribution(observation, actor_id, memory=memory)
         actions = distribution.deterministic_sample() if deterministic else distribution.sample()
         return _numpy(actions)
 
     def sample_action(
-        self, observation: Mapping[str, Any], actor_id=None, log_prob: bool = True
+        self, observation: Mapping[str, Any], actor_id=None, log_prob: bool = True, memory=None
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]:
         """A random action and what training needs to re-evaluate it exactly, as numpy arrays:
         ``(actions, latents, log_prob)``: ``actions`` are what the env gets (inside a bounded Box),
@@ -81,11 +86,11 @@ class TorchPolicy(TorchModel):
         squashed Gaussian, the unclipped one of a Gaussian; see
         :meth:`DictProbabilityDistribution.sample_with_latents`), ``log_prob`` the joint log-prob of
         what was sampled. The argument ``log_prob`` False skips it (None), which an algorithm without
-        off-policy corrections never reads."""
+        off-policy corrections never reads. ``memory`` as for :meth:`compute_action`."""
         if not torch.is_inference_mode_enabled():
             with torch.inference_mode():
-                return self.sample_action(observation, actor_id, log_prob)
-        distribution = self.distribution(observation, actor_id)
+                return self.sample_action(observation, actor_id, log_prob, memory)
+        distribution = self.distribution(observation, actor_id, memory=memory)
         if self.action_noise is not None:
             if log_prob:
                 raise ValueError(
@@ -113,24 +118,32 @@ class TorchPolicy(TorchModel):
         return actions
 
     def distribution(
-        self, obs_tensors: Mapping[str, Any], actor_id=None, temperature: float = 1.0
+        self, obs_tensors: Mapping[str, Any], actor_id=None, temperature: float = 1.0, memory=None
     ) -> DictProbabilityDistribution:
         """The action distribution for observations of any batch shape, with gradients (for losses)."""
         return self.distribution_mapper.logits_dict_to_distribution(
-            self.compute_logits(obs_tensors, actor_id), temperature
+            self.compute_logits(obs_tensors, actor_id, memory), temperature
         )
 
-    def compute_logits(self, observation: Mapping[str, Any], actor_id=None) -> dict[str, torch.Tensor]:
-        """The network's logits ``{head: tensor}`` (with gradients), with the observation's batch shape."""
+    def compute_logits(
+        self, observation: Mapping[str, Any], actor_id=None, memory=None
+    ) -> dict[str, torch.Tensor]:
+        """The network's logits ``{head: tensor}`` (with gradients), with the observation's batch
+        shape; where the observation carries a head's action mask, invalid actions' logits are set
+        to the lowest float (see :mod:`maze_core.distributions.masks`)."""
         network_key, step_key = self._route(actor_id)
         observation = to_tensor_dict(observation, self.device)
         observation, batch_shape = flatten_batch(observation, self._feature_ranks.get(step_key))
-        heads = self._action_heads
-        return {
-            head: restore_batch(logits, batch_shape)
-            for head, logits in self._networks[network_key](observation).items()
-            if head in heads
-        }
+        heads, masks = self._action_heads, self._masks
+        logits = {}
+        for head, head_logits in self._run_network(network_key, observation, actor_id, memory).items():
+            if head not in heads:
+                continue
+            if head in masks and masks[head][0] in observation:
+                key, segments = masks[head]
+                head_logits = mask_logits(head_logits, observation[key], head, segments)
+            logits[head] = restore_batch(head_logits, batch_shape)
+        return logits
 
     def __repr__(self) -> str:
         networks = ", ".join(f"{key!r}: {type(net).__name__}" for key, net in self._networks.items())

@@ -3,7 +3,6 @@ such as DQN."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,6 +11,7 @@ import torch
 from torch import nn
 
 from maze_core.agent.q_critics import TorchStateActionCritic
+from maze_core.distributions.masks import masked_argmax
 from maze_core.errors import ConfigurationError
 
 
@@ -78,33 +78,48 @@ class QGreedyPolicy:
     ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray | None]:
         """An ε-greedy action as :meth:`TorchPolicy.sample_action` returns one: ``(actions, {},
         log_prob)``, ``log_prob`` being that of the ε-greedy distribution, ``log((1 - ε) + ε / n)``
-        for the greedy action and ``log(ε / n)`` for any other (None with ``log_prob=False``)."""
+        for the greedy action and ``log(ε / n)`` for any other, ``n`` the number of (valid) actions
+        (None with ``log_prob=False``)."""
         epsilon = self._epsilon
         actions, greedy = self._act(observation, actor_id, epsilon)
         if not log_prob:
             return actions, {}, None
-        n = self.critic.action_space_of(actor_id).n_actions
+        n = self._n_valid(observation, actor_id)
         head = next(iter(actions))
         chosen_greedy = actions[head] == greedy
         with np.errstate(divide="ignore"):
             log_probs = np.where(
-                chosen_greedy,
-                np.float32(math.log((1.0 - epsilon) + epsilon / n)),
-                np.log(np.float32(epsilon / n)),
+                chosen_greedy, np.log((1.0 - epsilon) + epsilon / n), np.log(epsilon / n)
             ).astype(np.float32)
         return actions, {}, log_probs
+
+    def _n_valid(self, observation, actor_id) -> np.ndarray | int:
+        """How many actions ε-exploration draws from, per sample: the valid ones if masked."""
+        valid = self.critic.valid_actions(observation, actor_id)
+        if valid is None:
+            return self.critic.action_space_of(actor_id).n_actions
+        return valid.sum(dim=-1).cpu().numpy()
 
     def _act(self, observation, actor_id, epsilon: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """The actions and the greedy actions (numpy)."""
         space = self.critic.action_space_of(actor_id)
         with torch.inference_mode():
             q = self.critic.q_values(observation, actor_id, n_critics=1)[0]
-            greedy = q.argmax(dim=-1).cpu()
+            valid = self.critic.valid_actions(observation, actor_id)
+            greedy = masked_argmax(q, valid).cpu()
             action = greedy
             if epsilon > 0.0:  # drawn on the CPU: one random stream whatever the device
                 explore = torch.rand(greedy.shape) < epsilon
-                action = torch.where(explore, torch.randint(space.n_actions, greedy.shape), greedy)
+                action = torch.where(explore, self._uniform(greedy.shape, space.n_actions, valid), greedy)
             return {space.discrete_head: (action + space.start).numpy()}, (greedy + space.start).numpy()
+
+    @staticmethod
+    def _uniform(shape, n_actions: int, valid: torch.Tensor | None) -> torch.Tensor:
+        """An action index drawn uniformly per sample, from the valid actions if masked."""
+        if valid is None:
+            return torch.randint(n_actions, shape)
+        weights = valid.cpu().float().reshape(-1, n_actions)
+        return torch.multinomial(weights, 1).reshape(shape)
 
     # --- the model interface: everything is the critic's ----------------------------------------
 

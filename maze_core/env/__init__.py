@@ -3,6 +3,7 @@
 See ``docs/environments.md`` for the user guide.
 """
 
+from maze_core.env.action_masks import ActionMasksAsObservation
 from maze_core.env.gym_adapter import MazeToGymEnv
 from maze_core.env.gym_env import GymMazeEnv
 from maze_core.env.log_stats import LogStatsEnv
@@ -21,6 +22,7 @@ from maze_core.env.wrappers import (
 )
 
 __all__ = [
+    "ActionMasksAsObservation",
     "ActionWrapper",
     "ActorID",
     "GymMazeEnv",

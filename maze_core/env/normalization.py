@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from maze_core.env.spaces import MASK_SUFFIX
 from maze_core.errors import ConfigurationError
 
 
@@ -67,7 +68,8 @@ class RunningMeanStd:
 class Normalization:
     """The statistics and settings of a normalization, shared by a training env and its evaluation
     envs. Observation statistics are kept per ``(step_key, observation_key)`` for every float Box
-    entry of the observation spaces; other entries (integers, discrete values) pass unchanged."""
+    entry of the observation spaces; other entries (integers, discrete values, action masks)
+    pass unchanged."""
 
     def __init__(
         self,
@@ -94,7 +96,9 @@ class Normalization:
             step_key: {
                 key: RunningMeanStd(space.shape)
                 for key, space in dict_space.spaces.items()
-                if isinstance(space, spaces.Box) and np.issubdtype(space.dtype, np.floating)
+                if isinstance(space, spaces.Box)
+                and np.issubdtype(space.dtype, np.floating)
+                and not key.endswith(MASK_SUFFIX)  # an action mask stays 0/1
             }
             for step_key, dict_space in observation_spaces_dict.items()
         }

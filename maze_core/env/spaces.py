@@ -16,6 +16,20 @@ from gymnasium import spaces
 from maze_core.errors import ConfigurationError
 
 SUPPORTED_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+#: the observation ``<head>_mask`` is the action mask of action head ``<head>`` (docs/models.md)
+MASK_SUFFIX = "_mask"
+MASKABLE_SPACES = (spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
+
+
+def mask_length(space: spaces.Space) -> int:
+    """How many entries the action mask of a head with action space ``space`` has: one per
+    category (Discrete), the components' categories concatenated (MultiDiscrete), one per bit
+    (MultiBinary)."""
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, spaces.MultiDiscrete):
+        return int(np.sum(space.nvec))
+    return int(np.prod(space.shape))
 
 
 def dict_space(space: spaces.Space, key: str) -> spaces.Dict:

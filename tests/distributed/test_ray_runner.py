@@ -322,3 +322,27 @@ def test_dqn_trains_on_ray_workers_acting_with_the_learners_epsilon(two_nodes, t
         assert transitions.next_observations["observation"].shape == (64, 4, 4)
         summary = rc.train(n_epochs=1)
     assert summary.epochs == 2 and summary.env_steps > 2 * 4 * 16 * 4
+
+
+def test_action_masks_hold_on_ray_workers(two_nodes, tmp_path, masked_choice):
+    """PPO on an env that raises on any invalid action (most are), acting on remote workers."""
+    import cloudpickle
+    import ray.cloudpickle
+
+    for pickler in (cloudpickle, ray.cloudpickle):  # the workers do not have examples/ on their path
+        pickler.register_pickle_by_value(masked_choice)
+    try:
+        env = lambda: masked_choice.masked_choice_env(strict=True, empty_final_mask=True)  # noqa: E731
+        quick = {"algorithm.epoch_length": 2, "algorithm.n_rollout_steps": 16}
+        with RunContext(
+            env=env, algorithm="ppo", runner="ray", run_dir=tmp_path, seed=0, silent=True,
+            overrides={
+                "runner.address": two_nodes.address, "runner.n_workers": 2, "runner.rollout_timeout_s": 60.0,
+                **quick,
+            },
+        ) as rc:  # fmt: skip
+            summary = rc.train(n_epochs=1)
+        assert summary.env_steps >= 2 * 16 * 2
+    finally:
+        for pickler in (cloudpickle, ray.cloudpickle):
+            pickler.unregister_pickle_by_value(masked_choice)

@@ -94,7 +94,7 @@ def test_a_pip_installed_plugin_appears_and_loads(run, clean_env, plugin_site):
     assert listed["maze-test-plugin"] == {
         "distribution": "maze-test-plugin",
         "version": "0.3.0",
-        "provides": {"env": ["test-corridor"], "distribution": ["test-uniform"]},
+        "provides": {"env": ["test-corridor", "test-masked-corridor"], "distribution": ["test-uniform"]},
         "status": "ok",
     }
     code = (

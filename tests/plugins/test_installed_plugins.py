@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import pytest
@@ -19,8 +20,11 @@ def test_an_installed_plugin_is_found_and_its_targets_load_lazily(installed, mon
     plugins.reload()
     info = by_distribution()["maze-test-plugin"]
     assert (info.version, info.status) == ("0.3.0", "ok")
-    assert info.provides == {"env": ["test-corridor"], "distribution": ["test-uniform"]}
-    assert plugins.names("env") == ["test-corridor"]
+    assert info.provides == {
+        "env": ["test-corridor", "test-masked-corridor"],
+        "distribution": ["test-uniform"],
+    }
+    assert {"test-corridor", "test-masked-corridor"} <= set(plugins.names("env"))
     assert "maze_test_plugin.envs" not in sys.modules
 
     make_env = plugins.load("env", "test-corridor")
@@ -81,3 +85,27 @@ def test_a_name_claimed_by_two_plugins_lists_the_qualified_choices(installed):
         "maze-test-clash:test-corridor, maze-test-plugin:test-corridor"
     )
     assert plugins.load("env", "maze-test-clash:test-corridor").__module__ == "maze_test_clash.envs"
+
+
+def test_a_masked_policy_trains_evaluates_and_reloads_from_its_run_directory(installed, tmp_path):
+    """A plugin's env whose observation carries an action mask, and which raises on any invalid
+    action: training, ``maze evaluate`` (a fresh process) and ``RunContext.from_run_dir``."""
+    import subprocess
+
+    from maze_core import RunContext
+
+    run_dir = tmp_path / "run"
+    maze = [sys.executable, "-m", "maze_core"]
+    env = {**__import__("os").environ, "PYTHONPATH": str(installed), "COLUMNS": "200"}
+    quick = ["--set", "algorithm.epoch_length=2", "--set", "algorithm.n_rollout_steps=16"]
+    for command in (
+        [*maze, "train", "--env", "test-masked-corridor", "--algorithm", "maze-ppo:ppo", "--epochs", "1", *quick,
+         "--run-dir", str(run_dir)],
+        [*maze, "evaluate", str(run_dir), "--episodes", "4"],
+    ):  # fmt: skip
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"total_episode_count\s+│\s+4 ", result.stdout), result.stdout
+    with RunContext.from_run_dir(run_dir, silent=True) as rc:
+        assert rc.evaluate(n_episodes=4)["episode_count"] == 4
+        assert rc.compute_action({"observation": [4.0], "action_mask": [1, 0]}) in (0, {"action": 0})

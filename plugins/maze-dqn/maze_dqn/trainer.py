@@ -7,6 +7,7 @@ from typing import ClassVar
 import torch
 from torch.nn import functional
 
+from maze_core.distributions.masks import masked_argmax
 from maze_core.training.off_policy import OffPolicyTrainer
 from maze_core.training.replay import ReplayBatch
 
@@ -16,7 +17,7 @@ class DQN(OffPolicyTrainer):
     (``model.policy``)."""
 
     statistics_reduction: ClassVar[dict[str, str]] = {"epsilon": "last"}
-    console_statistics = ("q_loss", "q_value", "epsilon", "grad_norm")
+    headline_statistics = ("q_loss", "q_value", "epsilon")
 
     def setup(self) -> None:
         critic = self.model.critic
@@ -32,14 +33,15 @@ class DQN(OffPolicyTrainer):
     def update(self, batch: ReplayBatch) -> dict[str, float]:
         config, critic = self.config, self.model.critic
         (action_key,) = batch.actions
-        actions = batch.actions[action_key].long()
+        actions = batch.actions[action_key].long() - critic.action_space_of().start
         with torch.no_grad():
             next_q = self.target_critic.q_values(batch.next_observations)[0]
-            if config.double_q:  # the online network picks the action, the target values it
-                best = critic.q_values(batch.next_observations)[0].argmax(dim=-1, keepdim=True)
-                next_value = next_q.gather(-1, best).squeeze(-1)
-            else:
-                next_value = next_q.max(dim=-1).values
+            # the best valid next action (a terminal observation's mask may allow none: not used)
+            valid = critic.valid_actions(batch.next_observations, check=False)
+            # double DQN: the online network picks the action, the target network values it
+            chooser = critic.q_values(batch.next_observations)[0] if config.double_q else next_q
+            best = masked_argmax(chooser, valid).unsqueeze(-1)
+            next_value = next_q.gather(-1, best).squeeze(-1)
             target = batch.rewards + config.gamma * (1.0 - batch.terminated) * next_value
         q = critic.q_values(batch.observations)[0].gather(-1, actions.unsqueeze(-1)).squeeze(-1)
         loss = functional.smooth_l1_loss(q, target)

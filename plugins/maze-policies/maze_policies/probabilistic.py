@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -36,6 +36,12 @@ class ProbabilisticPolicyComposer(BasePolicyComposer):
         keyed ``(step_key, agent_id)``: built from the step key's spec, or given as instances
         under those keys.
     :param agent_counts_dict: ``{step_key: number of agents}``; default one per step key.
+    :param hidden_units: the hidden layer sizes of the default networks, e.g. ``[64, 64]``
+        (default 256x256); ``activation``: their activation, e.g. ``"relu"`` (default tanh);
+        ``recurrent``: ``"lstm"`` or ``"gru"`` gives them memory (docs/models.md, "Recurrent
+        policies").
+    :param action_masks_as_features: also feed the action masks (``<head>_mask`` observations) to
+        the networks as input features; they mask the logits either way (docs/models.md).
 
     Every network is checked at construction with a forward pass on a sampled batch of
     observations; a network returning the wrong keys or logits shapes raises a
@@ -50,8 +56,21 @@ class ProbabilisticPolicyComposer(BasePolicyComposer):
         networks: Any = None,
         substeps_with_separate_agent_nets=(),
         agent_counts_dict: Mapping[Any, int] | None = None,
+        action_masks_as_features: bool = False,
+        hidden_units: Sequence[int] | None = None,
+        activation: str | type[nn.Module] | None = None,
+        recurrent: str | None = None,
     ):
-        super().__init__(action_spaces_dict, observation_spaces_dict, agent_counts_dict, distribution_mapper)
+        super().__init__(
+            action_spaces_dict,
+            observation_spaces_dict,
+            agent_counts_dict,
+            distribution_mapper,
+            action_masks_as_features,
+            hidden_units=hidden_units,
+            activation=activation,
+            recurrent=recurrent,
+        )
         self.substeps_with_separate_agent_nets = list(substeps_with_separate_agent_nets or ())
         unknown = [
             key for key in self.substeps_with_separate_agent_nets if key not in self.action_spaces_dict
@@ -129,6 +148,7 @@ class ProbabilisticPolicyComposer(BasePolicyComposer):
             },
             default=FlattenConcatPolicyNet,
             what=what,
+            default_kwargs=self.default_network_kwargs,
         )
         mapper = self.distribution_mapper
         hints = {

@@ -31,3 +31,35 @@ class CorridorEnv(gym.Env):
 
 def make_corridor() -> CorridorEnv:
     return CorridorEnv()
+
+
+class MaskedCorridorEnv(CorridorEnv):
+    """The corridor with an action mask in the observation: at each end, only the move back inward
+    is valid; anywhere else both are. Raises on an invalid action, so a run that ever takes one
+    fails."""
+
+    def __init__(self, length: int = 5):
+        super().__init__(length)
+        self.observation_space = gym.spaces.Dict(
+            observation=self.observation_space, action_mask=gym.spaces.MultiBinary(2)
+        )
+
+    def reset(self, *, seed=None, options=None):
+        observation, info = super().reset(seed=seed, options=options)
+        return self._masked(observation), info
+
+    def step(self, action):
+        if not self._mask()[int(action)]:
+            raise ValueError(f"invalid action {action} at position {self.position}")
+        observation, *rest = super().step(action)
+        return (self._masked(observation), *rest)
+
+    def _mask(self):
+        return np.array([self.position > 0, self.position < self.length - 1], dtype=np.int8)
+
+    def _masked(self, observation):
+        return {"observation": observation, "action_mask": self._mask()}
+
+
+def make_masked_corridor() -> MaskedCorridorEnv:
+    return MaskedCorridorEnv()

@@ -6,6 +6,7 @@ from maze_core import hookimpl
 @hookimpl
 def register_envs(register):
     register("test-corridor", "maze_test_plugin.envs:make_corridor")
+    register("test-masked-corridor", "maze_test_plugin.envs:make_masked_corridor")
 
 
 @hookimpl

@@ -1,4 +1,5 @@
-"""The kernel's own registrations: standard distributions and the ``cpu`` device.
+"""The kernel's own registrations: standard distributions, the ``cpu`` device and the
+partially observed ``CartPoleNoVel-v1``.
 
 They go through the same hooks as any plugin (the registry registers this module as the built-in
 plugin of distribution ``maze-core``), so a name here behaves exactly like a plugin's name: it is
@@ -22,3 +23,8 @@ def register_distributions(register):
 @hookimpl
 def register_devices(register):
     register("cpu", "maze_core.training.devices:CPUDevice")
+
+
+@hookimpl
+def register_envs(register):
+    register("CartPoleNoVel-v1", "maze_core.env.partially_observed:cartpole_no_velocity")

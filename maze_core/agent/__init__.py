@@ -4,6 +4,7 @@ interfaces that build them."""
 from maze_core.agent.actor_critic import TorchActorCritic
 from maze_core.agent.composers import BasePolicyComposer, BaseStateCriticComposer, CriticComposerInterface
 from maze_core.agent.critics import TorchSharedStateCritic, TorchStateCritic, TorchStepStateCritic
+from maze_core.agent.memory import RecurrentMemory
 from maze_core.agent.policy import TorchPolicy
 from maze_core.agent.q_critics import (
     BaseStateActionCriticComposer,
@@ -22,6 +23,7 @@ __all__ = [
     "CriticComposerInterface",
     "QActionSpace",
     "QGreedyPolicy",
+    "RecurrentMemory",
     "TorchActorCritic",
     "TorchModel",
     "TorchPolicy",

@@ -25,25 +25,28 @@ class TorchStateCritic(TorchModel):
     """State-value function(s) V(s); ``state_dict()`` is ``{"critics": {network key: state dict}}``.
 
     :meth:`predict_value` runs the network for one actor's observations (any batch shape) and
-    returns the values with the trailing value dim squeezed: the batch shape.
+    returns the values with the trailing value dim squeezed: the batch shape. A recurrent critic
+    runs from ``memory`` (a :class:`~maze_core.agent.memory.RecurrentMemory`) and leaves its new
+    state there.
     """
 
     state_dict_key = "critics"
 
-    def predict_value(self, obs_tensors: Mapping[str, Any], actor_id=None) -> torch.Tensor:
-        network_key, step_key = self._route(actor_id)
-        return self._value(self._networks[network_key], to_tensor_dict(obs_tensors, self.device), step_key)
+    def predict_value(self, obs_tensors: Mapping[str, Any], actor_id=None, memory=None) -> torch.Tensor:
+        return self._value(to_tensor_dict(obs_tensors, self.device), actor_id, memory)
 
     def predict_values(self, observations: Mapping[Any, Mapping[str, Any]]) -> dict[Any, torch.Tensor]:
         """Values for the observations of several actors ``{actor_id: observation}`` of one env step."""
         return {actor_id: self.predict_value(obs, actor_id) for actor_id, obs in observations.items()}
 
-    def _value(self, network: nn.Module, observation: dict[str, torch.Tensor], step_key) -> torch.Tensor:
+    def _value(self, observation: dict[str, torch.Tensor], actor_id, memory) -> torch.Tensor:
+        network_key, step_key = self._route(actor_id)
         observation, batch_shape = flatten_batch(observation, self._feature_ranks.get(step_key))
-        value = network(observation)["value"]
+        value = self._run_network(network_key, observation, actor_id, memory)["value"]
         if value.shape[-1:] != (1,):
             raise ValueError(
-                f"value network {type(network).__name__} returned 'value' of shape {tuple(value.shape)}; "
+                f"value network {type(self._networks[network_key]).__name__} returned 'value' of shape "
+                f"{tuple(value.shape)}; "
                 f"it must be (..., 1)"
             )
         return restore_batch(value, batch_shape)[..., 0]
@@ -103,12 +106,11 @@ class TorchSharedStateCritic(TorchStateCritic):
     def _find_route(self, actor_id):
         return next(iter(self._networks)), None
 
-    def predict_value(self, obs_tensors: Mapping[str, Any], actor_id=None) -> torch.Tensor:
+    def predict_value(self, obs_tensors: Mapping[str, Any], actor_id=None, memory=None) -> torch.Tensor:
         observation = to_tensor_dict(obs_tensors, self.device)
         if actor_id is not None and self.input is not None:
             observation = self.input.complete(observation, actor_id)
-        network_key, step_key = self._route(actor_id)
-        return self._value(self._networks[network_key], observation, step_key)
+        return self._value(observation, actor_id, memory)
 
     def predict_values(self, observations: Mapping[Any, Mapping[str, Any]]) -> dict[Any, torch.Tensor]:
         """The shared value of one env step, for each actor ``{actor_id: observation}`` given."""

@@ -41,6 +41,10 @@ class TorchModel:
                     f"not a torch.nn.Module"
                 )
         self._networks = dict(networks)
+        #: keys of the networks with memory (RecurrentNet): they run only with a RecurrentMemory
+        self._recurrent = frozenset(
+            key for key, network in self._networks.items() if hasattr(network, "forward_with_state")
+        )
         self.substeps_with_separate_agent_nets = frozenset(substeps_with_separate_agent_nets or ())
         self._feature_ranks = feature_ranks(obs_spaces_dict)
         self._routes: dict[Any, tuple[Any, Any]] = {}
@@ -50,6 +54,31 @@ class TorchModel:
     @property
     def networks(self) -> dict[Any, nn.Module]:
         return self._networks
+
+    @property
+    def is_recurrent(self) -> bool:
+        """Whether a network has memory: then calls take a
+        :class:`~maze_core.agent.memory.RecurrentMemory` (``memory=``)."""
+        return bool(self._recurrent)
+
+    def _run_network(self, network_key, observation: dict[str, torch.Tensor], actor_id, memory):
+        """The network's outputs for an observation with one batch dim; a recurrent network runs
+        from ``memory``'s state of ``actor_id`` and leaves the state after the call there."""
+        network = self._networks[network_key]
+        if network_key not in self._recurrent:
+            return network(observation)
+        if memory is None:
+            raise ConfigurationError(
+                f"{type(self).__name__}: network {network_key!r} ({type(network).__name__}) is recurrent and "
+                "needs its hidden state: pass memory=RecurrentMemory() and keep it across steps "
+                "(RunContext.compute_action does; see docs/models.md, 'Recurrent policies')"
+            )
+        batch = memory.n_sequences  # None: one step of each row's env; else padded sequences (L, K)
+        if batch is None:
+            batch = next(iter(observation.values())).shape[0]
+        state = memory.state(actor_id, batch, network.state_size, self.device)
+        outputs, memory.states[actor_id] = network.forward_with_state(observation, state, memory.lengths)
+        return outputs
 
     def network_for(self, actor_id=None) -> nn.Module:
         """The network acting for ``actor_id`` (``(step_key, agent_id)``, a step key, or None when

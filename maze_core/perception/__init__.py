@@ -16,6 +16,12 @@ from maze_core.perception.flatten_concat import (
     FlattenConcatStateActionValueNet,
     FlattenConcatStateValueNet,
 )
+from maze_core.perception.recurrent import (
+    RecurrentBlock,
+    RecurrentFlattenConcatPolicyNet,
+    RecurrentFlattenConcatStateValueNet,
+    RecurrentNet,
+)
 from maze_core.perception.weight_init import normc_
 
 __all__ = [
@@ -29,6 +35,10 @@ __all__ = [
     "FlattenConcatStateValueNet",
     "LinearOutputBlock",
     "PerceptionBlock",
+    "RecurrentBlock",
+    "RecurrentFlattenConcatPolicyNet",
+    "RecurrentFlattenConcatStateValueNet",
+    "RecurrentNet",
     "ShapeNormalizationBlock",
     "TorchModelBlock",
     "normc_",

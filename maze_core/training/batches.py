@@ -29,6 +29,22 @@ class ActorTransitions:
     #: the observation after each transition (the next one, the one after the rollout, a
     #: truncated episode's final one), if the rollout was collected with ``next_observations``
     next_observations: dict[str, torch.Tensor] | None = None
+    #: for a recurrent model: how the (then padded, ``(L, K, ...)``) observations, actions and
+    #: latents form ``K`` sequences, and the states they start from; None otherwise
+    sequences: Sequences | None = None
+
+
+@dataclass
+class Sequences:
+    """How one actor's transitions in a batch of a recurrent model form ``K`` sequences of up to
+    ``L`` steps, padded at the end (see :mod:`maze_core.training.sequences`)."""
+
+    #: (L, K) each step's position in the batch's flat per-transition tensors; -1 where the step is
+    #: padding or no transition to learn from (a next-step env's reset-only row)
+    index: torch.Tensor
+    lengths: torch.Tensor  #: (K,) on the CPU: the real steps of each sequence
+    policy_states: torch.Tensor | None  #: (K, S) the policy's state before each sequence; None: zeros
+    critic_states: torch.Tensor | None  #: (K, S) the critic's state before each sequence; None: zeros
 
 
 @dataclass
@@ -70,6 +86,13 @@ class Rollout:
     #: transitions the collector took but left out of the rollout (a next-step env's surplus, see
     #: :class:`~maze_core.training.rollout.VectorEnvCollector`): env steps all the same
     dropped_transitions: int = 0
+    #: (T, N) bool, for a recurrent model: the rows before which the collector reset the hidden
+    #: state (an episode started); None for a feed-forward model
+    episode_starts: torch.Tensor | None = None
+    #: for a recurrent model: ``{actor_id: (N, S)}``, the policy's / critic's hidden state on each
+    #: env when the rollout started (zeros where an episode started with it); None: feed-forward
+    policy_states: dict[ActorID, torch.Tensor] | None = None
+    critic_states: dict[ActorID, torch.Tensor] | None = None
 
     def next_values_from(self, values: torch.Tensor) -> torch.Tensor:
         """``next_values`` with the rollout's own observations valued by ``values`` ``(T, N)`` (an
@@ -125,13 +148,14 @@ class Rollout:
             )
             for actor_id, t in self.actors.items()
         }
-        per_transition = {  # the (T, N) fields; those an algorithm did not ask for are None
+        per_transition = {  # the (T, N) fields and the states; those an algorithm did not ask for are None
             f.name: getattr(self, f.name)
             for f in fields(self)
             if f.name not in ("actors", "actor_ids", "dropped_transitions")
         }
         per_transition = {
-            name: None if value is None else value.to(device) for name, value in per_transition.items()
+            name: None if value is None else move(value) if isinstance(value, dict) else value.to(device)
+            for name, value in per_transition.items()
         }
         return Rollout(
             actors=actors,
@@ -152,7 +176,15 @@ class Rollout:
         ``generator``, or from torch's global RNG (seeded by the run and kept in checkpoints).
         Works the same for one actor and for multi-step or multi-agent rollouts: each minibatch
         groups its transitions by actor, like the rollout.
+
+        A recurrent model's rollout (:attr:`episode_starts` set) splits instead into whole
+        sequences: its envs are shuffled and split into ``n_minibatches`` groups (so at most
+        ``n_envs``), and a minibatch holds each env's transitions of its group as sequences split at
+        episode starts (:meth:`sequences`), in the order of :attr:`Sequences.index`.
         """
+        if self.episode_starts is not None:
+            yield from self._sequence_minibatches(n_minibatches, generator, tensors)
+            return
         n_steps, n_envs = self.batch_shape
         total = n_steps * n_envs
         if not 0 < n_minibatches <= total:
@@ -192,6 +224,66 @@ class Rollout:
                         ),
                     )
             values = {name: value[indices] for name, value in flat.items()}
+            yield Minibatch(actors, values.pop("log_probs"), values.pop("values"), values)
+
+    def sequences(self, envs: torch.Tensor | None = None) -> dict[ActorID, ActorTransitions]:
+        """A recurrent model's transitions on ``envs`` (default all) as sequences, per actor: each
+        env's transitions split at episode starts, padded into ``(L, K, ...)`` observations,
+        actions and latents, with :class:`Sequences` whose ``index`` is the flat position
+        ``time * N + env`` of each step in the rollout's ``(T, N)`` tensors (every real step,
+        reset-only rows included: they carry the state on) and ``rows`` that of the real steps."""
+        from maze_core.training.sequences import actor_starts, layout
+
+        if self.episode_starts is None:
+            raise ValueError("this rollout is no recurrent model's: it has no episode_starts")
+        envs = torch.arange(self.n_envs, device=self.rewards.device) if envs is None else envs
+        actors = {}
+        for actor_id, transitions in self.actors.items():
+            if not len(transitions.rows):
+                continue
+            order = layout(actor_starts(self.episode_starts, transitions.rows), envs)
+            valid = order.valid
+            index = transitions.rows[order.rows] * self.n_envs + order.envs[None, :]
+            index = index.masked_fill(~valid, -1)
+            states = [
+                None if part is None else order.initial_states(part.get(actor_id))
+                for part in (self.policy_states, self.critic_states)
+            ]
+            actors[actor_id] = ActorTransitions(
+                index[valid],
+                *({k: order.padded(v) for k, v in part.items()} for part in _per_key(transitions)),
+                sequences=Sequences(index, order.lengths, *states),
+            )
+        return actors
+
+    def _sequence_minibatches(self, n_minibatches, generator, tensors) -> Iterator[Minibatch]:
+        if not 0 < n_minibatches <= self.n_envs:
+            raise ConfigurationError(
+                f"n_minibatches={n_minibatches}: a recurrent model trains on whole sequences, and its "
+                f"minibatches are groups of envs, so at most the {self.n_envs} envs; lower it or use "
+                "more envs (runner.n_envs)"
+            )
+        if self.values is None or self.log_probs is None:
+            raise ValueError("this rollout was collected with behaviour=False; see minibatches()")
+        per_transition = {"log_probs": self.log_probs, "values": self.values, **tensors}
+        flat = {name: value.reshape(-1) for name, value in per_transition.items()}
+        keep = None if self.valid is None else self.valid.reshape(-1)
+        order = torch.randperm(self.n_envs, generator=generator).to(self.rewards.device)
+        for envs in torch.tensor_split(order, n_minibatches):
+            actors, positions, offset = self.sequences(envs), [], 0
+            for transitions in actors.values():
+                index = transitions.sequences.index
+                if keep is not None:  # reset-only rows stay in the sequences, out of the losses
+                    index = index.masked_fill(~keep[index.clamp(min=0)], -1)
+                learn = index >= 0
+                positions.append(index[learn])
+                renumbered = torch.full_like(index, -1)
+                renumbered[learn] = torch.arange(offset, offset + int(learn.sum()), device=index.device)
+                offset += int(learn.sum())
+                transitions.rows = renumbered[learn]
+                transitions.sequences.index = renumbered
+            gathered = torch.cat(positions)
+            values = {name: value[gathered] for name, value in flat.items()}
             yield Minibatch(actors, values.pop("log_probs"), values.pop("values"), values)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from maze_core import statistics
+from maze_core.distributions.masks import ResetStepMasks
 from maze_core.errors import ConfigurationError
 
 
@@ -82,19 +83,25 @@ class RolloutEvaluator:
             return self._run_vector(policy, seed)
         return self._run_single(policy, seed)
 
-    def _act(self, policy, obs):
-        return policy.compute_action(obs, actor_id=self.eval_env.actor_id(), deterministic=self.deterministic)
+    def _act(self, policy, obs, memory=None):
+        actor_id = self.eval_env.actor_id()
+        if memory is None:
+            return policy.compute_action(obs, actor_id=actor_id, deterministic=self.deterministic)
+        return policy.compute_action(obs, actor_id=actor_id, deterministic=self.deterministic, memory=memory)
 
     def _run_single(self, policy, seed):
         env = self.eval_env
         multi_substep = not _single_substep(env)
         returns, lengths = [], []
+        memory = _memory(policy)
         for episode in range(self.n_episodes):
             obs, _ = env.reset(seed=None if seed is None else seed + episode)
+            if memory is not None:  # every episode starts with a fresh hidden state
+                memory.reset()
             episode_return, episode_length, done = 0.0, 0, False
             while not done:
                 time_before = env.get_env_time() if multi_substep else None
-                obs, reward, terminated, truncated, _ = env.step(self._act(policy, obs))
+                obs, reward, terminated, truncated, _ = env.step(self._act(policy, obs, memory))
                 episode_return += float(reward)
                 done = terminated or truncated
                 if not multi_substep or done or env.get_env_time() != time_before:
@@ -114,12 +121,20 @@ class RolloutEvaluator:
         multi_substep = not _single_substep(env)
         # next-step autoreset (native vector envs): the step after an episode end only resets the env
         next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
+        reset_masks = ResetStepMasks(env) if next_step_autoreset else None
         returns, lengths = [], []
+        memory = _memory(policy)
         obs, _ = env.reset(seed=seed)
         while (finished < targets).any():
             times_before = env.get_env_time() if multi_substep else None
-            obs, rewards, terminated, truncated, _ = env.step(self._act(policy, obs))
+            if reset_masks is not None:
+                reset_masks.lift(obs)
+            obs, rewards, terminated, truncated, _ = env.step(self._act(policy, obs, memory))
             done = terminated | truncated
+            if memory is not None:  # an env's next step after its episode ended starts afresh
+                memory.reset(env.reset_steps() if next_step_autoreset else done)
+            if reset_masks is not None:
+                reset_masks.record(terminated, truncated)
             episode_returns += rewards
             if multi_substep:
                 episode_lengths += done | (env.get_env_time() != times_before)
@@ -138,6 +153,15 @@ class RolloutEvaluator:
 
 def _nothing() -> None:
     pass
+
+
+def _memory(policy):
+    """A fresh hidden state for a recurrent policy; None for any other."""
+    if not getattr(policy, "is_recurrent", False):
+        return None
+    from maze_core.agent.memory import RecurrentMemory
+
+    return RecurrentMemory()
 
 
 def _single_substep(env) -> bool:

@@ -21,108 +21,19 @@ to the training device. Any other source fills the fields as documented on :clas
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import torch
 
+from maze_core.agent.memory import RecurrentMemory
+from maze_core.distributions.masks import ActionMaskError, ResetStepMasks
 from maze_core.env.structured_env import ActorID
-from maze_core.errors import ConfigurationError, EnvWorkerError
+from maze_core.errors import ConfigurationError
 from maze_core.training.batches import ActorTransitions, Minibatch, Rollout  # noqa: F401  (their home before the split)
-from maze_core.training.memory import available_memory, check_rollout_memory, numpy_dtype  # noqa: F401  (available_memory: its home before)
-
-
-class _ActorBuffer:
-    """Preallocated numpy storage for one actor's observations, actions and latents."""
-
-    def __init__(self, observation_space, action_space, capacity: int, n_envs: int):
-        self.capacity, self.n_envs = capacity, n_envs
-        self.observations = {
-            key: np.zeros((capacity, n_envs, *space.shape), dtype=numpy_dtype(space))
-            for key, space in observation_space.spaces.items()
-        }
-        self.actions = {
-            key: np.zeros((capacity, n_envs, *space.shape), dtype=numpy_dtype(space))
-            for key, space in action_space.spaces.items()
-        }
-        self.latents: dict[str, np.ndarray] = {}  # allocated on the first latent of a head
-        self._make_views()
-        self.rows: list[int] = []
-
-    def arrays(self) -> list[np.ndarray]:
-        return [*self.observations.values(), *self.actions.values(), *self.latents.values()]
-
-    def grow(self, capacity: int) -> None:
-        """Room for ``capacity`` steps, keeping what is stored."""
-        for part in (self.observations, self.actions, self.latents):
-            for key, buf in part.items():
-                part[key] = np.zeros((capacity, *buf.shape[1:]), dtype=buf.dtype)
-                part[key][: len(buf)] = buf
-        self.capacity = capacity
-        self._make_views()
-
-    def _make_views(self) -> None:
-        # torch views sharing memory with the numpy buffers: handed to the policy without copies;
-        # one view per row, made here once (indexing a tensor costs microseconds, on every step)
-        self.observation_views = {key: torch.from_numpy(buf) for key, buf in self.observations.items()}
-        self._row_views = [
-            {key: view[index] for key, view in self.observation_views.items()}
-            for index in range(self.capacity)
-        ]
-
-    def store_observation(self, observation: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
-        index = len(self.rows)
-        for key, buf in self.observations.items():
-            try:
-                buf[index] = observation[key]
-            except (KeyError, ValueError, TypeError) as error:
-                raise _observation_error(key, buf.shape[1:], observation, error) from None
-        return dict(self._row_views[index])  # a new dict: the policy may do what it likes with it
-
-    def store_action(self, action: dict[str, np.ndarray], latents: dict[str, np.ndarray]) -> None:
-        index = len(self.rows)
-        for key, buf in self.actions.items():
-            buf[index] = action[key]
-        for key, latent in latents.items():
-            if key not in self.latents:
-                self.latents[key] = np.zeros((self.capacity, *latent.shape), dtype=latent.dtype)
-            self.latents[key][index] = latent
-
-    def to_transitions(self, device: torch.device) -> ActorTransitions:
-        count = len(self.rows)
-        to_device = lambda arrays: {k: torch.from_numpy(v[:count]).to(device) for k, v in arrays.items()}  # noqa: E731
-        return ActorTransitions(
-            rows=torch.as_tensor(self.rows, dtype=torch.long, device=device),
-            observations=to_device(self.observations),
-            actions=to_device(self.actions),
-            latents=to_device(self.latents),
-        )
-
-
-def _observation_error(key: str, shape: tuple, observation, error: Exception) -> EnvWorkerError:
-    if not isinstance(observation, dict) or key not in observation:
-        got = f"keys {sorted(observation)}" if isinstance(observation, dict) else type(observation).__name__
-        detail = f"has no observation {key!r} (it returned {got})"
-    else:
-        detail = f"returned observation {key!r} of shape {np.shape(observation[key])[1:]}"
-    return EnvWorkerError(
-        f"a training env {detail}, but its observation space says shape {shape[1:]}: make the env's "
-        "observations match its observation space"
-    )
-
-
-class _StepRecords:
-    """Per-step records of the collector's raw steps ``(rows, n_envs)``."""
-
-    def __init__(self, capacity: int, n_envs: int):
-        self.rewards = np.zeros((capacity, n_envs), dtype=np.float32)
-        self.terminated = np.zeros((capacity, n_envs), dtype=bool)
-        self.truncated = np.zeros((capacity, n_envs), dtype=bool)
-        self.env_step_ends = np.ones((capacity, n_envs), dtype=bool)
-        self.log_probs = np.zeros((capacity, n_envs), dtype=np.float32)
-        #: a transition of some episode (False: a next-step env's reset-only step)
-        self.transition = np.zeros((capacity, n_envs), dtype=bool)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return vars(self)
+from maze_core.training.memory import available_memory, check_rollout_memory  # noqa: F401  (available_memory: its home before)
+from maze_core.training.rollout_buffers import ActorBuffer, StepRecords
+from maze_core.training.sequences import recurrent_critic_values
 
 
 class VectorEnvCollector:
@@ -150,15 +61,22 @@ class VectorEnvCollector:
         self.seed = seed
         counts = env.agent_counts_dict
         self.single_actor = len(counts) == 1 and next(iter(counts.values())) == 1
-        self._buffers: dict[ActorID, _ActorBuffer] = {}
-        self._steps = _StepRecords(0, env.n_envs)
+        self._buffers: dict[ActorID, ActorBuffer] = {}
+        self._steps = StepRecords(0, env.n_envs)
         self._checked_steps = 0  # the longest rollout whose memory need was checked
         self._keep_next_observations = False
         self._observation = None
+        # a recurrent model's: the policy's memory, the critic's states carried into the next
+        # rollout, the envs whose episode starts at their next step, and the rollout's start states
+        self._memory: RecurrentMemory | None = None
+        self._critic_states: dict = {}
+        self._starting: np.ndarray | None = None
+        self._recurrent_states: tuple = (None, None)
         # next-step autoreset (native vector envs): the step after an episode end only resets the env
         self.next_step_autoreset = getattr(env, "autoreset_mode", "same_step") == "next_step"
         if self.next_step_autoreset and not self.single_actor:
             raise ConfigurationError("next-step autoreset is supported for single-actor envs only")
+        self._reset_masks = ResetStepMasks(env) if self.next_step_autoreset else None
 
     def collect(
         self,
@@ -215,16 +133,30 @@ class VectorEnvCollector:
         observation = self._observation
         actor = ActorID(*env.actor_id())
         policy = model.policy
+        memory = self._recurrent_start(model, compact or next_observations)
+        # bound once, so that the feed-forward loop stays as it was
+        sample_action = policy.sample_action
+        if memory is not None:
+            sample_action = partial(sample_action, memory=memory)
         with torch.inference_mode():
             while t < n_steps or (compact and (per_env < n_steps).any()):
                 if t == len(steps.rewards):  # many episode ends: more raw steps than transitions
                     self._grow(2 * t)
                     steps = self._steps
+                if memory is not None:  # its state was reset since the env's previous step
+                    steps.episode_starts[t] = self._starting
                 buffer = self._buffer_for(actor)
                 policy_input = buffer.store_observation(observation)
-                action, latents, log_prob = policy.sample_action(
-                    policy_input, actor_id=actor, log_prob=behaviour
-                )
+                if self._reset_masks is not None:
+                    self._reset_masks.lift(policy_input)
+                try:
+                    action, latents, log_prob = sample_action(
+                        policy_input, actor_id=actor, log_prob=behaviour
+                    )
+                except ActionMaskError as error:  # name the env and the step
+                    raise ActionMaskError(
+                        f"training env {error.sample}, rollout step {t}: {error}", error.head, error.sample
+                    ) from None
                 if behaviour:
                     steps.log_probs[t] = log_prob
                 buffer.store_action(action, latents)
@@ -235,6 +167,14 @@ class VectorEnvCollector:
                     action
                 )
                 terminated, truncated = steps.terminated[t], steps.truncated[t]
+                if memory is not None:  # the next step of an ended episode's env starts afresh
+                    if self.next_step_autoreset:
+                        self._starting = env.reset_steps().copy()
+                    else:
+                        self._starting = terminated | truncated
+                    memory.reset(self._starting)
+                if self._reset_masks is not None:
+                    self._reset_masks.record(terminated, truncated)
                 if not self.single_actor:
                     actor = ActorID(*env.actor_id())
                     steps.env_step_ends[t] = (env.get_env_time() != time_before) | terminated | truncated
@@ -258,6 +198,26 @@ class VectorEnvCollector:
         if compact and t > n_steps:
             return self._compacted_rollout(model, n_steps, t, actor, behaviour)
         return self._rollout(model, n_steps, actor_ids, final_observations, actor, behaviour)
+
+    def _recurrent_start(self, model, compact: bool):
+        """The policy's memory for this rollout (None for a feed-forward model), and the states the
+        rollout starts from, kept for training."""
+        recurrent = [getattr(part, "is_recurrent", False) for part in (model.policy, model.critic)]
+        if not any(recurrent):
+            return None
+        if compact:
+            raise ConfigurationError(
+                "recurrent models train on-policy on whole sequences: an off-policy algorithm, or one "
+                "that does not handle a native env's reset-only rows (handles_reset_rows), cannot use them"
+            )
+        if self._memory is None or self._starting is None:  # a fresh start: the envs were just reset
+            self._memory, self._critic_states = RecurrentMemory(), {}
+            self._starting = np.ones(self.env.n_envs, dtype=bool)
+        self._recurrent_states = (
+            self._memory.snapshot() if recurrent[0] else None,
+            dict(self._critic_states) if recurrent[1] else None,
+        )
+        return self._memory
 
     def _rollout(self, model, n_steps, actor_ids, final_observations, next_actor, behaviour) -> Rollout:
         """The rollout of ``n_steps`` raw steps (a next-step env's reset-only steps marked)."""
@@ -333,12 +293,29 @@ class VectorEnvCollector:
         to_device = lambda array: torch.from_numpy(array).to(self.device)  # noqa: E731
         terminated = to_device(records["terminated"])
         bootstraps = to_device(bootstraps)
+        episode_starts = policy_states = critic_states = None
+        if self._memory is not None:
+            episode_starts = to_device(records["episode_starts"])
+            policy_states, critic_states = self._recurrent_states
         if self._keep_next_observations:
             (transitions,) = actors.values()
             transitions.next_observations = _next_observations(
                 transitions.observations, bootstrap_observations, self.device
             )
             values = next_values = None
+        elif critic_states is not None:
+            values, next_values, self._critic_states = recurrent_critic_values(
+                model.critic,
+                actors,
+                episode_starts,
+                self._starting,
+                bootstrap_observations,
+                {key: value.to(self.device) for key, value in critic_states.items()},
+                self.device,
+            )
+            next_values.masked_fill_(terminated, 0.0)
+            if not behaviour:
+                values = None
         else:
             values, next_values = _critic_values(
                 model.critic, actors, terminated, bootstrap_observations, behaviour, self.device
@@ -354,13 +331,16 @@ class VectorEnvCollector:
             values=values,
             next_values=next_values,
             bootstraps=bootstraps,
+            episode_starts=episode_starts,
+            policy_states=_on(policy_states, self.device),
+            critic_states=_on(critic_states, self.device),
         )
 
     def _grow(self, capacity: int) -> None:
         """Buffers for ``capacity`` raw steps, keeping what they hold."""
         if capacity <= len(self._steps.rewards):
             return
-        old, self._steps = self._steps, _StepRecords(capacity, self.env.n_envs)
+        old, self._steps = self._steps, StepRecords(capacity, self.env.n_envs)
         for name, array in old.arrays().items():
             self._steps.arrays()[name][: len(array)] = array
         for buffer in self._buffers.values():
@@ -378,11 +358,11 @@ class VectorEnvCollector:
     def action_spaces_dict(self) -> dict:
         return self.env.action_spaces_dict
 
-    def _buffer_for(self, actor: ActorID) -> _ActorBuffer:
+    def _buffer_for(self, actor: ActorID) -> ActorBuffer:
         buffer = self._buffers.get(actor)
         if buffer is None:
             env = self.env
-            buffer = _ActorBuffer(
+            buffer = ActorBuffer(
                 env.observation_spaces_dict[actor.step_key],
                 env.action_spaces_dict[actor.step_key],
                 len(self._steps.rewards),
@@ -406,6 +386,10 @@ class VectorEnvCollector:
 
     def close(self) -> None:
         self.env.close()
+
+
+def _on(states: dict | None, device: torch.device) -> dict | None:
+    return None if states is None else {key: value.to(device) for key, value in states.items()}
 
 
 def _next_observations(observations, bootstrap_observations, device) -> dict[str, torch.Tensor]:

@@ -13,7 +13,8 @@ from typing import ClassVar
 
 import torch
 
-from maze_core.errors import TrainingError
+from maze_core.agent.memory import RecurrentMemory
+from maze_core.errors import ConfigurationError, TrainingError
 from maze_core.training.batches import Minibatch, Rollout
 from maze_core.training.config import OnPolicyAlgorithmConfig
 from maze_core.training.epochs import (  # noqa: F401  (their home before the split)
@@ -71,7 +72,13 @@ class ActorCriticTrainer(EpochTrainer):
 
     def evaluate_actions(self, batch: Rollout | Minibatch):
         """Log-probs, entropies and values under the current weights, with gradients, each of the
-        batch's shape: ``(T, N)`` for a rollout, ``(B,)`` for a minibatch."""
+        batch's shape: ``(T, N)`` for a rollout, ``(B,)`` for a minibatch. A recurrent model's
+        batch is evaluated as sequences (:meth:`Rollout.sequences`), one call of each network per
+        actor."""
+        if isinstance(batch, Rollout) and batch.episode_starts is not None:
+            return self._evaluate_sequences(batch.sequences(), batch.batch_shape)
+        if any(transitions.sequences is not None for transitions in batch.actors.values()):
+            return self._evaluate_sequences(batch.actors, batch.batch_shape)
         policy, critic = self.model.policy, self.model.critic
         results = []
         for actor_id, transitions in batch.actors.items():
@@ -92,6 +99,32 @@ class ActorCriticTrainer(EpochTrainer):
                 output.index_put((rows,), value) for output, value in zip(outputs, values, strict=True)
             ]
         return tuple(outputs)
+
+    def _evaluate_sequences(self, actors, batch_shape: torch.Size):
+        """:meth:`evaluate_actions` for sequences: each actor's padded ``(L, K)`` outputs placed at
+        their steps' positions in the batch (:attr:`Sequences.index`)."""
+        policy, critic = self.model.policy, self.model.critic
+        outputs = [torch.zeros(batch_shape.numel(), device=self.device) for _ in range(3)]
+        for actor_id, transitions in actors.items():
+            sequences = transitions.sequences
+            # padded, not packed: training needs no state after the sequences, and torch's cells
+            # run padded batches two to three times faster on a CPU
+            memories = [
+                RecurrentMemory({} if states is None else {actor_id: states}, len(sequences.lengths))
+                for states in (sequences.policy_states, sequences.critic_states)
+            ]
+            distribution = policy.distribution(transitions.observations, actor_id, memory=memories[0])
+            learn = sequences.index >= 0
+            values = (
+                distribution.log_prob(transitions.actions, transitions.latents),
+                distribution.entropy(),
+                critic.predict_value(transitions.observations, actor_id, memory=memories[1]),
+            )
+            outputs = [
+                output.index_put((sequences.index[learn],), value[learn])
+                for output, value in zip(outputs, values, strict=True)
+            ]
+        return tuple(output.view(batch_shape) for output in outputs)
 
     @torch.no_grad()
     def advantages_and_returns(
@@ -156,6 +189,11 @@ class ActorCriticTrainer(EpochTrainer):
             behaviour=self.needs_behaviour,
             keep_reset_rows=self.handles_reset_rows,
         )
+        if rollout.episode_starts is not None and rollout.policy_states is rollout.critic_states is None:
+            raise ConfigurationError(
+                "the rollout of this recurrent model carries no hidden states: its runner does not "
+                "support recurrent models yet; use the dev or local runner"
+            )
         self._learning_rate = self.scheduled(config.lr, config.lr_schedule)
         for group in self.optimizer.param_groups:
             group["lr"] = self._learning_rate

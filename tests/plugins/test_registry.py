@@ -46,6 +46,7 @@ def test_kernel_builtins_are_listed_first_as_maze_core():
     assert kernel.version == maze_core.__version__
     assert kernel.status == "ok"
     assert kernel.provides == {
+        "env": ["CartPoleNoVel-v1"],
         "distribution": ["bernoulli", "categorical", "gaussian", "multi_categorical", "squashed_gaussian"],
         "device": ["cpu"],
     }
@@ -63,7 +64,7 @@ def test_first_party_plugins_register_their_names():
 
 def test_names_are_sorted_and_plugin_info_is_json_ready():
     plugins.register(EnvPlugin("zeta", "alpha", "Mid"), name="sorting")
-    assert plugins.names("env") == ["Mid", "alpha", "zeta"]
+    assert plugins.names("env") == ["CartPoleNoVel-v1", "Mid", "alpha", "zeta"]  # with the kernel's
     info = by_distribution()["sorting"]
     assert json.loads(json.dumps(info.to_dict())) == {
         "distribution": "sorting",

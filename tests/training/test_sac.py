@@ -60,7 +60,7 @@ def test_the_sac_losses_match_hand_computed_values(monkeypatch):
     )
 
     # the policy: mean = first observation feature, log std = second
-    def logits(observation, actor_id=None):
+    def logits(observation, actor_id=None, memory=None):
         obs = observation["observation"]
         return {"action": torch.stack([obs[:, 0], obs[:, 1]], dim=-1).requires_grad_()}
 

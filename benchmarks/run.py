@@ -37,7 +37,7 @@ import sys
 from pathlib import Path
 
 from benchmarks import report
-from benchmarks.common import ROOT, alternate, machine
+from benchmarks.common import ROOT, alternate, machine, scratch_dir
 
 ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9", "B10")
 #: selectable with --only, never part of a full run (about an hour of 2 cores)
@@ -243,17 +243,21 @@ def _busy() -> list[str]:
 def run_b5_b6(repetitions: int, quick: bool) -> dict:
     from benchmarks import startup
 
-    _log("B5/B6: start-up and the tutorial script (fresh processes)")
+    _log("B5/B6: start-up, maze evaluate of the quickstart's run and the tutorial script (fresh processes)")
     startup.maze_plugins_list()  # warm the file system caches, as for any command run twice
-    results = alternate(
-        {
-            "maze --help": startup.maze_help,
-            "maze plugins list": startup.maze_plugins_list,
-            "tutorial": startup.tutorial,
-        },
-        max(repetitions, 5) if not quick else repetitions,
-        _log,
-    )
+    with scratch_dir() as directory:
+        run_dir = startup.quickstart_run(directory)
+        results = alternate(
+            {
+                "maze --help": startup.maze_help,
+                "maze plugins list": startup.maze_plugins_list,
+                startup.EVALUATE: lambda i: startup.maze_evaluate(run_dir, None),
+                startup.EVALUATE_ONE_THREAD: lambda i: startup.maze_evaluate(run_dir, "1"),
+                "tutorial": startup.tutorial,
+            },
+            max(repetitions, 5) if not quick else repetitions,
+            _log,
+        )
     return {
         "runs": {
             name: [{"seconds": r.seconds, "peak_rss_mib": r.peak_rss_mib} for r in runs]

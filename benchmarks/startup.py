@@ -1,8 +1,10 @@
-"""B5 (start-up: ``maze --help``, ``maze plugins list``) and B6 (the tutorial script, with its peak
+"""B5 (start-up: ``maze --help``, ``maze plugins list``; ``maze evaluate`` of the quickstart's run,
+against the same with ``OMP_NUM_THREADS=1`` set by hand) and B6 (the tutorial script, with its peak
 memory): wall times of fresh processes, as a user sees them."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -11,6 +13,18 @@ from pathlib import Path
 from benchmarks.common import ROOT, scratch_dir
 
 TUTORIAL = ROOT / "examples" / "plain_python_training.py"
+
+#: the quickstart's ``maze train`` (scripts/quickstart.sh, phase 2), whose run ``maze evaluate`` times
+QUICKSTART_TRAIN = [
+    *("train", "--env", "CartPole-v1", "--algorithm", "a2c", "--seed", "0", "--epochs", "50"),
+    *("--target-return", "475", "--set", "algorithm.gamma=0.99", "--set", "algorithm.lr=0.0007"),
+    *("--set", "algorithm.n_rollout_steps=20", "--set", "algorithm.epoch_length=10"),
+    *("--set", "algorithm.patience=0", "--set", "runner.n_envs=8"),
+]
+EVALUATE_EPISODES = 8
+#: the two ways of running it that B5 compares (its contenders' names)
+EVALUATE = f"maze evaluate RUN_DIR --episodes {EVALUATE_EPISODES}"
+EVALUATE_ONE_THREAD = f"OMP_NUM_THREADS=1 {EVALUATE}"
 
 
 @dataclass
@@ -46,12 +60,14 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_process(args: list[str], cwd: Path) -> ProcessRun:
-    """Run ``args`` to completion in ``cwd``; its wall time and peak resident memory."""
+def run_process(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> ProcessRun:
+    """Run ``args`` to completion in ``cwd`` (with ``env``, default this one); its wall time and
+    peak resident memory."""
     report = cwd / ".maze-bench-report"
     result = subprocess.run(
         [sys.executable, "-S", "-c", _SHIM, str(report), *args],
         cwd=cwd,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -77,3 +93,25 @@ def tutorial(_repetition: int = 0) -> ProcessRun:
     ``outputs/`` there): one epoch on the dev runner, one on the local runner, one evaluation."""
     with scratch_dir() as cwd:
         return run_process([sys.executable, str(TUTORIAL)], cwd)
+
+
+def quickstart_run(directory: Path) -> Path:
+    """The quickstart's run, trained (untimed) into ``directory``."""
+    run_dir = directory / "quickstart"
+    subprocess.run(
+        [_maze_command(), *QUICKSTART_TRAIN, "--run-dir", str(run_dir)],
+        cwd=directory,
+        capture_output=True,
+        check=True,
+    )
+    return run_dir
+
+
+def maze_evaluate(run_dir: Path, omp_threads: str | None) -> ProcessRun:
+    """``maze evaluate RUN_DIR --episodes 8`` with ``OMP_NUM_THREADS`` set to ``omp_threads`` (None:
+    unset, as a user's shell has it)."""
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    if omp_threads is not None:
+        env["OMP_NUM_THREADS"] = omp_threads
+    command = [_maze_command(), "evaluate", str(run_dir), "--episodes", str(EVALUATE_EPISODES)]
+    return run_process(command, run_dir.parent, env=env)

@@ -32,6 +32,8 @@ HOOKS = {
     "runner": "register_runners",
     "distribution": "register_distributions",
     "device": "register_devices",
+    "tracker": "register_trackers",
+    "command": "register_commands",
 }
 KINDS = tuple(HOOKS)
 

@@ -17,7 +17,8 @@ def plot(
         typer.Argument(
             metavar="RUN_DIR",
             help="Run directories; runs set up alike (apart from the seed and the number of epochs) "
-            "are drawn as one curve: their mean, with a band from the lowest to the highest run.",
+            "are drawn as one curve: their mean, with a band from the lowest to the highest run "
+            "(min–max). Runs of different envs get one panel per env.",
             show_default=False,
         ),
     ],
@@ -50,4 +51,6 @@ def plot(
                 raise ConfigurationError("give the figure's file with --output when plotting several runs")
             output = run_dirs[0] / CURVE_FILE
         written = write_curve(run_dirs, output, x=x, title=title)
-    console().print(f"Wrote {written}")
+    console().print(f"Wrote {written.path}")
+    for note in written.notes:
+        console().print(note)

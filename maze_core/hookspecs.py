@@ -46,3 +46,17 @@ def register_distributions(register):
 @hookspec
 def register_devices(register):
     """Register compute devices (``Device`` subclasses), e.g. ``cpu`` or ``cuda``."""
+
+
+@hookspec
+def register_trackers(register):
+    """Register experiment trackers: :class:`~maze_core.training.callbacks.Callback` subclasses
+    built without arguments (they read their settings from the environment), selected with
+    ``maze train --tracker NAME`` or ``RunContext.train(callbacks=[NAME])``."""
+
+
+@hookspec
+def register_commands(register):
+    """Register ``maze`` subcommands: functions typer turns into commands (the docstring is the help,
+    annotated parameters the options). The target's module is imported by ``maze --help``, so it
+    must import nothing heavy; a built-in command's name cannot be taken."""

@@ -33,20 +33,23 @@ def parse_overrides(assignments: Iterable[str], names: Mapping[str, str]) -> dic
 
     :param assignments: ``<section>.<field>=<value>`` strings; a later one for the same field wins.
     :param names: the registered name each section configures, e.g. ``{"algorithm": "a2c",
-        "runner": "dev"}``; a section's class is loaded only when an assignment uses it.
+        "runner": "dev"}``; a section's class is loaded only when an assignment uses it. With
+        ``policy`` or ``critic``, the ``model`` section (both default networks' size) is allowed.
     """
     from maze_core import plugins
+    from maze_core.agent.network_size import DefaultNetworks
 
+    sections = {**names, "model": None} if {"policy", "critic"} & set(names) else dict(names)
     overrides: dict[str, Any] = {}
     for assignment in assignments:
         path, equals, text = assignment.partition("=")
         section, _, name = path.strip().partition(".")
-        if not equals or section not in names or not name:
+        if not equals or section not in sections or not name:
             raise ConfigurationError(
                 f"override {assignment!r}: write it as <section>.<field>=<value>, "
-                f"with section one of {', '.join(names)}"
+                f"with section one of {', '.join(sections)}"
             )
-        target = plugins.load(section, names[section])
+        target = DefaultNetworks if section == "model" else plugins.load(section, names[section])
         fields = settable_fields(target)
         check_field(assignment, target, name, fields)
         try:

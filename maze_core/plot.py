@@ -5,7 +5,8 @@ writes the figure atomically. Runs set up alike (the same recorded arguments, ap
 the number of epochs and the device) form one curve: the mean over the runs, with a band from the
 lowest to the highest run, at the points where runs were evaluated (the others interpolated), over
 the range of env steps (or time) that all of them reached. The evaluation return is drawn when
-every run has one, else the training return.
+every run has one, else the training return. Runs of different envs get one panel per env: their
+returns are on different scales.
 
 matplotlib is imported by :func:`write_curve` only, so training and ``maze plugins list`` never
 load it; numpy only when curves are read, so ``maze --help`` stays fast.
@@ -36,6 +37,15 @@ class RunCurve:
     label: str
     x: np.ndarray
     y: np.ndarray
+    env: str = ""  # runs of different envs are drawn in different panels
+
+
+@dataclass
+class WrittenPlot:
+    """What :func:`write_curve` wrote: the file, and what a reader of it should be told."""
+
+    path: Path
+    notes: list[str]
 
 
 def load_curves(run_dirs, x: str = "steps", source: str | None = None) -> tuple[list[RunCurve], str]:
@@ -73,11 +83,11 @@ def load_curves(run_dirs, x: str = "steps", source: str | None = None) -> tuple[
         if not points:
             raise ConfigurationError(f"{run_dir / STATS_FILE} has no {source} return to plot yet")
         xs, ys = (np.asarray(values, dtype=np.float64) for values in zip(*points, strict=True))
-        curves.append(RunCurve(run_dir, _group_key(config), label, xs, ys))
+        curves.append(RunCurve(run_dir, _group_key(config), label, xs, ys, env=str(config.get("env"))))
     return curves, source
 
 
-def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | None = None) -> Path:
+def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | None = None) -> WrittenPlot:
     """Draw the learning curves of ``run_dirs`` into ``output`` (PNG, SVG or PDF, by its suffix)."""
     output = Path(output)
     file_format = output.suffix.lower().lstrip(".")
@@ -87,36 +97,57 @@ def write_curve(run_dirs, output: str | Path, x: str = "steps", title: str | Non
 
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
-    figure = Figure(figsize=(8, 4.5), dpi=100, layout="constrained")
-    axes = figure.add_subplot()
-    groups: dict[str, list[RunCurve]] = {}
+    panels: dict[str, dict[str, list[RunCurve]]] = {}  # env -> group -> its runs
     for curve in curves:
-        groups.setdefault(curve.group, []).append(curve)
-    for members in groups.values():
-        grid, mean, low, high = mean_and_band(members)
-        label = members[0].label
-        if len(members) > 1:
-            label = (
-                f"{label[:-1]}, {len(members)} runs)"
-                if label.endswith(")")
-                else f"{label} ({len(members)} runs)"
-            )
-        marker = "o" if len(grid) <= 50 else None  # a run's evaluations are points; one epoch is one
-        (line,) = axes.plot(grid, mean, label=label, linewidth=1.8, marker=marker, markersize=3.5)
-        if len(members) > 1:
-            axes.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
-    axes.set_xlabel("env steps" if x == "steps" else "wall time [s]")
-    axes.set_ylabel(f"mean {'evaluation' if source == 'eval' else 'training'} return")
-    axes.set_title(title or _title(curves))
-    axes.grid(alpha=0.3)
-    axes.legend(loc="best", fontsize="small")
-    if x == "steps":
-        from matplotlib.ticker import FuncFormatter
+        panels.setdefault(curve.env, {}).setdefault(curve.group, []).append(curve)
+    height = 4.5 if len(panels) == 1 else 0.5 + 3.2 * len(panels)
+    figure = Figure(figsize=(8, height), dpi=100, layout="constrained")
+    for index, (env, groups) in enumerate(panels.items()):
+        axes = figure.add_subplot(len(panels), 1, index + 1)
+        for members in groups.values():
+            _draw_group(axes, members)
+        axes.set_xlabel("env steps" if x == "steps" else "wall time [s]")
+        axes.set_ylabel(f"mean {'evaluation' if source == 'eval' else 'training'} return")
+        axes.set_title(env if len(panels) > 1 else title or _title(curves))
+        axes.grid(alpha=0.3)
+        axes.legend(loc="best", fontsize="small")
+        if x == "steps":
+            from matplotlib.ticker import FuncFormatter
 
-        axes.xaxis.set_major_formatter(FuncFormatter(_steps_label))
+            axes.xaxis.set_major_formatter(FuncFormatter(_steps_label))
+    if len(panels) > 1 and title:
+        figure.suptitle(title)
     # a temporary file renamed over ``output``: never half a figure, never through a link
     atomic_write(output, lambda file: figure.savefig(file, format=file_format))
-    return output
+    notes = []
+    if any(len(members) > 1 for groups in panels.values() for members in groups.values()):
+        notes.append(
+            f"A curve of several runs is their mean; its band spans their lowest to highest ({BAND})."
+        )
+    if len(panels) > 1:
+        notes.append(
+            f"The runs are of {len(panels)} envs ({', '.join(panels)}), whose returns do not compare: "
+            "one panel each."
+        )
+    return WrittenPlot(output, notes)
+
+
+#: what a band around the mean of several runs spans, as the legend says it
+BAND = "band min–max"
+
+
+def _draw_group(axes, members: list[RunCurve]) -> None:
+    """One curve: a run's returns, or the mean of runs set up alike with a band from their lowest
+    to their highest."""
+    grid, mean, low, high = mean_and_band(members)
+    label = members[0].label
+    if len(members) > 1:
+        runs = f"mean of {len(members)} runs, {BAND}"
+        label = f"{label[:-1]}; {runs})" if label.endswith(")") else f"{label} ({runs})"
+    marker = "o" if len(grid) <= 50 else None  # a run's evaluations are points; one epoch is one
+    (line,) = axes.plot(grid, mean, label=label, linewidth=1.8, marker=marker, markersize=3.5)
+    if len(members) > 1:
+        axes.fill_between(grid, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
 
 
 def mean_and_band(curves: list[RunCurve]):
@@ -180,7 +211,7 @@ def _start_time(lines: list[dict]) -> float:
 
 #: recorded arguments that say how long or where a run trained, not how: runs differing only in
 #: these (and the seed) are drawn as one curve
-_NOT_GROUPED = ("device", "overrides.algorithm.n_epochs")
+_NOT_GROUPED = ("device", "overrides.algorithm.n_epochs", "overrides.algorithm.n_env_steps")
 
 
 def _setup(config: dict) -> dict:
@@ -221,5 +252,4 @@ def _name(algorithm) -> str:
 
 
 def _title(curves: list[RunCurve]) -> str:
-    envs = list(dict.fromkeys(curve.label.split(" ", 1)[0] for curve in curves))
-    return ", ".join(envs)
+    return ", ".join(dict.fromkeys(curve.env for curve in curves))

@@ -195,6 +195,8 @@ class RunLock:
         self._fd: int | None = None
         self.run_dir = run_dir
         path = run_dir / LOCK_FILE
+        #: the directories this lock created (the run directory and missing parents), deepest first
+        self.created = [d for d in (run_dir, *run_dir.parents) if not os.path.lexists(d)]
         _os_call(run_dir, "create", lambda: run_dir.mkdir(parents=True, exist_ok=True))
         _refuse_special(path, links=False)
         flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -227,12 +229,20 @@ class RunLock:
             self.release()
             raise
 
-    def release(self) -> None:
+    def release(self, remove_created: bool = False) -> None:
+        """Unlock. ``remove_created``: also remove the directories the lock created, where they are
+        still empty (a run that failed before writing anything leaves nothing behind; nothing Maze
+        did not create is touched)."""
         if self._fd is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self._path)
             os.close(self._fd)
             self._fd = None
+        if remove_created:
+            for directory in self.created:
+                with contextlib.suppress(OSError):  # not empty, or gone: left alone
+                    os.rmdir(directory)
+            self.created = []
 
     def __del__(self):
         self.release()

@@ -14,12 +14,14 @@ import attrs
 
 from maze_core import plugins
 from maze_core.errors import ConfigurationError, PluginError, short_repr
-from maze_core.overrides import check_field
+from maze_core.overrides import check_field, settable_fields
 from maze_core.training.config import AlgorithmConfig
 
 DEFAULT_POLICY = "probabilistic"
 DEFAULT_CRITIC = "step_state"
-OVERRIDE_SECTIONS = ("algorithm", "policy", "critic", "runner")
+OVERRIDE_SECTIONS = ("algorithm", "policy", "critic", "runner", "model")
+#: the default networks' settings, in the policy and critic composers that build default networks
+NETWORK_SIZE_FIELDS = ("hidden_units", "activation")
 
 
 def checked_seed(seed: Any) -> int:
@@ -129,18 +131,30 @@ class ComposerChoice(NamedTuple):
             return self.composer
         kwargs = self.kwargs
         if self.kind == "critic" and not self.acts_on_state_action():
-            spaces = {key: spaces[key] for key in ("observation_spaces_dict", "agent_counts_dict")}
+            from maze_core.distributions.masks import without_masks
+
+            spaces = {  # a state critic gets no action masks: they describe the actions, not the state
+                "observation_spaces_dict": {
+                    step_key: without_masks(space, spaces["action_spaces_dict"][step_key])
+                    for step_key, space in spaces["observation_spaces_dict"].items()
+                },
+                "agent_counts_dict": spaces["agent_counts_dict"],
+            }
         if self.kind == "policy" and "critic" in inspect.signature(self.composer_class()).parameters:
             kwargs = {**kwargs, "critic": critic}
         return built_composer(self.kind, self.name, spaces, kwargs)
 
     def recorded(self) -> dict[str, Any]:
         """For the resolved config: the name and the constructor arguments as plain values."""
-        plain = (bool, int, float, str, type(None))
-        kwargs = {
-            key: value if isinstance(value, plain) else repr(value) for key, value in self.kwargs.items()
-        }
+        kwargs = {key: value if _is_plain(value) else repr(value) for key, value in self.kwargs.items()}
         return {"name": self.name, **kwargs}
+
+
+def _is_plain(value: Any) -> bool:
+    """A JSON value: None, a bool, number or string, or a list of them (``hidden_units``)."""
+    if isinstance(value, list | tuple):
+        return all(_is_plain(item) for item in value)
+    return isinstance(value, bool | int | float | str | type(None))
 
 
 class ModelDefaults(NamedTuple):
@@ -164,6 +178,42 @@ def composer_defaults(config_class: type) -> ModelDefaults:
         dict(config_class.default_policy_kwargs),
         dict(config_class.default_critic_kwargs),
     )
+
+
+def resolve_model(policy, critic, config_class: type, overrides: dict[str, dict[str, Any]]):
+    """The policy and critic composers of a run (:func:`resolve_composer`), each with, in increasing
+    precedence, the algorithm's arguments for its default composers, the ``model`` section's
+    settings (where the composer takes them) and the part's own overrides; pops those sections
+    from ``overrides``."""
+    from maze_core.agent.network_size import DefaultNetworks, check_not_layer_sizes
+
+    defaults = composer_defaults(config_class)
+    model = overrides.pop("model", {})
+    for key in model:
+        check_field(f"model.{key}", DefaultNetworks, key)
+    choices, takers = [], {key: [] for key in model}
+    for kind, value, default, default_kwargs in (
+        ("policy", policy, defaults.policy, defaults.policy_kwargs),
+        ("critic", critic, defaults.critic, defaults.critic_kwargs),
+    ):
+        kwargs = overrides.pop(kind, {})
+        if "networks" in kwargs:
+            check_not_layer_sizes(kwargs["networks"], f"{kind}.networks")
+        if value is None or isinstance(value, str):
+            fields = settable_fields(plugins.load(kind, value or default))
+            shared = {key: item for key, item in model.items() if key in fields}
+            for key in shared:
+                takers[key].append(kind)
+            # the algorithm's composers come with its arguments for them, under the user's overrides
+            kwargs = {**(default_kwargs if value is None else {}), **shared, **kwargs}
+        choices.append(resolve_composer(kind, value, default, kwargs))
+    unused = [key for key, kinds in takers.items() if not kinds]
+    if unused:
+        raise ConfigurationError(
+            f"model.{unused[0]}: neither the policy nor the critic composer takes {unused[0]} (composer "
+            f"instances, or composers without default networks); size their networks yourself"
+        )
+    return tuple(choices)
 
 
 def check_parts_fit(algorithm_name: str, config: AlgorithmConfig, critic: ComposerChoice) -> None:
@@ -328,7 +378,8 @@ def check_model_fits(build_composers, device, copies: int) -> None:
             f"the policy and critic networks have {n_parameters:,} parameters ({n_bytes / 2**30:.1f} GiB), "
             f"and {'training' if copies == TRAINING_COPIES else 'using'} them needs about "
             f"{n_bytes * copies / 2**30:.1f} GiB, but only {available / 2**30:.1f} GiB of memory are "
-            f"available on {device}; make the networks smaller (policy.networks, critic.networks)"
+            f"available on {device}; make the networks smaller (model.hidden_units, or policy.networks "
+            "and critic.networks)"
         )
 
 

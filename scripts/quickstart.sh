@@ -27,6 +27,9 @@ phase "3/5 Evaluate the best model on 20 fresh episodes (maze evaluate)"
 
 phase "4/5 The original tutorial script (examples/plain_python_training.py)"
 echo "A one-epoch demonstration of the Python API with a linear policy: its returns are low."
+echo "It trains twice, as the original tutorial does: on the dev runner (envs in this process), then"
+echo "on the local runner (envs in worker processes). Its env is given as a function, so the banners"
+echo "name that function: cartpole_env_factory (it makes CartPole-v0)."
 # The tutorial is kept verbatim, so two warnings about its own choices are filtered here, exactly
 # (env workers apply the same filters): it builds CartPole-v0, which gymnasium deprecates in favour
 # of CartPole-v1, and it runs 4 local-runner workers, more than a 2-core machine has cores.

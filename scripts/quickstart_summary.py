@@ -21,5 +21,8 @@ print(
     f"max {evaluation['episode_return_max']:.2f})"
 )
 print(f"Learning curve: {run_dir / 'curve.png'}")
-print(f"Next:           tensorboard --logdir {quoted}")
-print(f"                maze plot {quoted} -o curve.svg")
+# the commands as typed in a new shell, where the venv (and so `maze`) is not active yet
+print("Next:           source .venv/bin/activate")
+print(f"                maze evaluate {quoted} --episodes 100")
+print(f"                maze plot {quoted} --x time -o {shlex.quote(str(run_dir / 'curve-time.png'))}")
+print(f"                tensorboard --logdir {quoted}")

@@ -21,6 +21,7 @@ MODULES = [
     "learning",
     "env_scaling",
     "native_floor",
+    "export_latency",
 ]
 
 
@@ -65,7 +66,7 @@ def test_the_busy_env_costs_cpu_time():
 
 
 def test_the_report_renders_targets():
-    from benchmarks import report
+    from benchmarks import report, startup
 
     def runs(rate):
         return [{"steps": 1000, "wall": 1000 / rate, "cpu": 1000 / rate}] * 3
@@ -84,11 +85,14 @@ def test_the_report_renders_targets():
         "B5_B6": {
             "runs": {
                 "maze plugins list": [{"seconds": 0.3, "peak_rss_mib": 30}] * 3,
+                startup.EVALUATE: [{"seconds": 3.3, "peak_rss_mib": 320}] * 3,
+                startup.EVALUATE_ONE_THREAD: [{"seconds": 3.0, "peak_rss_mib": 320}] * 3,
                 "tutorial": [{"seconds": 9.0, "peak_rss_mib": 300}] * 3,
             }
         },
     }
     text = report.render(results, command="benchmarks/run.sh")
+    assert "with `OMP_NUM_THREADS=1` set by hand | 1.10 (1.10-1.10)x its time | **not met**" in text
     assert "| B1: ours >= 1.5x Stable-Baselines3 | 1.50 (1.50-1.50)x" in text
     assert "0.94 (0.94-0.94)x | **met**" in text
     assert "9.00 (9.00-9.00) s (peak RSS 300 (300-300) MiB) | **not met**" in text

@@ -51,3 +51,9 @@ def test_the_site_builds_strictly(tmp_path):
     env = clean_env(NO_MKDOCS_2_WARNING="1")  # no advertising banner in the output
     run(sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", site, cwd=ROOT, env=env)
     assert (site / "api" / "run-context" / "index.html").exists()
+
+
+def test_getting_started_names_every_first_party_plugin():
+    text = (DOCS / "getting-started.md").read_text()
+    plugins = sorted(path.name for path in (ROOT / "plugins").iterdir() if (path / "pyproject.toml").exists())
+    assert [name for name in plugins if f"`{name}`" not in text] == []

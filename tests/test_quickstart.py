@@ -36,3 +36,24 @@ def test_quickstart_prints_no_warning_and_ends_with_the_numbers_of_maze_evaluate
     summary = output.split("── 5/5 Summary")[-1]
     assert f"mean return {evaluation['episode_return_mean']:.2f}" in summary
     assert f"{evaluation['episode_count']} fresh episodes" in summary
+    assert "trains twice" in output.split("── 4/5")[-1]
+    _next_commands_work_as_typed(summary)
+
+
+def _next_commands_work_as_typed(summary: str) -> None:
+    """The "Next:" commands, typed into a new shell, where the venv is not on the PATH (TensorBoard
+    is a server that runs until stopped: not started here)."""
+    block = summary.split("Next:", 1)[1].splitlines()
+    commands = [line.strip() for line in block if line.strip() and not line.strip().startswith("tensorboard")]
+    assert commands[0] == "source .venv/bin/activate" and commands[1].startswith("maze evaluate")
+    venv = str(ROOT / ".venv" / "bin")
+    path = ":".join(entry for entry in clean_env()["PATH"].split(":") if entry.rstrip("/") != venv)
+    shell = subprocess.run(
+        ["bash", "-c", "set -e\n" + "\n".join(commands)],
+        cwd=ROOT,
+        env=clean_env(PATH=path),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert shell.returncode == 0, shell.stderr[-3000:]

@@ -1,16 +1,15 @@
 """Composers build policies and critics from an env's spaces.
 
 Besides the two interfaces, this module holds what every composer needs: turning network specs
-into networks, and checking each network with a forward pass at construction, so that a wrong
-network fails before training starts, with a message naming the network and the step key.
+into networks (:func:`build_network`, sized by :mod:`maze_core.agent.network_size`), checked with
+a forward pass at construction (:mod:`maze_core.agent.network_checks`).
 """
 
 from __future__ import annotations
 
-import copy
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -19,12 +18,16 @@ import torch
 from torch import nn
 
 from maze_core._imports import import_object
-from maze_core.agent.observations import Shape, as_dict_spaces, observation_shapes, to_tensor_dict
+from maze_core.agent.network_checks import (  # noqa: F401  (their home before the split)
+    CHECK_BATCH_SIZE,
+    check_network_outputs,
+    sample_observation,
+)
+from maze_core.agent.network_size import OTHER_NAMES, check_not_layer_sizes, default_network_kwargs
+from maze_core.agent.observations import Shape, as_dict_spaces, observation_shapes
 from maze_core.distributions import DistributionMapper, SquashedGaussianProbabilityDistribution
-from maze_core.errors import ConfigurationError
-
-#: batch size of the sampled observations networks are checked with
-CHECK_BATCH_SIZE = 2
+from maze_core.distributions.masks import without_masks
+from maze_core.errors import ConfigurationError, short_repr
 
 # constructor arguments that some networks spell differently (the original tutorial's
 # CartpolePolicyNet takes ``action_logit_shapes``)
@@ -41,7 +44,14 @@ class BasePolicyComposer(ABC):
     and ``action_logits_shapes[step_key]`` (``{head: logits shape}``, from the distribution
     mapper). Without a ``distribution_mapper``, one over all step keys' action heads is used, with
     squashed Gaussians for bounded Box heads (:func:`default_distribution_config`);
-    ``agent_counts_dict`` defaults to one agent per step key.
+    ``agent_counts_dict`` defaults to one agent per step key. ``hidden_units`` and ``activation``
+    size the default networks, ``recurrent`` ("lstm", "gru") gives them memory
+    (:func:`default_network_kwargs`).
+
+    An observation that is an action head's mask (``<head>_mask``, see
+    :mod:`maze_core.distributions.masks`) is checked against the head and left out of
+    ``obs_shapes``, so default networks do not take it as a feature, unless
+    ``action_masks_as_features``; the policy applies it to the logits either way.
     """
 
     def __init__(
@@ -50,7 +60,13 @@ class BasePolicyComposer(ABC):
         observation_spaces_dict: Mapping[Any, gym.spaces.Dict],
         agent_counts_dict: Mapping[Any, int] | None = None,
         distribution_mapper: DistributionMapper | None = None,
+        action_masks_as_features: bool = False,
+        *,
+        hidden_units: Sequence[int] | None = None,
+        activation: str | type[nn.Module] | None = None,
+        recurrent: str | None = None,
     ):
+        self.default_network_kwargs = default_network_kwargs(hidden_units, activation, recurrent)
         self.action_spaces_dict = as_dict_spaces(action_spaces_dict, "action")
         self.observation_spaces_dict = as_dict_spaces(observation_spaces_dict, "observation")
         if list(self.action_spaces_dict) != list(self.observation_spaces_dict):
@@ -64,10 +80,12 @@ class BasePolicyComposer(ABC):
             action_space = merged_action_space(self.action_spaces_dict)
             distribution_mapper = DistributionMapper(action_space, default_distribution_config(action_space))
         self.distribution_mapper = distribution_mapper
-        self.obs_shapes = {
-            step_key: observation_shapes(space, step_key)
-            for step_key, space in self.observation_spaces_dict.items()
-        }
+        self.obs_shapes = {}
+        for step_key, space in self.observation_spaces_dict.items():
+            inputs = without_masks(space, self.action_spaces_dict[step_key])  # checks the masks
+            self.obs_shapes[step_key] = observation_shapes(
+                space if action_masks_as_features else inputs, step_key
+            )
         self.action_logits_shapes = {
             step_key: self._logits_shapes(step_key, space)
             for step_key, space in self.action_spaces_dict.items()
@@ -144,13 +162,20 @@ class NetworkCriticComposer(CriticComposerInterface, ABC):
 
 
 class BaseStateCriticComposer(NetworkCriticComposer):
-    """Base of state critic composers: checks the spaces and computes ``obs_shapes[step_key]``."""
+    """Base of state critic composers: checks the spaces and computes ``obs_shapes[step_key]``;
+    ``hidden_units`` and ``activation`` size the default networks, ``recurrent`` ("lstm", "gru")
+    gives them memory (:func:`default_network_kwargs`)."""
 
     def __init__(
         self,
         observation_spaces_dict: Mapping[Any, gym.spaces.Dict],
         agent_counts_dict: Mapping[Any, int] | None = None,
+        *,
+        hidden_units: Sequence[int] | None = None,
+        activation: str | type[nn.Module] | None = None,
+        recurrent: str | None = None,
     ):
+        self.default_network_kwargs = default_network_kwargs(hidden_units, activation, recurrent)
         self.observation_spaces_dict = as_dict_spaces(observation_spaces_dict, "observation")
         self.agent_counts_dict = agent_counts(agent_counts_dict, self.observation_spaces_dict)
         self.obs_shapes = {
@@ -158,6 +183,29 @@ class BaseStateCriticComposer(NetworkCriticComposer):
             for step_key, space in self.observation_spaces_dict.items()
         }
 
+
+# --- what an override of a default network's setting is called -------------------------------
+
+
+def _hint_for(cls, name: str) -> str:
+    """For an override ``<kind>.<name>`` that ``cls`` lacks: what it calls another library's name
+    of a default-network setting, or, for a composer without default networks (``q_greedy``),
+    where to set them (``check_field`` shows it)."""
+    from maze_core.overrides import settable_fields
+
+    ours = OTHER_NAMES.get(name, name)
+    if ours not in ("hidden_units", "activation"):
+        return ""
+    if ours in settable_fields(cls):
+        return f" {cls.__name__} calls it {ours}."
+    return (
+        f" {cls.__name__} builds no default networks (q_greedy acts with its critic's): set "
+        f"critic.{ours}, or model.{ours} for every default network."
+    )
+
+
+BasePolicyComposer.hint_for = classmethod(_hint_for)
+CriticComposerInterface.hint_for = classmethod(_hint_for)
 
 
 # --- helpers for composers ------------------------------------------------------------------------
@@ -212,6 +260,7 @@ def network_specs(networks: Any, step_keys: list, extra_keys: list = ()) -> dict
     """
     if networks is None:
         return {}
+    check_not_layer_sizes(networks, "networks")
     if isinstance(networks, nn.Module | str) or callable(networks) or _is_target_dict(networks):
         if len(step_keys) != 1:
             raise ConfigurationError(
@@ -251,15 +300,33 @@ def _is_target_dict(spec: Any) -> bool:
     return isinstance(spec, Mapping) and "_target_" in spec
 
 
-def build_network(spec: Any, shape_kwargs: Mapping[str, Any], default: Callable, what: str) -> nn.Module:
-    """A network from a spec: an ``nn.Module`` is used as it is; None builds ``default``; a class,
-    factory or dotted path is called with ``shape_kwargs``; ``{"_target_": ..., **kwargs}`` is
-    called with its kwargs plus ``shape_kwargs``."""
+def build_network(
+    spec: Any,
+    shape_kwargs: Mapping[str, Any],
+    default: Callable,
+    what: str,
+    default_kwargs: Mapping[str, Any] | None = None,
+) -> nn.Module:
+    """A network from a spec: an ``nn.Module`` is used as it is; None builds ``default`` (with
+    ``default_kwargs``, a composer's :func:`default_network_kwargs`); a class, factory or dotted
+    path is called with ``shape_kwargs``; ``{"_target_": ..., **kwargs}`` is called with its kwargs
+    plus ``shape_kwargs``. Sizing the default networks while giving another is an error."""
+    if spec is not None and default_kwargs:
+        given = ", ".join(f"{'activation' if k == 'non_lin' else k}=" for k in default_kwargs)
+        raise ConfigurationError(
+            f"{what}: {given} sizes the default networks, but this one is given ({short_repr(spec)}); "
+            f"pass its size to it instead, e.g. {{'_target_': ..., 'hidden_units': [64, 64]}}"
+        )
     if isinstance(spec, nn.Module):
         return spec
     kwargs: dict[str, Any] = {}
     if spec is None:
+        kwargs = dict(default_kwargs or {})
         factory = default
+        if "recurrent" in kwargs:
+            from maze_core.perception.recurrent import default_network
+
+            factory = default_network(default, kwargs.pop("recurrent"))
     elif _is_target_dict(spec):
         kwargs = {k: v for k, v in spec.items() if k != "_target_"}
         factory = spec["_target_"]
@@ -311,80 +378,6 @@ def _shape_arguments(factory: Callable, shape_kwargs: Mapping[str, Any], given: 
             )
         arguments[accepted] = value
     return arguments
-
-
-def sample_observation(
-    space: gym.spaces.Dict,
-    device: torch.device | str = "cpu",
-    stack_counts: Mapping[str, int] | None = None,
-    batch_size: int = CHECK_BATCH_SIZE,
-) -> dict[str, torch.Tensor]:
-    """A batch of random observations from ``space`` (a seeded copy of it, leaving the env's space's
-    random state alone); keys in ``stack_counts`` get that many observations stacked after the batch dim."""
-    space = copy.deepcopy(space)
-    space.seed(0)
-    stack_counts = stack_counts or {}
-    observation = {
-        key: np.stack([_draw(sub_space, stack_counts.get(key, 1)) for _ in range(batch_size)])
-        for key, sub_space in space.spaces.items()
-    }
-    return to_tensor_dict(observation, torch.device(device))
-
-
-def _draw(space: gym.Space, n: int):
-    return np.stack([space.sample() for _ in range(n)]) if n > 1 else space.sample()
-
-
-def check_network_outputs(
-    network: nn.Module,
-    observation: Mapping[str, torch.Tensor],
-    expected: Mapping[str, Shape],
-    what: str,
-    hints: Mapping[str, str] | None = None,
-) -> None:
-    """Run ``network`` on a sampled batch and compare its outputs with ``expected`` (``{key: shape}``);
-    ``hints`` say per key why that shape is expected.
-
-    The network runs in eval mode without gradients, so the check leaves no trace (no batch-norm
-    statistics, no autograd graph).
-    """
-    batch = next(iter(observation.values())).shape[0] if observation else CHECK_BATCH_SIZE
-    described = ", ".join(f"{k}: {tuple(v.shape)}" for k, v in observation.items())
-    was_training = network.training
-    network.eval()
-    try:
-        with torch.no_grad():
-            output = network(dict(observation))
-    except Exception as error:
-        raise ConfigurationError(
-            f"{what} failed on a sampled batch of {batch} observations ({described}): "
-            f"{type(error).__name__}: {error}"
-        ) from error
-    finally:
-        network.train(was_training)
-    if not isinstance(output, Mapping):
-        raise ConfigurationError(
-            f"{what} returned a {type(output).__name__}; it must return a dict with keys {list(expected)}"
-        )
-    missing = [key for key in expected if key not in output]
-    extra = [key for key in output if key not in expected]
-    if missing or extra:
-        problems = "; ".join(
-            part
-            for part in (f"missing {missing}" if missing else "", f"unexpected {extra}" if extra else "")
-            if part
-        )
-        raise ConfigurationError(
-            f"{what} returned keys {list(output)} but must return exactly {list(expected)} ({problems})"
-        )
-    for key, shape in expected.items():
-        value = output[key]
-        if not isinstance(value, torch.Tensor) or tuple(value.shape) != (batch, *shape):
-            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
-            raise ConfigurationError(
-                f"{what} returned {key!r} of shape {got} for a batch of {batch} observations ({described}); "
-                f"expected {(batch, *shape)}, i.e. {shape} per observation{(hints or {}).get(key, '')}"
-            )
 
 
 def network_device(network: nn.Module) -> torch.device:

@@ -32,6 +32,7 @@ from maze_core.agent.composers import (
     sample_observation,
 )
 from maze_core.agent.critics import SharedCriticInput
+from maze_core.agent.network_size import default_network_kwargs
 from maze_core.agent.observations import (
     Shape,
     as_dict_spaces,
@@ -41,6 +42,7 @@ from maze_core.agent.observations import (
     to_tensor_dict,
 )
 from maze_core.agent.torch_model import TorchModel
+from maze_core.distributions.masks import mask_key, valid_actions, without_masks
 from maze_core.errors import ConfigurationError
 
 
@@ -143,6 +145,21 @@ class TorchStateActionCritic(TorchModel):
                 )
             results.append(restore_batch(q, batch_shape))
         return torch.stack(results)
+
+    def valid_actions(
+        self, observation: Mapping[str, Any], actor_id=None, check: bool = True
+    ) -> torch.Tensor | None:
+        """Which actions of the Discrete head are valid, ``(*batch_shape, n_actions)`` bool, if the
+        observation carries the head's action mask (see :mod:`maze_core.distributions.masks`),
+        else None: for greedy choices over valid actions only, acting and in targets alike.
+        ``check`` False lets a mask allow no action (a terminal observation's may: a target that
+        does not bootstrap from it takes any action's value)."""
+        space = self._spaces[self._route(actor_id)[1]]
+        mask = observation.get(mask_key(space.discrete_head))
+        if mask is None:
+            return None
+        segments = (space.n_actions,) if check else ()
+        return valid_actions(mask, space.discrete_head, segments, self.device)
 
     def q_value(
         self, observation: Mapping[str, Any], action: Mapping[str, Any], actor_id=None
@@ -296,7 +313,8 @@ class BaseStateActionCriticComposer(NetworkCriticComposer):
     Q networks are built from a spec with ``obs_shapes=`` (and ``obs_spaces=`` where the
     constructor takes it) plus ``n_actions=`` for a Discrete head or ``action_shapes=`` (``{head:
     shape}``) for Box heads; each of the ``n_critics`` is built on its own, so twin critics start
-    from independent initial weights.
+    from independent initial weights. ``hidden_units`` and ``activation`` size the default Q networks
+    (:func:`~maze_core.agent.composers.default_network_kwargs`).
     """
 
     def __init__(
@@ -305,7 +323,11 @@ class BaseStateActionCriticComposer(NetworkCriticComposer):
         action_spaces_dict: Mapping[Any, gym.spaces.Dict],
         agent_counts_dict: Mapping[Any, int] | None = None,
         n_critics: int = 1,
+        *,
+        hidden_units: Sequence[int] | None = None,
+        activation: str | type[nn.Module] | None = None,
     ):
+        self.default_network_kwargs = default_network_kwargs(hidden_units, activation)
         self.observation_spaces_dict = as_dict_spaces(observation_spaces_dict, "observation")
         self.action_spaces_dict = as_dict_spaces(action_spaces_dict, "action")
         if list(self.action_spaces_dict) != list(self.observation_spaces_dict):
@@ -318,14 +340,13 @@ class BaseStateActionCriticComposer(NetworkCriticComposer):
             raise ConfigurationError(f"n_critics={n_critics!r}: must be an integer >= 1 (2 for twin critics)")
         self.n_critics = n_critics
         self.agent_counts_dict = agent_counts(agent_counts_dict, self.observation_spaces_dict)
-        self.obs_shapes = {
-            step_key: observation_shapes(space, step_key)
+        self.obs_shapes = {  # action masks are no input feature: they mask the greedy choice
+            step_key: observation_shapes(without_masks(space, self.action_spaces_dict[step_key]), step_key)
             for step_key, space in self.observation_spaces_dict.items()
         }
         self.q_spaces = {
             step_key: QActionSpace(space, step_key) for step_key, space in self.action_spaces_dict.items()
         }
-
 
     def build_q_networks(
         self,
@@ -373,7 +394,9 @@ class BaseStateActionCriticComposer(NetworkCriticComposer):
         networks = []
         for index, one_spec in enumerate(specs):
             name = f"{what}, critic {index}" if self.n_critics > 1 else what
-            network = build_network(one_spec, shapes, default=default, what=name)
+            network = build_network(
+                one_spec, shapes, default=default, what=name, default_kwargs=self.default_network_kwargs
+            )
             check_network_outputs(
                 network,
                 sample_observation(sample_space, network_device(network)),

@@ -203,6 +203,50 @@ class GymConversion:
             for key, value in action.items()
         }
 
+    def is_own_observation(self, observation) -> bool:
+        """Whether an observation given to ``RunContext.compute_action`` is the gymnasium env's own
+        (which gets the env's own action back) rather than Maze's dict form ``{"observation": ...}``
+        (kept for compatibility). For a Dict observation space the two are one dict: the env's own."""
+        return not (self._wrap_observation and isinstance(observation, Mapping))
+
+    def policy_observation(self, observation) -> dict[str, np.ndarray]:
+        """The env's own observation, one or a batch of them (leading dimensions), as Maze's dict;
+        one that is neither is a ConfigurationError naming the shape the env's space has."""
+        if not self._wrap_observation and not isinstance(observation, Mapping):
+            raise ConfigurationError(
+                f"the env's observations are dicts with keys {sorted(self.observation_space.spaces)}, "
+                f"got {type(observation).__name__}"
+            )
+        try:
+            converted = self.observation(observation)
+        except EnvOutputError:
+            raise ConfigurationError(
+                f"the observation must be numbers (a numpy array), got {type(observation).__name__}"
+            ) from None
+        for key, space in self.observation_space.spaces.items():
+            value = converted.get(key)
+            shape = tuple(space.shape)
+            if value is None or value.shape[value.ndim - len(shape) :] != shape:
+                what = "the observation" if self._wrap_observation else f"observation[{key!r}]"
+                got = "missing" if value is None else f"of shape {value.shape}"
+                batch = "(" + ", ".join(["n", *map(str, shape)]) + ")"
+                raise ConfigurationError(
+                    f"{what} is {got}; the env's is of shape {shape}: give one, or a batch of shape {batch}"
+                )
+        return converted
+
+
+def gym_conversion(env_factory) -> GymConversion | None:
+    """How the envs of ``env_factory`` convert gymnasium values, from one probe env: the conversion
+    of a GymMazeEnv or a native vector env, None for a Maze env (or one in Maze wrappers, which may
+    change the spaces)."""
+    env = env_factory()
+    try:
+        conversion = vars(env).get("_conversion")  # not getattr: a wrapper forwards it to its env
+    finally:
+        env.close()
+    return conversion if isinstance(conversion, GymConversion) else None
+
 
 def _gym_value(value, scalar, dtype):
     return np.asarray(value, dtype=dtype) if scalar is None else scalar(value)

@@ -56,6 +56,7 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
     if plugins.provides("env", name):  # a registered name, bare or qualified (maze-x:corridor)
         return _MazeEnvFactory(plugins.load("env", name))
     if name in gymnasium.registry or register_namespace(name):
+        check_dependencies(name)
         return GymIdFactory(name)
 
     candidates = [*registered, *gymnasium.registry]
@@ -76,6 +77,19 @@ def resolve_env(name_or_factory: str | EnvFactory) -> EnvFactory:
         "Registered env names: `maze plugins list`; gymnasium ids: `gymnasium.pprint_registry()`. "
         f"You can also pass a function that creates the env.{plugins.unavailable_note()}"
     )
+
+
+def check_dependencies(gym_id: str) -> None:
+    """Import the module of the gymnasium id's env, so that a missing optional dependency (Box2D
+    for ``LunarLander-v3``, MuJoCo for ``Ant-v5``) is one line with gymnasium's install hint, raised
+    before a run directory exists, not a traceback from the first env built."""
+    entry_point = gymnasium.spec(gym_id).entry_point
+    if not isinstance(entry_point, str):
+        return  # a callable: imported already
+    try:
+        gymnasium.envs.registration.load_env_creator(entry_point)
+    except gymnasium.error.DependencyNotInstalled as error:
+        raise ConfigurationError(f"Env {gym_id!r} needs an optional package: {error}") from None
 
 
 class _MazeEnvFactory:

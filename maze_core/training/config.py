@@ -74,11 +74,32 @@ def evaluator_or_none(_, attribute, value):
     )
 
 
+#: names other libraries give fields every algorithm has (besides each config's ``other_names``)
+OTHER_NAMES = {
+    "total_timesteps": "n_env_steps (maze train --steps)",
+    "n_timesteps": "n_env_steps (maze train --steps)",
+}
+
+
+def env_steps_budget(instance, attribute, value):
+    """None (``n_epochs``, else the algorithm's default) or an integer >= 0, not with ``n_epochs``."""
+    if value is None:
+        return
+    non_negative_int(instance, attribute, value)
+    if value and instance.n_epochs:
+        raise ConfigurationError(
+            f"n_epochs={instance.n_epochs} and n_env_steps={value} both set the training length: "
+            "give one of them"
+        )
+
+
 @attrs.define(kw_only=True)
 class AlgorithmConfig:
     """Fields every algorithm has. Subclasses add theirs and name their trainer.
 
-    ``n_epochs`` 0 trains until early stopping (``patience``) or an interrupt.
+    A run's length is ``n_epochs`` or ``n_env_steps`` (one of them; 0: no limit of that kind), and
+    ``default_env_steps`` env steps when neither is given; with no limit at all, training runs
+    until early stopping (``patience``), the target return or an interrupt (docs/training.md).
     ``rollout_evaluator`` None evaluates 8 deterministic episodes on a fresh env after each epoch.
     """
 
@@ -98,26 +119,41 @@ class AlgorithmConfig:
     #: the gymnasium space classes (by name) its action heads may have, e.g. ``("Discrete",)``;
     #: None: any. An env with others is refused in one line naming the algorithms that fit
     action_space_types: ClassVar[tuple[str, ...] | None] = None
+    #: tuned settings per env (``maze_core.presets.Preset``), chosen by name: ``preset="zoo"``
+    presets: ClassVar[tuple] = ()
+    #: ``{statistic: (limit, advice)}``: an epoch's mean above the limit prints one warning line
+    #: with the advice (``maze_core.training.divergence``; e.g. PPO's ``approx_kl``)
+    warning_limits: ClassVar[dict[str, tuple[float, str]]] = {}
+
+    #: the run's length in env steps when neither ``n_epochs`` nor ``n_env_steps`` is given (0: none)
+    default_env_steps: ClassVar[int] = 0
 
     n_epochs: int = attrs.field(default=0, validator=non_negative_int)
+    n_env_steps: int | None = attrs.field(default=None, validator=env_steps_budget)
     device: str = attrs.field(default="cpu", validator=device_name)
     rollout_evaluator: Any = attrs.field(default=None, validator=evaluator_or_none)
 
     def __new__(cls, *args, **kwargs):
-        if cls.other_names:
-            fields = attrs.fields_dict(cls)
-            for name in kwargs:
-                hint = "" if name in fields else cls.hint_for(name)
-                if hint:
-                    raise ConfigurationError(f"{cls.__name__} has no field {name!r}.{hint}")
+        fields = attrs.fields_dict(cls)
+        for name in kwargs:
+            hint = "" if name in fields else cls.hint_for(name)
+            if hint:
+                raise ConfigurationError(f"{cls.__name__} has no field {name!r}.{hint}")
         return super().__new__(cls)
 
     @classmethod
     def hint_for(cls, name: str) -> str:
         """' X calls it ...' for a name another library uses for one of our fields (or a near miss
         of one, which would otherwise be suggested the wrong field), else ''."""
-        close = difflib.get_close_matches(name, list(cls.other_names), n=1, cutoff=0.85)
-        return f" {cls.__name__} calls it {cls.other_names[close[0]]}." if close else ""
+        other_names = {**OTHER_NAMES, **cls.other_names}
+        close = difflib.get_close_matches(name, list(other_names), n=1, cutoff=0.85)
+        return f" {cls.__name__} calls it {other_names[close[0]]}." if close else ""
+
+    def training_length(self) -> tuple[int, int]:
+        """``(epochs, env steps)`` a run trains in total, 0 meaning no limit of that kind."""
+        if self.n_env_steps is None and not self.n_epochs:
+            return 0, self.default_env_steps
+        return self.n_epochs, self.n_env_steps or 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for the resolved config file (objects shown by their repr)."""

@@ -11,13 +11,14 @@ and takes gradient steps on samples of it.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import random
-import sys
 import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,7 +28,9 @@ import torch
 from maze_core import run_dir as run_files
 from maze_core import statistics
 from maze_core.errors import ConfigurationError, TrainingError, raise_if_terminated
+from maze_core.training.callbacks import StopTraining, overrides
 from maze_core.training.config import SCHEDULES
+from maze_core.training.divergence import DivergenceWatch
 from maze_core.training.model_selection import BestModelSelection
 from maze_core.training.progress import Progress
 
@@ -35,13 +38,58 @@ BEST_MODEL_FILE = run_files.BEST_MODEL_FILE
 CHECKPOINT_FILE = run_files.CHECKPOINT_FILE
 
 
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """Where a ``train()`` call stops: after epoch ``epochs``, or at the end of the first iteration
+    that brings the run to ``env_steps`` env steps (counted over the whole run; None: no such limit,
+    both None: only early stopping, the target return or an interrupt end it)."""
+
+    epochs: int | None = None
+    env_steps: int | None = None
+
+    def reached(self, epoch: int, env_steps: int) -> bool:
+        return (self.epochs is not None and epoch >= self.epochs) or (
+            self.env_steps is not None and env_steps >= self.env_steps
+        )
+
+    def describe(self, epoch: int, env_steps: int) -> str:
+        """What is left, for a person: "100,000 env steps", "5 more epochs (until epoch 8)"."""
+        if self.epochs is not None:
+            left = self.epochs - epoch
+            more = f"{left:,} {'more ' if epoch else ''}epoch{'s' if left != 1 else ''}"
+            return f"{more} (until epoch {self.epochs})" if epoch else more
+        if self.env_steps is not None:
+            more = f"{self.env_steps - env_steps:,} {'more ' if env_steps else ''}env steps"
+            return f"{more} (until {self.env_steps:,})" if env_steps else more
+        return "no limit (until early stopping, the target return or Ctrl-C)"
+
+    def as_config(self) -> dict[str, int]:
+        """The config fields that plan this length (for a run's config.json; ``n_env_steps`` left
+        out: its default, None)."""
+        if self.env_steps is not None:
+            return {"n_epochs": 0, "n_env_steps": self.env_steps}
+        return {"n_epochs": self.epochs} if self.epochs else {"n_epochs": 0, "n_env_steps": 0}
+
+
+def check_length(n_epochs: int | None, n_env_steps: int | None) -> None:
+    """``train(n_epochs, n_env_steps)``'s arguments: at most one, an integer >= 0."""
+    if n_epochs is not None and n_env_steps is not None:
+        raise ConfigurationError("give the training length once: n_epochs or n_env_steps")
+    for name, value in (("n_epochs", n_epochs), ("n_env_steps", n_env_steps)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ConfigurationError(f"{name}={value!r} is invalid: it must be an integer >= 0")
+
+
 class Trainer(ABC):
     """What a runner needs from a trainer."""
 
     @abstractmethod
-    def train(self, n_epochs: int | None = None, target_return: float | None = None) -> None:
-        """Train ``n_epochs`` more epochs (None: the config's ``n_epochs``), optionally until the mean
-        evaluation return reaches ``target_return``."""
+    def train(
+        self, n_epochs: int | None = None, target_return: float | None = None, n_env_steps: int | None = None
+    ) -> None:
+        """Train ``n_epochs`` more epochs or ``n_env_steps`` more env steps (both None: up to the
+        config's training length), optionally until the mean evaluation return reaches
+        ``target_return``."""
 
     @abstractmethod
     def state_dict(self) -> dict: ...
@@ -66,9 +114,12 @@ class EpochTrainer(Trainer):
     :param progress: a :class:`~maze_core.training.progress.Progress` to report to (None: nothing).
     """
 
-    #: the statistics the console shows, in this order, from the first epoch on (those an update
-    #: returns only sometimes included); None: those of the first epoch
-    console_statistics: ClassVar[tuple[str, ...] | None] = None
+    #: the statistics that say how the algorithm's learning goes (losses, entropy, KL), in the order
+    #: the console shows them from the first epoch on (those an update returns only sometimes
+    #: included): in a pipe or file all of them, on a terminal as many as fit; never a setting
+    #: that stays constant (a clip range). None: every statistic of the first epoch. All of them
+    #: are in stats.jsonl and TensorBoard either way
+    headline_statistics: ClassVar[tuple[str, ...] | None] = None
 
     #: how a statistic that an update returns is reduced over an epoch: "mean" (the default for
     #: names not given here), "last", "max", "min" or "sum", e.g. an exploration rate's last
@@ -97,8 +148,14 @@ class EpochTrainer(Trainer):
             )
         self.epoch = 0
         self.env_steps = 0
-        self.progress_remaining = 1.0  # fraction of this train() call's iterations still to come
-        self._n_updates, self._last_update = 0, sys.maxsize
+        self.divergence = DivergenceWatch(config)  # warns when losses or the algorithm's limits blow up
+        self.progress_remaining = 1.0  # fraction of the planned training still to come
+        #: :class:`~maze_core.training.callbacks.Callback` instances of the current train() call
+        self.callbacks: list = []
+        self._budget = Budget()
+        self._n_updates = 0
+        self._update_hooks: list = []
+        self._stopped_by: StopTraining | None = None
 
     # --- what a family defines ------------------------------------------------------------------
 
@@ -123,25 +180,57 @@ class EpochTrainer(Trainer):
         of this ``train()`` call)."""
         return SCHEDULES[schedule](value, self.progress_remaining)
 
+    def fraction_of_training(self) -> float:
+        """The share of the run's planned training done so far (0 to 1), for schedules (an ε decaying
+        over the first 10% of the env steps); needs a training length."""
+        budget = self._budget
+        if budget.env_steps is not None:
+            return min(self.env_steps / budget.env_steps, 1.0)
+        if budget.epochs is not None:
+            return min(self._n_updates / (budget.epochs * self.config.epoch_length), 1.0)
+        raise ConfigurationError(
+            f"{type(self).__name__} schedules over the planned training, so it needs a training "
+            "length: n_env_steps or n_epochs > 0 (in the algorithm config or as train(...))"
+        )
+
     # --- the epoch loop -------------------------------------------------------------------------
 
-    def train(self, n_epochs: int | None = None, target_return: float | None = None) -> None:
-        """Train ``n_epochs`` more epochs (0: no limit); stop early after ``patience`` epochs without
-        improvement or once the mean evaluation return reaches ``target_return``."""
-        n_epochs = self.config.n_epochs if n_epochs is None else n_epochs
-        last_epoch = self.epoch + n_epochs if n_epochs > 0 else sys.maxsize
+    def budget(self, n_epochs: int | None = None, n_env_steps: int | None = None) -> Budget:
+        """Where a ``train(n_epochs, n_env_steps)`` call would stop: ``n_epochs`` more epochs or
+        ``n_env_steps`` more env steps (0: no limit), or with neither the config's training length,
+        counted over the whole run (a resumed run trains what it had left)."""
+        check_length(n_epochs, n_env_steps)
+        if n_epochs is not None:
+            return Budget(epochs=self.epoch + n_epochs if n_epochs else None)
+        if n_env_steps is not None:
+            return Budget(env_steps=self.env_steps + n_env_steps if n_env_steps else None)
+        epochs, env_steps = self.config.training_length()
+        return Budget(epochs=epochs or None, env_steps=env_steps or None)
+
+    def train(
+        self, n_epochs: int | None = None, target_return: float | None = None, n_env_steps: int | None = None
+    ) -> None:
+        """Train until :meth:`budget` is reached; stop early after ``patience`` epochs without
+        improvement, once the mean evaluation return reaches ``target_return``, or when a callback
+        raises :class:`~maze_core.training.callbacks.StopTraining`."""
+        budget = self._budget = self.budget(n_epochs, n_env_steps)
         lr_schedule = getattr(self.config, "lr_schedule", "constant")
-        if last_epoch == sys.maxsize and lr_schedule != "constant":
+        if budget == Budget() and lr_schedule != "constant":
             raise ConfigurationError(
-                f"lr_schedule={lr_schedule!r} decays over the planned epochs, so it needs "
-                "n_epochs > 0 (in the algorithm config or as train(n_epochs=...))"
+                f"lr_schedule={lr_schedule!r} decays over the planned training, so it needs a "
+                "training length: n_env_steps or n_epochs > 0 (in the algorithm config or as train(...))"
             )
         self._n_updates = self.epoch * self.config.epoch_length
-        self._last_update = last_epoch * self.config.epoch_length
-        (self.progress or Progress()).start(self.epoch, n_epochs)
+        self._update_hooks = [hook.on_update for hook in self.callbacks if overrides(hook, "on_update")]
+        self._stopped_by = None
+        (self.progress or Progress()).start(self.epoch, self.env_steps, budget)
         try:
-            while self.epoch < last_epoch:
+            while not budget.reached(self.epoch, self.env_steps):
                 reward = self._train_epoch()
+                if self._stopped_by is not None:
+                    reason = str(self._stopped_by)
+                    statistics.log_message(f"A callback stopped training{': ' + reason if reason else '.'}")
+                    break
                 if target_return is not None and reward >= target_return:
                     statistics.log_message(
                         f"Mean return {reward:.2f} reached the target {target_return}: done."
@@ -155,12 +244,6 @@ class EpochTrainer(Trainer):
         except KeyboardInterrupt:
             with run_files.signals_held_back():  # a second Ctrl-C waits until this is done
                 self.save_checkpoint()
-                statistics.log_message(
-                    "Interrupted: the best model and a resumable checkpoint are kept."
-                    if self.model_selection.best_state_dict is not None
-                    else "Interrupted before the first epoch finished: a resumable checkpoint is kept, "
-                    "no best model yet."
-                )
             raise
         except TrainingError:
             raise  # the weights may be broken: keep the last good checkpoint on disk
@@ -180,8 +263,10 @@ class EpochTrainer(Trainer):
         steps_this_epoch = 0
         self.model.train()
         for _ in range(config.epoch_length):
+            if self._budget.env_steps is not None and self.env_steps >= self._budget.env_steps:
+                break  # the budget ends inside this epoch: evaluate what was trained
             raise_if_terminated()
-            self.progress_remaining = 1.0 - self._n_updates / self._last_update
+            self.progress_remaining = 1.0 - self._fraction_done()
             env_steps, updates = self._iteration(critic_only)
             self.env_steps += env_steps
             steps_this_epoch += env_steps
@@ -190,6 +275,13 @@ class EpochTrainer(Trainer):
                     update_stats[name].append(value)
             self._n_updates += 1
             progress.update_done(self.env_steps)
+            if self._update_hooks:
+                with self._stopping():
+                    for stats in updates:
+                        for hook in self._update_hooks:
+                            hook(self.env_steps, stats)
+                if self._stopped_by is not None:
+                    break  # evaluate and checkpoint what was trained, then stop
         train_time = time.perf_counter() - start
         train_stats = self.collector.epoch_stats()
         algorithm_stats = {
@@ -204,6 +296,7 @@ class EpochTrainer(Trainer):
         )
         statistics.log_stats("train", train_stats)
         statistics.log_stats("algorithm", algorithm_stats)
+        self.divergence.check(self.epoch + 1, algorithm_stats)
         if self.evaluator is not None:
             progress.start_evaluation(getattr(self.evaluator, "n_episodes", None))
             eval_stats = self.evaluator.evaluate(
@@ -223,8 +316,23 @@ class EpochTrainer(Trainer):
         # two would leave a checkpoint one epoch ahead of the statistics that resume reads
         with run_files.signals_held_back():
             self.save_checkpoint()
-            statistics.increment_log_step(step=self.epoch)
+            epoch_stats = statistics.increment_log_step(step=self.epoch)
+        with self._stopping():
+            for callback in self.callbacks:
+                callback.on_epoch_end(self.epoch, epoch_stats)
         return reward
+
+    def _fraction_done(self) -> float:
+        """:meth:`fraction_of_training`, 0 without a training length."""
+        return 0.0 if self._budget == Budget() else self.fraction_of_training()
+
+    @contextlib.contextmanager
+    def _stopping(self) -> Iterator[None]:
+        """Around callbacks: a StopTraining they raise is kept, and training stops after this epoch."""
+        try:
+            yield
+        except StopTraining as stop:
+            self._stopped_by = stop
 
     # --- checkpoints ----------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ has an example.
 from __future__ import annotations
 
 import copy
-import sys
 from abc import abstractmethod
 from collections.abc import Iterable
 from typing import ClassVar
@@ -23,7 +22,7 @@ from torch import nn
 
 from maze_core import run_dir as run_files
 from maze_core import statistics
-from maze_core.errors import ConfigurationError, TrainingError
+from maze_core.errors import TrainingError
 from maze_core.training.config import OffPolicyAlgorithmConfig
 from maze_core.training.epochs import EpochTrainer
 from maze_core.training.replay import ReplayBatch, ReplayBuffer
@@ -74,8 +73,13 @@ class OffPolicyTrainer(EpochTrainer):
     def add_optimizer(
         self, name: str, parameters: Iterable[nn.Parameter], lr: float
     ) -> torch.optim.Optimizer:
-        """An Adam optimizer over ``parameters``, kept in checkpoints under ``name``."""
-        optimizer = torch.optim.Adam(list(parameters), lr=lr)
+        """An Adam optimizer over ``parameters``, kept in checkpoints under ``name``. It is torch's
+        fused implementation where the device has one (CPU, CUDA): one kernel for all parameters
+        instead of several per tensor, which measured 19% off a DQN gradient step (docs/benchmarks.md,
+        B10); the same algorithm, equal to the default one up to float rounding."""
+        parameters = list(parameters)
+        fused = all(parameter.device.type in ("cpu", "cuda") for parameter in parameters)
+        optimizer = torch.optim.Adam(parameters, lr=lr, fused=fused or None)
         self.optimizers[name] = optimizer
         return optimizer
 
@@ -127,17 +131,6 @@ class OffPolicyTrainer(EpochTrainer):
         norm = torch.nn.utils.clip_grad_norm_(parameters, max_norm, foreach=True)
         optimizer.step()
         return norm.item()
-
-    def fraction_of_training(self) -> float:
-        """The share of this run's planned env steps taken so far (0 to 1), for schedules over env
-        steps (an ε decaying over the first 10% of training). Needs a number of epochs."""
-        if self._last_update >= sys.maxsize:  # train() without a number of epochs
-            raise ConfigurationError(
-                f"{type(self).__name__} schedules over the planned env steps, so it needs n_epochs > 0 "
-                "(in the algorithm config or as train(n_epochs=...))"
-            )
-        planned = self._last_update * self.config.train_freq * self.n_envs
-        return min(self.env_steps / planned, 1.0)
 
     # --- the family's iteration ---------------------------------------------------------------
 

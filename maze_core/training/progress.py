@@ -3,14 +3,19 @@
 The trainer calls a :class:`Progress` at a few points of each epoch (updates, evaluation
 episodes); the base class does nothing, so a trainer without a console pays nothing.
 :class:`ConsoleProgress` draws one line on a terminal: the epoch, a bar over the current phase
-(updates, then evaluation episodes), the env steps, the latest mean return and an estimate of the
-time left. Off a terminal (a pipe, a CI log) the per-epoch rows of the console table are the
-progress, so nothing is drawn.
+(updates, then evaluation episodes), the env steps (of the budget, when it is in env steps), the
+latest mean return and an estimate of the time left, from the pace so far towards the budget.
+Off a terminal (a pipe, a CI log) the per-epoch rows of the console table are the progress, so
+nothing is drawn.
 """
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from maze_core.training.epochs import Budget
 
 
 class Progress:
@@ -22,8 +27,8 @@ class Progress:
     def __exit__(self, *exc_info) -> None:
         pass
 
-    def start(self, first_epoch: int, n_epochs: int) -> None:
-        """Training starts after ``first_epoch`` finished epochs, for ``n_epochs`` more (0: no limit)."""
+    def start(self, epoch: int, env_steps: int, budget: Budget) -> None:
+        """Training starts after ``epoch`` finished epochs and ``env_steps`` env steps, until ``budget``."""
 
     def start_epoch(self, epoch: int, n_updates: int) -> None:
         """Epoch ``epoch`` (1-based) starts; it has ``n_updates`` updates."""
@@ -58,8 +63,9 @@ class ConsoleProgress(Progress):
         )
         self._task = self._rich.add_task("starting", total=None, info="")
         self._epoch = 0
-        self._first_epoch = 0
-        self._n_epochs = 0
+        self._first_epoch = self._first_steps = 0
+        self._budget_epochs: int | None = None
+        self._budget_steps: int | None = None
         self._n_updates = 1
         self._updates = 0
         self._started = time.monotonic()
@@ -73,8 +79,9 @@ class ConsoleProgress(Progress):
     def __exit__(self, *exc_info) -> None:
         self._rich.stop()
 
-    def start(self, first_epoch: int, n_epochs: int) -> None:
-        self._first_epoch, self._n_epochs = first_epoch, n_epochs
+    def start(self, epoch: int, env_steps: int, budget: Budget) -> None:
+        self._first_epoch, self._first_steps, self._env_steps = epoch, env_steps, env_steps
+        self._budget_epochs, self._budget_steps = budget.epochs, budget.env_steps
         self._started = time.monotonic()
 
     def start_epoch(self, epoch: int, n_updates: int) -> None:
@@ -97,8 +104,7 @@ class ConsoleProgress(Progress):
         self._return = mean_return
 
     def _epoch_text(self) -> str:
-        last = self._first_epoch + self._n_epochs
-        return f"{self._epoch}/{last}" if self._n_epochs else str(self._epoch)
+        return f"{self._epoch}/{self._budget_epochs}" if self._budget_epochs else str(self._epoch)
 
     def _show(self, description: str, completed: int, total: int | None) -> None:
         """Update the line; draw it at once when the phase changes (short phases are seen too)."""
@@ -112,7 +118,8 @@ class ConsoleProgress(Progress):
     def _info(self) -> str:
         from maze_core.training.writers import compact
 
-        parts = [f"{compact(self._env_steps)} steps"]
+        budget = f"/{compact(self._budget_steps)}" if self._budget_steps else ""
+        parts = [f"{compact(self._env_steps)}{budget} steps"]
         if self._return is not None:
             parts.append(f"return {compact(self._return)}")
         parts.append(f"ETA {self._eta()}")
@@ -120,12 +127,16 @@ class ConsoleProgress(Progress):
 
     def _eta(self) -> str:
         """Time left, from the pace so far (evaluation included once an epoch has finished)."""
-        if not self._n_epochs:
+        if self._budget_steps:
+            done = (self._env_steps - self._first_steps) / (self._budget_steps - self._first_steps)
+        elif self._budget_epochs:
+            epochs = self._epoch - 1 - self._first_epoch + self._updates / self._n_updates
+            done = epochs / (self._budget_epochs - self._first_epoch)
+        else:
             return "-"
-        done = self._epoch - 1 - self._first_epoch + self._updates / self._n_updates
         if done <= 0:
             return "-"
-        seconds = (time.monotonic() - self._started) * (self._n_epochs - done) / done
+        seconds = (time.monotonic() - self._started) * max(1 - done, 0) / done
         minutes, seconds = divmod(int(seconds), 60)
         hours, minutes = divmod(minutes, 60)
         return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"

@@ -10,9 +10,12 @@ from pathlib import Path
 
 from maze_core import statistics
 from maze_core.run_dir import append_line
+from maze_core.training.callbacks import env_steps_at, flat_statistics
 
 #: statistics the trainer adds to the algorithm's own (shown in fixed columns, or only in the files)
 _TRAINER_STATISTICS = ("learning_rate", "steps_per_second", "epoch_time", "env_steps")
+#: the lists of statistics a console has named as not shown, each said once per process
+_NOTED: set[tuple[str, ...]] = set()
 #: short console labels for common words of statistics names (``policy_grad_norm`` -> ``pi_grad``)
 _ABBREVIATIONS = {
     "policy": "pi",
@@ -33,16 +36,18 @@ def _label(name: str) -> str:
 
 
 class ConsoleWriter:
-    """One aligned row per epoch: epoch, env steps, training and evaluation return, episode length,
-    the algorithm's own statistics (whatever its ``update()`` returns), steps/s and a ``*`` when the
+    """One aligned row per epoch: epoch, env steps, training and evaluation return, the algorithm's
+    headline statistics, the episode length where it tells something, steps/s and a ``*`` when the
     epoch's model is the new best.
 
-    The columns are fixed at the first epoch and limited to the console's width: the algorithm
-    statistics in the order ``columns`` gives (a trainer's ``console_statistics``), shown from the
-    first row even where a statistic has no value yet (``-``); without ``columns``, those of the
-    first epoch, in their order. Those that do not fit are named once above the header (every
-    statistic is in ``stats.jsonl`` and TensorBoard). Off a terminal the rows are plain text,
-    without escape codes.
+    The columns are fixed at the first epoch. The algorithm's statistics are those ``columns``
+    names (a trainer's ``headline_statistics``), in that order, shown from the first row even where
+    a statistic has no value yet (``-``); without ``columns``, those of the first epoch. In a pipe
+    or a file every one of them is shown, however wide the rows get; on a terminal as many as fit
+    its width, and the others are named once per process above the header. The episode length
+    gets a column only where one is left within the width and it is not the return over again
+    (CartPole's is). Every statistic is in ``stats.jsonl`` and TensorBoard. Off a terminal the
+    rows are plain text, without escape codes.
     """
 
     def __init__(self, console=None, columns: tuple[str, ...] | None = None):
@@ -74,25 +79,28 @@ class ConsoleWriter:
             ("steps", 6, value("algorithm", "env_steps", int)),
             ("return", 6, value("train", "episode_return_mean")),
             ("eval", 6, value("eval", "episode_return_mean")),
-            ("length", 6, value("train", "episode_length_mean")),
         ]
         tail = [
             ("steps/s", 7, value("algorithm", "steps_per_second", round)),
             ("best", 4, lambda step, s: "*" if s.get("model_selection", {}).get("new_best") else ""),
         ]
         names = self._algorithm_columns if self._algorithm_columns is not None else stats.get("algorithm", {})
-        own = [name for name in names if name not in _TRAINER_STATISTICS]
         room = self.console.width - sum(width + 2 for _, width, _ in head + tail) + 2
         shown, hidden = [], []
-        for name in own:
+        for name in (name for name in names if name not in _TRAINER_STATISTICS):
             label = _label(name)
             width = max(7, len(label))
-            if width + 2 <= room:
+            if width + 2 <= room or not self.console.is_terminal:
                 shown.append((label, width, value("algorithm", name)))
                 room -= width + 2
             else:
                 hidden.append(name)
-        if hidden:
+        train = stats.get("train", {})
+        length, episode_return = train.get("episode_length_mean"), train.get("episode_return_mean")
+        if room >= 8 and length is not None and episode_return is not None and length != abs(episode_return):
+            shown.append(("length", 6, value("train", "episode_length_mean")))
+        if hidden and tuple(hidden) not in _NOTED:
+            _NOTED.add(tuple(hidden))
             note = f"Not shown at this width (see stats.jsonl or TensorBoard): {', '.join(hidden)}"
             for line in textwrap.wrap(note, width=min(self.console.width, 100)):
                 self.console.print(line, style="dim")
@@ -141,11 +149,10 @@ class TensorBoardWriter:
         self.summary = SummaryWriter(log_dir=str(log_dir), filename_suffix=f".{secrets.token_hex(4)}")
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
-        global_step = int(stats.get("algorithm", {}).get("env_steps", step))
+        global_step = env_steps_at(step, stats)
         self.summary.add_scalar("train/epoch", step, global_step)
-        for prefix, values in stats.items():
-            for name, value in values.items():
-                self.summary.add_scalar(f"{prefix}/{name}", value, global_step)
+        for name, value in flat_statistics(stats).items():
+            self.summary.add_scalar(name, value, global_step)
         self.summary.flush()
 
     def close(self) -> None:
@@ -175,13 +182,15 @@ def setup_logging(
 
 def compact(value: float | int | None) -> str:
     """A number for a console column: 7 characters at most for magnitudes from 1e-9 to 1e8
-    (``163.8k``, ``1.25M``, ``2048``, ``487.3``, ``12.34``, ``-0.0123``, ``-1.2e-5``); ``-`` for None."""
+    (``163.8k``, ``1.25M``, ``2048``, ``487.3``, ``12.34``, ``-0.0123``, ``-1.2e-5``); counts
+    (ints) in thousands from 1000 on, so that a column of them reads alike (``640``, ``1.6k``,
+    ``10.2k``); ``-`` for None."""
     if value is None:
         return "-"
     magnitude = abs(value)
     if magnitude >= 1e6:
         return f"{value / 1e6:.2f}M"
-    if magnitude >= 1e4:
+    if magnitude >= 1e4 or (isinstance(value, int) and magnitude >= 1e3):
         return f"{value / 1e3:.1f}k"
     if isinstance(value, int) or magnitude == 0:
         return str(int(value))

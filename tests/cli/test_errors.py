@@ -6,7 +6,7 @@ import importlib.util
 import json
 
 import pytest
-from shell import maze
+from shell import clean_env, maze
 
 from maze_core import RunContext
 from maze_core.errors import ConfigurationError, UnknownNameError
@@ -16,6 +16,28 @@ from maze_core.errors import ConfigurationError, UnknownNameError
 def test_an_atari_id_without_ale_py_says_which_package_to_install():
     with pytest.raises(UnknownNameError, match=r"'ALE/Pong-v5'.*package 'ale-py'.*pip install ale-py"):
         RunContext(env="ALE/Pong-v5")
+
+
+def test_an_env_whose_optional_package_is_missing_is_one_line_and_leaves_no_directory(tmp_path):
+    """LunarLander-v3 needs Box2D: hidden here by a module that fails to import, installed or not."""
+    shadow = tmp_path / "shadow"
+    (shadow / "Box2D").mkdir(parents=True)
+    (shadow / "Box2D" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    without_box2d = clean_env(PYTHONPATH=str(shadow))
+    for run_dir in ([], ["--run-dir", "run"]):
+        result = maze("train", "--env", "LunarLander-v3", *run_dir, cwd=work, env=without_box2d, check=False)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert "'LunarLander-v3' needs an optional package" in result.stderr
+        assert 'pip install "gymnasium[box2d]"' in result.stderr
+        assert list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize("algorithm", ["a2c", "ppo", "dqn", "sac"])
+def test_every_first_party_algorithm_names_stable_baselines3s_learning_rate(algorithm):
+    with pytest.raises(ConfigurationError, match=r"no field 'learning_rate'\. \w+ calls it lr\."):
+        RunContext(env="CartPole-v1", algorithm=algorithm, overrides={"algorithm.learning_rate": 1e-3})
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,27 @@ def test_train_leaves_a_curve_in_the_run_directory(two_runs):
     assert all((run_dir / "curve.png").stat().st_size > 10_000 for run_dir in two_runs)
 
 
+def test_runs_of_different_envs_get_a_panel_each_and_the_band_says_what_it_spans(two_runs, tmp_path):
+    from maze_core import RunContext
+
+    pendulum = tmp_path / "pendulum"
+    overrides = {
+        "algorithm.epoch_length": 2,
+        "algorithm.n_rollout_steps": 4,
+        "runner.n_envs": 1,
+        "runner.eval_episodes": 1,
+    }
+    with RunContext(env="Pendulum-v1", overrides=overrides, run_dir=pendulum, seed=0, silent=True) as run:
+        run.train(n_epochs=2)
+    output = tmp_path / "envs.svg"
+    printed = " ".join(maze("plot", *two_runs, pendulum, "-o", output).stdout.split())
+    assert "of 2 envs (CartPole-v1, Pendulum-v1), whose returns do not compare: one panel each" in printed
+    assert "its band spans their lowest to highest (band min–max)" in printed
+    figure = output.read_text()
+    assert figure.count("mean evaluation return") == 2  # the y axis of each panel
+    assert "CartPole-v1 a2c (mean of 2 runs, band min–max)" in figure  # the legend
+
+
 def test_plot_errors_are_one_line(two_runs, tmp_path):
     several = maze("plot", *two_runs, check=False)
     assert several.returncode == 1 and "--output" in several.stderr

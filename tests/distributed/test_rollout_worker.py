@@ -194,7 +194,7 @@ def test_runner_options_from_the_command_line_are_typed_and_recorded():
     }
 
 
-def test_only_the_ray_runner_imports_ray():
+def test_only_the_ray_runner_imports_ray(tmp_path):
     code = (
         "import runpy, sys\n"
         "sys.argv = ['maze', 'plugins', 'list']\n"
@@ -213,5 +213,5 @@ def test_only_the_ray_runner_imports_ray():
         "    rc.close()\n"
         "print('ray imported:', 'ray' in sys.modules)\n"
     )
-    output = run(sys.executable, "-c", code, env=clean_env()).stdout
+    output = run(sys.executable, "-c", code, cwd=tmp_path, env=clean_env()).stdout  # its runs go to ./outputs
     assert output.rstrip().endswith("ray imported: False")

@@ -315,6 +315,7 @@ def test_an_explicit_vector_env_factory_trains(tmp_path):
     rc.close()
 
 
+@pytest.mark.slow  # about 50 s: two paths x two seeds x 8 epochs
 def test_native_and_per_env_paths_reach_the_same_return_on_the_same_budget(tmp_path):
     """The CartPole fast test's budget on both paths, two seeds each (random play returns about 22)."""
     returns = {}

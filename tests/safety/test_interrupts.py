@@ -92,7 +92,7 @@ def test_sigterm_and_a_double_ctrl_c_in_the_first_epoch_end_the_run_cleanly(tmp_
         assert f"Continue with: maze train --resume {run_dir}" in stderr
         assert "the best model" not in stdout + stderr  # no epoch finished: there is none
         assert (
-            "Interrupted before the first epoch finished: a resumable checkpoint is kept, no best" in stdout
+            "Interrupted before the first epoch finished: a resumable checkpoint is kept, no best" in stderr
         )
         assert torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"] == 0
         assert not list(run_dir.glob(".*maze-tmp")) and not (run_dir / ".maze.lock").exists()

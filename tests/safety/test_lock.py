@@ -42,3 +42,20 @@ def test_a_lock_left_by_a_killed_process_does_not_block(tmp_path):
     with RunContext(env="CartPole-v1", overrides=QUICK_OVERRIDES, run_dir=tmp_path, silent=True) as context:
         context.train(1)
     assert (tmp_path / "checkpoint.pt").exists()
+
+
+def _failing_env():
+    raise RuntimeError("this env cannot be built")
+
+
+def test_a_run_that_fails_to_build_leaves_no_directory_and_keeps_what_was_there(tmp_path):
+    """The directories the run created go again (still empty); a directory that was there stays."""
+    fresh = tmp_path / "new" / "run"
+    with pytest.raises(RuntimeError, match="cannot be built"):
+        RunContext(env=_failing_env, run_dir=fresh, silent=True).train(n_epochs=1)
+    assert list(tmp_path.iterdir()) == []
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    with pytest.raises(RuntimeError, match="cannot be built"):
+        RunContext(env=_failing_env, run_dir=existing, silent=True).train(n_epochs=1)
+    assert existing.is_dir() and list(existing.iterdir()) == []

@@ -26,6 +26,7 @@ SEED_VALUES = dict(
 # options the seed did not have, defaulting to what the seed did (Adam with torch's eps, a constant
 # learning rate, normalized advantages)
 NEW_OPTIONS = dict(optimizer="adam", optimizer_eps=1e-8, lr_schedule="constant", normalize_advantages=True)
+NEW_OPTIONS["n_env_steps"] = None  # the length in env steps instead of n_epochs (None: not given)
 
 
 def test_has_exactly_the_seed_fields_plus_the_new_options():

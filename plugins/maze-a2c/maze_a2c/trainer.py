@@ -13,6 +13,7 @@ class A2C(ActorCriticTrainer):
     needs_behaviour = False
     # valid_only below leaves a native env's reset-only rows out: keeping them drops no env step
     handles_reset_rows = True
+    headline_statistics = ("policy_loss", "value_loss", "entropy")
 
     def update(self, rollout, critic_only: bool = False) -> dict[str, float]:
         config = self.config

@@ -3,7 +3,7 @@ actions), each with one set of networks shared by all step keys or one per step 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -38,9 +38,11 @@ _VALUE_OUTPUT = {"value": (1,)}
 _NETWORK_SPECS_DOC = """
     ``networks`` entries are an ``nn.Module`` (used as it is) or a spec the network is built from
     with ``obs_shapes=``: a class or factory, its dotted path, or ``{"_target_": class or path,
-    **kwargs}``; None builds the default ``FlattenConcatStateValueNet``. A value network returns
-    ``{"value": tensor[..., 1]}``; each is checked at construction with a forward pass on a sampled
-    batch of observations.
+    **kwargs}``; None builds the default ``FlattenConcatStateValueNet``, sized by ``hidden_units``
+    (e.g. ``[64, 64]``; default 256x256) and ``activation`` (e.g. ``"relu"``; default tanh), with
+    memory if ``recurrent`` is ``"lstm"`` or ``"gru"`` (``RecurrentFlattenConcatStateValueNet``). A
+    value network returns ``{"value": tensor[..., 1]}``; each is checked at construction with a
+    forward pass on a sampled batch of observations.
 """
 
 
@@ -58,8 +60,17 @@ class SharedStateCriticComposer(BaseStateCriticComposer):
         agent_counts_dict: Mapping[Any, int] | None = None,
         networks: Any = None,
         stack_observations: bool = False,
+        hidden_units: Sequence[int] | None = None,
+        activation: str | type[nn.Module] | None = None,
+        recurrent: str | None = None,
     ):
-        super().__init__(observation_spaces_dict, agent_counts_dict)
+        super().__init__(
+            observation_spaces_dict,
+            agent_counts_dict,
+            hidden_units=hidden_units,
+            activation=activation,
+            recurrent=recurrent,
+        )
         self.stack_observations = stack_observations
         self.input = SharedCriticInput(
             self.observation_spaces_dict, self.agent_counts_dict, stack_observations
@@ -77,6 +88,7 @@ class SharedStateCriticComposer(BaseStateCriticComposer):
             },
             default=FlattenConcatStateValueNet,
             what="shared value network",
+            default_kwargs=self.default_network_kwargs,
         )
         check_network_outputs(
             network,
@@ -114,8 +126,17 @@ class StepStateCriticComposer(BaseStateCriticComposer):
         observation_spaces_dict: Mapping[Any, gym.spaces.Dict],
         agent_counts_dict: Mapping[Any, int] | None = None,
         networks: Any = None,
+        hidden_units: Sequence[int] | None = None,
+        activation: str | type[nn.Module] | None = None,
+        recurrent: str | None = None,
     ):
-        super().__init__(observation_spaces_dict, agent_counts_dict)
+        super().__init__(
+            observation_spaces_dict,
+            agent_counts_dict,
+            hidden_units=hidden_units,
+            activation=activation,
+            recurrent=recurrent,
+        )
         specs = network_specs(networks, self.step_keys)
         self._networks: dict[Any, nn.Module] = {}
         for step_key in self.step_keys:
@@ -128,6 +149,7 @@ class StepStateCriticComposer(BaseStateCriticComposer):
                 },
                 default=FlattenConcatStateValueNet,
                 what=what,
+                default_kwargs=self.default_network_kwargs,
             )
             check_network_outputs(
                 network,
@@ -168,7 +190,8 @@ _Q_NETWORK_SPECS_DOC = """
     entries are a spec each critic is built from with ``obs_shapes=`` and ``n_actions=`` (a Discrete
     head) or ``action_shapes=`` (Box heads): a class or factory, its dotted path, or
     ``{"_target_": class or path, **kwargs}``; None builds the default ``FlattenConcatQValuesNet`` /
-    ``FlattenConcatStateActionValueNet``. An ``nn.Module`` is used as it is when ``n_critics`` is 1;
+    ``FlattenConcatStateActionValueNet``, sized by ``hidden_units`` and ``activation`` (defaults
+    256x256, ReLU). An ``nn.Module`` is used as it is when ``n_critics`` is 1;
     an ``nn.ModuleList`` gives all ``n_critics`` networks. A Discrete Q network returns
     ``{"q_values": tensor[..., n_actions]}``; a Box one gets ``{**observation, **action}`` and
     returns ``{"q_value": tensor[..., 1]}``; each is checked at construction with a forward pass on
@@ -195,8 +218,17 @@ class SharedStateActionCriticComposer(BaseStateActionCriticComposer):
         agent_counts_dict: Mapping[Any, int] | None = None,
         networks: Any = None,
         n_critics: int = 1,
+        hidden_units: Sequence[int] | None = None,
+        activation: str | type[nn.Module] | None = None,
     ):
-        super().__init__(observation_spaces_dict, action_spaces_dict, agent_counts_dict, n_critics)
+        super().__init__(
+            observation_spaces_dict,
+            action_spaces_dict,
+            agent_counts_dict,
+            n_critics,
+            hidden_units=hidden_units,
+            activation=activation,
+        )
         q_space = QActionSpace(common_action_space(self.action_spaces_dict))
         self.input = SharedCriticInput(self.observation_spaces_dict, self.agent_counts_dict)
         obs_spaces = {}
@@ -236,8 +268,17 @@ class StepStateActionCriticComposer(BaseStateActionCriticComposer):
         agent_counts_dict: Mapping[Any, int] | None = None,
         networks: Any = None,
         n_critics: int = 1,
+        hidden_units: Sequence[int] | None = None,
+        activation: str | type[nn.Module] | None = None,
     ):
-        super().__init__(observation_spaces_dict, action_spaces_dict, agent_counts_dict, n_critics)
+        super().__init__(
+            observation_spaces_dict,
+            action_spaces_dict,
+            agent_counts_dict,
+            n_critics,
+            hidden_units=hidden_units,
+            activation=activation,
+        )
         specs = network_specs(networks, self.step_keys)
         self._networks: dict[Any, nn.ModuleList] = {
             step_key: self.build_q_networks(

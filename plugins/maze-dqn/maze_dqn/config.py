@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from maze_core.presets import Preset
 from maze_core.training.config import (
     OffPolicyAlgorithmConfig,
     boolean,
@@ -14,6 +15,7 @@ from maze_core.training.config import (
     positive_int,
     unit_interval,
 )
+from maze_dqn.presets import PRESETS
 
 
 @attrs.define(kw_only=True)
@@ -22,9 +24,9 @@ class DQNAlgorithmConfig(OffPolicyAlgorithmConfig):
     default, a Huber loss and a target network copied every ``target_update_interval`` gradient
     steps (``tau`` 1.0: hard copies). The behaviour policy is ε-greedy: ε falls linearly from
     ``exploration_initial_eps`` to ``exploration_final_eps`` over the first
-    ``exploration_fraction`` of the planned env steps (so training needs ``n_epochs``).
+    ``exploration_fraction`` of the planned env steps (so training needs a training length).
 
-    Defaults follow rl-baselines3-zoo's tuned CartPole-v1 settings (50k env steps: 10 epochs of
+    Defaults follow rl-baselines3-zoo's tuned CartPole-v1 settings (50k env steps, in epochs of
     ``epoch_length`` 20 iterations x ``train_freq`` 64 steps x the runner's 4 envs, 256 steps per
     iteration as the zoo's ``train_freq=256`` on one env), with ``gradient_steps`` 128, ``lr``
     2.3e-3, ``batch_size`` 64, ``buffer_size`` 100k, ``learning_starts`` 1000, ``gamma`` 0.99,
@@ -34,6 +36,8 @@ class DQNAlgorithmConfig(OffPolicyAlgorithmConfig):
     """
 
     trainer_class: ClassVar[str] = "maze_dqn.trainer:DQN"
+    #: tuned settings per env, chosen with ``preset="zoo"`` (``--preset zoo``)
+    presets: ClassVar[tuple[Preset, ...]] = PRESETS
     #: the model DQN learns with: a Q network over all actions, acting greedily on it
     default_policy: ClassVar[str] = "q_greedy"
     default_critic: ClassVar[str] = "step_state_action"
@@ -43,10 +47,9 @@ class DQNAlgorithmConfig(OffPolicyAlgorithmConfig):
     other_names: ClassVar[dict[str, str]] = {
         "learning_rate": "lr",
         "exploration_final_epsilon": "exploration_final_eps",
-        "n_timesteps": "n_epochs (an epoch is epoch_length * train_freq * n_envs env steps)",
     }
+    default_env_steps: ClassVar[int] = 50_000  # the zoo's n_timesteps
 
-    n_epochs: int = attrs.field(default=10, validator=positive_int)
     epoch_length: int = attrs.field(default=20, validator=positive_int)
     lr: float = attrs.field(default=2.3e-3, validator=positive_float)
     buffer_size: int = attrs.field(default=100_000, validator=positive_int)

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import attrs
 
+from maze_core.presets import Preset
 from maze_core.training.config import (
     SCHEDULES,
     OnPolicyAlgorithmConfig,
@@ -16,6 +17,7 @@ from maze_core.training.config import (
     positive_int,
     unit_interval,
 )
+from maze_ppo.presets import PRESETS
 
 
 @attrs.define(kw_only=True)
@@ -38,6 +40,18 @@ class PPOAlgorithmConfig(OnPolicyAlgorithmConfig):
     """
 
     trainer_class: ClassVar[str] = "maze_ppo.trainer:PPO"
+    #: tuned settings per env, chosen with ``preset="zoo"`` (``--preset zoo``)
+    presets: ClassVar[tuple[Preset, ...]] = PRESETS
+    default_env_steps: ClassVar[int] = 100_000  # learns CartPole-v1 (the zoo's n_timesteps)
+    #: healthy runs stay near 0.01-0.05 (docs/presets.md); at 0.1 the updates are too large
+    warning_limits: ClassVar[dict[str, tuple[float, str]]] = {
+        "approx_kl": (
+            0.1,
+            "the policy changes too much per update: lower algorithm.lr or algorithm.n_update_passes, "
+            "or set algorithm.target_kl (e.g. 0.02); tuned settings: --preset zoo where the env has "
+            "them (docs/presets.md)",
+        )
+    }
     other_names: ClassVar[dict[str, str]] = {
         "update_epochs": "n_update_passes (n_epochs is the training length)",
         "n_epochs_per_update": "n_update_passes",

@@ -16,19 +16,15 @@ class PPO(ActorCriticTrainer):
     # minibatches leave a native env's reset-only rows out: keeping them drops no env step
     handles_reset_rows = True
 
-    # an update that stops early on target_kl, or whose returns have no variance, returns fewer keys
-    console_statistics = (
+    # declared (an update that stops early on target_kl, or whose returns have no variance, returns
+    # fewer keys); clip_range, grad norms and early_stopped are only in the files
+    headline_statistics = (
         "policy_loss",
         "value_loss",
         "entropy",
         "approx_kl",
         "clip_fraction",
         "explained_variance",
-        "value",
-        "policy_grad_norm",
-        "critic_grad_norm",
-        "clip_range",
-        "early_stopped",
     )
 
     def update(self, rollout, critic_only: bool = False) -> dict[str, float]:

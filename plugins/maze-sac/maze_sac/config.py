@@ -8,12 +8,14 @@ from typing import Any, ClassVar
 import attrs
 
 from maze_core.errors import ConfigurationError
+from maze_core.presets import Preset
 from maze_core.training.config import (
     OffPolicyAlgorithmConfig,
     positive_float,
     positive_fraction,
     positive_int,
 )
+from maze_sac.presets import PRESETS
 
 
 def _is_number(value: Any) -> bool:
@@ -67,6 +69,8 @@ class SACAlgorithmConfig(OffPolicyAlgorithmConfig):
     """
 
     trainer_class: ClassVar[str] = "maze_sac.trainer:SAC"
+    #: tuned settings per env, chosen with ``preset="zoo"`` (``--preset zoo``)
+    presets: ClassVar[tuple[Preset, ...]] = PRESETS
     #: the model SAC learns with: a stochastic policy (squashed Gaussians for bounded Box heads)
     #: and twin Q(s, a) critics
     default_policy: ClassVar[str] = "probabilistic"
@@ -80,11 +84,9 @@ class SACAlgorithmConfig(OffPolicyAlgorithmConfig):
         "q_lr": "lr (one for actor, critics and temperature)",
         "alpha": "ent_coef",
         "autotune": "ent_coef ('auto' learns it)",
-        "n_timesteps": "n_epochs (an epoch is epoch_length * train_freq * n_envs env steps)",
-        "total_timesteps": "n_epochs (an epoch is epoch_length * train_freq * n_envs env steps)",
     }
+    default_env_steps: ClassVar[int] = 20_000  # the zoo's n_timesteps
 
-    n_epochs: int = attrs.field(default=20, validator=positive_int)
     epoch_length: int = attrs.field(default=250, validator=positive_int)
     lr: float = attrs.field(default=1e-3, validator=positive_float)
     buffer_size: int = attrs.field(default=1_000_000, validator=positive_int)

@@ -27,7 +27,7 @@ class SAC(OffPolicyTrainer):
     critics and the actor, then moves the critics' targets towards the critics."""
 
     statistics_reduction: ClassVar[dict[str, str]] = {"ent_coef": "last"}
-    console_statistics = ("critic_loss", "actor_loss", "ent_coef", "entropy", "q_value")
+    headline_statistics = ("critic_loss", "actor_loss", "ent_coef", "entropy")
 
     def setup(self) -> None:
         config, policy, critic = self.config, self.model.policy, self.model.critic

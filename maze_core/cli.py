@@ -5,7 +5,8 @@ Every command is a function on :data:`~maze_core.cli_app.app` (or on a sub-app s
 ``from maze_core.cli_app import app``, and import that module at the end of this one (as
 :mod:`maze_core.cli_train` and :mod:`maze_core.cli_plot` are). Import torch-based
 modules inside the command function, never at module level: ``maze --help`` and
-``maze plugins list`` must stay fast and must not import torch.
+``maze plugins list`` must stay fast and must not import torch. A plugin adds a command through the
+``register_commands`` hook (``maze tune`` comes from the plugin ``maze-tune``).
 """
 
 from __future__ import annotations
@@ -74,8 +75,30 @@ def list_plugins(
     Console().print(table)
 
 
+import maze_core.cli_evaluate  # noqa: E402, F401  (maze evaluate)
+import maze_core.cli_export  # noqa: E402, F401  (maze export)
 import maze_core.cli_plot  # noqa: E402, F401  (maze plot)
-import maze_core.cli_train  # noqa: E402, F401  (maze train, maze evaluate)
+import maze_core.cli_train  # noqa: E402, F401  (maze train)
+
+
+def _add_plugin_commands() -> None:
+    """The commands plugins register (``register_commands``), after the built-in ones, whose names
+    they cannot take; a broken plugin's command is left out (``maze plugins list`` says why)."""
+    from maze_core.errors import MazeError
+
+    taken = {info.name or info.callback.__name__.replace("_", "-") for info in app.registered_commands}
+    taken |= {info.name for info in app.registered_groups}
+    for name in registry.names("command"):
+        if name in taken:
+            continue
+        try:
+            function = registry.load("command", name)
+        except MazeError:
+            continue
+        app.command(name, cls=MazeCommand, no_args_is_help=True)(function)
+
+
+_add_plugin_commands()
 
 if __name__ == "__main__":
     app(prog_name="maze")

@@ -1,4 +1,5 @@
-"""``maze train`` and ``maze evaluate``: a :class:`~maze_core.run_context.RunContext` from the shell.
+"""``maze train``: a :class:`~maze_core.run_context.RunContext` from the shell (``maze evaluate`` is
+in :mod:`maze_core.cli_evaluate`, the options other commands share in :mod:`maze_core.cli_options`).
 
 Importing this module adds the commands to :data:`maze_core.cli.app`. ``maze --help`` imports it,
 so it must stay light: torch-based modules are imported inside the commands.
@@ -6,7 +7,7 @@ so it must stay light: torch-based modules are imported inside the commands.
 
 from __future__ import annotations
 
-import json
+import math
 import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,23 +16,34 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from maze_core.cli_app import MazeCommand, app, console, user_errors
+from maze_core.cli_options import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    TRUST_HELP,
+    AlgorithmOption,
+    CriticOption,
+    OverridesOption,
+    PolicyOption,
+    PresetOption,
+    RunnerOption,
+)
 from maze_core.run_context import DEFAULT_ALGORITHM, DEFAULT_RUNNER
-from maze_core.run_dir import CURVE_FILE, read_stats
-from maze_core.run_setup import OVERRIDE_SECTIONS
+from maze_core.run_dir import BEST_MODEL_FILE, CURVE_FILE, read_stats
 
 #: what ``--resume`` may change; everything else is the run's own configuration
-RESUME_OPTIONS = ("resume", "epochs", "target_return", "device", "trust_run_dir", "overrides")
-
-EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C (128 + SIGINT)
-EXIT_TERMINATED = 143  # 128 + SIGTERM
-
-TRUST_HELP = (
-    "Load any class the run's config.json names (only for your own runs: it can name any code). "
-    "Without it only plugin names and classes of the expected kind from installed packages are loaded."
+RESUME_OPTIONS = (
+    "resume",
+    "epochs",
+    "steps",
+    "target_return",
+    "device",
+    "tracker",
+    "trust_run_dir",
+    "overrides",
 )
+
 
 
 @app.command(cls=MazeCommand, no_args_is_help=True)
@@ -45,24 +57,35 @@ def train(
             show_default=False,
         ),
     ] = None,
-    algorithm: Annotated[
-        str, typer.Option(metavar="NAME", help="Registered algorithm name.")
-    ] = DEFAULT_ALGORITHM,
-    runner: Annotated[
-        str, typer.Option(metavar="NAME", help="Registered runner name: where the envs run.")
-    ] = DEFAULT_RUNNER,
-    policy: Annotated[
-        str | None,
-        typer.Option(metavar="NAME", help="Registered policy composer name.", show_default="the algorithm's"),
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Train with the settings in FILE: a run's config.json, or the best.json of maze tune "
+            "(on a fresh seed); options given too go over them, --set over its overrides.",
+            show_default=False,
+        ),
     ] = None,
-    critic: Annotated[
-        str | None,
-        typer.Option(metavar="NAME", help="Registered critic composer name.", show_default="the algorithm's"),
-    ] = None,
+    algorithm: AlgorithmOption = DEFAULT_ALGORITHM,
+    runner: RunnerOption = DEFAULT_RUNNER,
+    policy: PolicyOption = None,
+    critic: CriticOption = None,
     device: Annotated[
         str | None,
         typer.Option(
             metavar="DEVICE", help="Training device, e.g. cpu, cuda, cuda:1.", show_default="the algorithm's"
+        ),
+    ] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            "--steps",
+            parser=lambda text: _env_steps(text),
+            metavar="N",
+            help="Env steps to train, e.g. 100000, 100k or 1e5 (with --resume: more to add); 0: no "
+            "limit, until early stopping, the target return or Ctrl-C.",
+            show_default="the algorithm's budget, shown when training starts",
         ),
     ] = None,
     epochs: Annotated[
@@ -70,8 +93,8 @@ def train(
         typer.Option(
             min=0,
             metavar="N",
-            help="Epochs in total (0: until early stopping, the target return or Ctrl-C).",
-            show_default="the algorithm's n_epochs",
+            help="Epochs to train instead of --steps (with --resume: more to add); 0: no limit.",
+            show_default=False,
         ),
     ] = None,
     seed: Annotated[
@@ -85,15 +108,8 @@ def train(
             show_default=False,
         ),
     ] = None,
-    overrides: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="SECTION.FIELD=VALUE",
-            help=f"Override a field, e.g. algorithm.lr=0.001 or runner.n_envs=8; repeatable. "
-            f"Sections: {', '.join(OVERRIDE_SECTIONS)}.",
-        ),
-    ] = None,
+    overrides: OverridesOption = None,
+    preset: PresetOption = None,
     target_return: Annotated[
         float | None, typer.Option(metavar="R", help="Stop once the mean evaluation return reaches R.")
     ] = None,
@@ -101,9 +117,10 @@ def train(
         Path | None,
         typer.Option(
             metavar="RUN_DIR",
-            help="Continue the interrupted run in RUN_DIR, configured as it was. Only --epochs, "
-            "--target-return, --device, --trust-run-dir and --set of where this machine connects "
-            "(runner.address) may be given with it.",
+            help="Continue the interrupted run in RUN_DIR, configured as it was, up to its budget. "
+            "Only --steps or --epochs (more to train), --target-return, --device, --tracker, "
+            "--trust-run-dir and --set of where this machine connects (runner.address) may be given "
+            "with it.",
         ),
     ] = None,
     overwrite: Annotated[
@@ -114,6 +131,15 @@ def train(
         ),
     ] = False,
     trust_run_dir: Annotated[bool, typer.Option("--trust-run-dir", help=TRUST_HELP)] = False,
+    tracker: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tracker",
+            metavar="NAME",
+            help="Also log each epoch's statistics to an experiment tracker a plugin provides, e.g. "
+            "wandb or mlflow (configured by its own environment variables); repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Train an agent; the best model, a resumable checkpoint and the statistics go to a run directory."""
     context = None
@@ -121,88 +147,85 @@ def train(
         from maze_core.errors import ConfigurationError
         from maze_core.run_context import RunContext
 
+        length = _training_length(epochs, steps)
         if resume is not None:
             _refuse_with_resume(ctx)
             context, target_return = _resumed_context(
-                resume, epochs, target_return, device, trust_run_dir, overrides or []
+                resume, target_return, device, trust_run_dir, overrides or []
             )
         else:
             if trust_run_dir:
                 raise ConfigurationError("--trust-run-dir is for loading a run: give it with --resume")
             names = {"algorithm": algorithm, "policy": policy, "critic": critic, "runner": runner}
+            recorded = {}
+            if config is not None:  # the file's settings, where the command line gives none
+                given = {**names, "env": env, "device": device}
+                file = _config_file(config)
+                given = {key: value if _given(ctx, key) else file.get(key) for key, value in given.items()}
+                names, env, device = {key: given[key] for key in names}, given["env"], given["device"]
+                recorded = file.get("overrides") or {}
             context = RunContext(
                 env=_required_env(env),
                 **names,
-                overrides=_typed_overrides(overrides or [], _with_default_composers(names), epochs),
+                overrides={
+                    **recorded,
+                    **_typed_overrides(overrides or [], _with_default_composers(names), length),
+                },
                 run_dir=run_dir,
                 seed=seed,
                 device=device,
                 overwrite=overwrite,
+                preset=preset,
             )
         epochs_before = _trained_epochs(context.run_dir) if resume is not None else 0
         try:
-            context.train(target_return=target_return)
-            if _trained_epochs(context.run_dir) > epochs_before:
-                _write_curve(context.run_dir)  # while the run directory is still locked
-        except KeyboardInterrupt:
-            _ignore_interrupts()  # a second Ctrl-C while the workers shut down changes nothing
-            raise
+            try:
+                context.train(target_return=target_return, callbacks=tracker, **length)
+            except KeyboardInterrupt:
+                _ignore_interrupts()  # a second Ctrl-C while the curve is drawn changes nothing
+                _end_of_run(context.run_dir, epochs_before, interrupted=True)
+                raise
+            _end_of_run(context.run_dir, epochs_before)
         finally:
             context.close()
-    _print_summary(context.run_dir, trained=_trained_epochs(context.run_dir) > epochs_before)
-
-
-@app.command(cls=MazeCommand, no_args_is_help=True)
-def evaluate(
-    run_dir: Annotated[
-        Path,
-        typer.Argument(metavar="RUN_DIR", help="The run directory (holds config.json and state_dict.pt)."),
-    ],
-    episodes: Annotated[
-        int | None,
-        typer.Option(min=1, metavar="N", help="Episodes to run.", show_default="the run's eval_episodes"),
-    ] = None,
-    stochastic: Annotated[
-        bool, typer.Option("--stochastic", help="Sample actions instead of taking the most likely ones.")
-    ] = False,
-    device: Annotated[
-        str | None, typer.Option(metavar="DEVICE", help="Device of the policy.", show_default="the run's")
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
-    trust_run_dir: Annotated[bool, typer.Option("--trust-run-dir", help=TRUST_HELP)] = False,
-) -> None:
-    """Evaluate the best model of a finished or interrupted run on fresh episodes."""
-    with user_errors():
-        from maze_core.run_context import RunContext
-
-        context = RunContext.from_run_dir(run_dir, device=device, silent=True, trust_run_dir=trust_run_dir)
-        try:
-            stats = context.evaluate(n_episodes=episodes, deterministic=not stochastic)
-        finally:
-            context.close()
-    if as_json:
-        typer.echo(json.dumps(stats, indent=2))
-        return
-    mode = "stochastic" if stochastic else "deterministic"
-    table = Table(title=f"Evaluation of {run_dir} ({mode})", title_justify="left")
-    table.add_column("statistic")
-    table.add_column("value", justify="right")
-    for name, value in stats.items():
-        table.add_row(name, f"{value:g}")
-    console().print(table)
 
 
 # --- helpers ----------------------------------------------------------------------------------------
 
 
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` is on the command line (not its default)."""
+    source = ctx.get_parameter_source(name)  # click's ParameterSource (typer bundles its own click)
+    return source is not None and source.name != "DEFAULT"
+
+
+def _config_file(path: Path) -> dict:
+    """The RunContext arguments that ``--config FILE`` records (``{"arguments": {...}}``, as a run's
+    config.json has them), checked as untrusted input: plain names and values only."""
+    from maze_core.errors import ConfigurationError
+    from maze_core.run_config import checked_arguments, python_objects
+    from maze_core.run_dir import read_json
+
+    if not path.is_file():
+        raise ConfigurationError(f"--config {path}: no such file")
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"--config {path}: it holds no settings (a JSON object with 'arguments')")
+    # only its arguments matter: the run gets a seed (and a target) of its own
+    arguments = checked_arguments({"arguments": data.get("arguments"), "seed": 0}, path)
+    objects = python_objects(arguments) or (["wrappers"] if arguments.get("wrappers") else [])
+    if objects:
+        raise ConfigurationError(
+            f"--config {path}: its run was set up with Python objects ({', '.join(objects)}), which "
+            "the command line cannot give; train it from Python"
+        )
+    return arguments
+
+
 def _refuse_with_resume(ctx: typer.Context) -> None:
     from maze_core.errors import ConfigurationError
 
-    def given(name: str) -> bool:
-        source = ctx.get_parameter_source(name)  # click's ParameterSource (typer bundles its own click)
-        return source is not None and source.name != "DEFAULT"
-
-    refused = [p.opts[0] for p in ctx.command.params if p.name not in RESUME_OPTIONS and given(p.name)]
+    refused = [p.opts[0] for p in ctx.command.params if p.name not in RESUME_OPTIONS and _given(ctx, p.name)]
     if refused:
         allowed = ", ".join("--" + name.replace("_", "-") for name in RESUME_OPTIONS[1:-1])
         allowed += " and --set of the runner's machine options"
@@ -214,19 +237,16 @@ def _refuse_with_resume(ctx: typer.Context) -> None:
 
 def _resumed_context(
     run_dir: Path,
-    epochs: int | None,
     target_return: float | None,
     device: str | None,
     trust: bool,
     assignments: list[str],
 ):
-    """The run in ``run_dir``; ``--epochs`` sets its total, ``--target-return`` replaces its target,
-    ``--set`` gives the runner's machine options (where it connects), which a run never decides."""
+    """The run in ``run_dir``; ``--target-return`` replaces its target, ``--set`` gives the runner's
+    machine options (where it connects), which a run never decides."""
     from maze_core.run_context import RunContext, load_run_config
 
     changes = _machine_options(run_dir, assignments)
-    if epochs is not None:
-        changes["algorithm.n_epochs"] = epochs
     context = RunContext.from_run_dir(run_dir, overrides=changes, device=device, trust_run_dir=trust)
     recorded_target = load_run_config(run_dir).get("target_return")  # checked by from_run_dir
     return context, recorded_target if target_return is None else target_return
@@ -252,7 +272,13 @@ def _interrupts_end_the_run(current_context) -> Iterator[None]:
         context = current_context()
         if context is not None and is_resumable(context.run_dir):
             command = f"maze train --resume {escape(str(context.run_dir))}"
-            message = f"Interrupted. Continue with: [bold]{command}[/]"
+            kept = (
+                "Interrupted: the best model and a resumable checkpoint are kept."
+                if (context.run_dir / BEST_MODEL_FILE).exists()
+                else "Interrupted before the first epoch finished: a resumable checkpoint is kept, no "
+                "best model yet."
+            )
+            message = f"{kept} Continue with: [bold]{command}[/]"
         else:
             message = "Interrupted before the run saved anything to resume from: start it again."
         console(stderr=True).print(message)
@@ -310,17 +336,52 @@ def _with_default_composers(names: dict[str, str | None]) -> dict[str, str]:
     return {**names, "policy": policy, "critic": critic}
 
 
-def _typed_overrides(assignments: list[str], names: dict[str, str], epochs: int | None) -> dict:
-    """``--set`` values converted to the types of the fields they set; ``--epochs`` sets ``n_epochs``."""
+def _typed_overrides(assignments: list[str], names: dict[str, str], length: dict[str, int]) -> dict:
+    """``--set`` values converted to the types of the fields they set; refused where they set the
+    training length that ``--epochs`` or ``--steps`` gives too."""
     from maze_core.errors import ConfigurationError
     from maze_core.overrides import parse_overrides
 
     overrides = parse_overrides(assignments, names)
-    if epochs is not None:
-        if "algorithm.n_epochs" in overrides:
-            raise ConfigurationError("give the number of epochs once: --epochs or --set algorithm.n_epochs")
-        overrides["algorithm.n_epochs"] = epochs
+    given = [key for key in ("algorithm.n_epochs", "algorithm.n_env_steps") if key in overrides]
+    if length and given:
+        raise ConfigurationError(
+            f"give the training length once: {' or '.join(LENGTH_OPTIONS[key] for key in length)} "
+            f"or --set {given[0]}"
+        )
     return overrides
+
+
+#: the ``train()`` argument of each command-line option that gives the training length
+LENGTH_OPTIONS = {"n_epochs": "--epochs", "n_env_steps": "--steps"}
+
+
+def _training_length(epochs: int | None, steps: int | None) -> dict[str, int]:
+    """``--epochs`` or ``--steps`` as ``RunContext.train()``'s argument: epochs or env steps to train
+    (with --resume: to add), counted as train(n_epochs=...) counts them."""
+    from maze_core.errors import ConfigurationError
+
+    if epochs is not None and steps is not None:
+        raise ConfigurationError("give the training length once: --epochs or --steps")
+    if epochs is not None:
+        return {"n_epochs": epochs}
+    return {} if steps is None else {"n_env_steps": steps}
+
+
+def _env_steps(text: str) -> int:
+    """``--steps``: a whole number, with ``_`` separators, a k or M suffix or an exponent (100_000,
+    100k, 1.5M, 1e5)."""
+    number = text.strip().replace("_", "").lower()
+    scale = {"k": 1_000, "m": 1_000_000}.get(number[-1:], 1)
+    try:
+        value = float(number[:-1] if scale > 1 else number) * scale
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0 and value == int(value)):
+        raise typer.BadParameter(
+            f"{text!r} is not a number of env steps: give e.g. 100000, 100k, 1.5M or 1e5"
+        )
+    return int(value)
 
 
 def _trained_epochs(run_dir: Path) -> int:
@@ -329,16 +390,18 @@ def _trained_epochs(run_dir: Path) -> int:
     return int(lines[-1]["epoch"]) if lines else 0
 
 
-def _print_summary(run_dir: Path, trained: bool) -> None:
+def _end_of_run(run_dir: Path, epochs_before: int, interrupted: bool = False) -> None:
+    """``curve.png`` and the summary of a run that trained an epoch or more, finished or interrupted
+    (while the run directory is still locked)."""
+    if _trained_epochs(run_dir) > epochs_before:
+        _write_curve(run_dir)
+        _print_summary(run_dir)
+
+
+def _print_summary(run_dir: Path) -> None:
     """Where the run is, its best return, and the commands that evaluate it and show its curves."""
     lines = read_stats(run_dir)
     out = console()
-    if not trained:
-        out.print(
-            f"Nothing to train: the run in {escape(str(run_dir))} has trained its "
-            f"{_trained_epochs(run_dir)} epochs; give --epochs N to train until epoch N."
-        )
-        return
     source = "eval" if any("eval" in line for line in lines) else "train"
     returns = [
         (line[source]["episode_return_mean"], line)

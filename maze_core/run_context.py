@@ -24,6 +24,7 @@ from maze_core import plugins
 from maze_core import run_dir as run_files
 from maze_core._imports import only_installed_code
 from maze_core.errors import ConfigurationError, UnknownNameError, sigterm_as_interrupt
+from maze_core.presets import find_preset, preset_hint, recorded_preset, with_preset
 from maze_core.run_config import (
     load_run_config,
     rebuild_arguments,
@@ -38,9 +39,8 @@ from maze_core.run_setup import (
     check_parts_fit,
     check_target_return,
     checked_seed,
-    composer_defaults,
     resolve_algorithm,
-    resolve_composer,
+    resolve_model,
     resolve_runner,
     split_overrides,
     wrapped_factory,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from maze_core.agent import BasePolicyComposer, CriticComposerInterface
     from maze_core.runners import Runner
+    from maze_core.training.epochs import Budget
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +82,11 @@ class RunContext:
     :param runner: a registered runner name or a ``Runner``.
     :param wrappers: wrappers applied to every env the factory creates: classes, ``(class, kwargs)``
         pairs, or a ``{class: kwargs}`` dict.
-    :param overrides: ``{"algorithm.lr": 1e-3, "runner.n_envs": 8, "policy.<arg>": ...}``.
+    :param overrides: ``{"algorithm.lr": 1e-3, "runner.n_envs": 8, "policy.<arg>": ...}``;
+        ``"model.hidden_units": [64, 64]`` and ``"model.activation": "relu"`` size the default
+        networks of policy and critic (``policy.hidden_units``, ``critic.hidden_units``: one of them).
+    :param preset: the name of tuned settings the algorithm ships for this env (e.g. ``"zoo"``,
+        see docs/presets.md); ``overrides`` go over them.
     :param run_dir: where the run's files go (default ``outputs/<env>-<algorithm>-<runner>/<time>``).
         A directory holding run files is refused unless ``resume`` or ``overwrite`` is given.
     :param seed: seeds envs, torch, numpy and Python (an integer in [0, 2**32 - 1]); None draws one
@@ -108,6 +113,7 @@ class RunContext:
         silent: bool = False,
         resume: bool = False,
         overwrite: bool = False,
+        preset: str | None = None,
     ):
         from maze_core.env.names import resolve_env
         from maze_core.training.devices import resolve_device
@@ -116,7 +122,10 @@ class RunContext:
             raise ConfigurationError(
                 "RunContext needs env=: a registered env name, a gymnasium id or an env factory"
             )
+        self.preset = find_preset(preset, algorithm, env)
+        overrides = with_preset(self.preset, overrides)
         # as given, for config.json: a run set up from names and plain values can be rebuilt from it
+        # (a preset's settings as overrides, so that it is rebuilt with the settings it was trained with)
         self._arguments = {
             "env": env,
             "algorithm": algorithm,
@@ -133,15 +142,9 @@ class RunContext:
         self.algorithm_name, self.algorithm = resolve_algorithm(
             algorithm, overrides.pop("algorithm", {}), device
         )
-        defaults = composer_defaults(type(self.algorithm))
-        policy_overrides, critic_overrides = overrides.pop("policy", {}), overrides.pop("critic", {})
-        # the algorithm's composers come with its arguments for them, under the user's overrides
-        if policy is None:
-            policy_overrides = {**defaults.policy_kwargs, **policy_overrides}
-        if critic is None:
-            critic_overrides = {**defaults.critic_kwargs, **critic_overrides}
-        self.policy_choice = resolve_composer("policy", policy, defaults.policy, policy_overrides)
-        self.critic_choice = resolve_composer("critic", critic, defaults.critic, critic_overrides)
+        self.policy_choice, self.critic_choice = resolve_model(
+            policy, critic, type(self.algorithm), overrides
+        )
         check_parts_fit(self.algorithm_name, self.algorithm, self.critic_choice)
         self.runner_name, self.runner = resolve_runner(runner, overrides.pop("runner", {}))
         self.torch_device = resolve_device(self.algorithm.device)  # an unavailable GPU fails here
@@ -162,9 +165,11 @@ class RunContext:
         #: machine options that file recorded and the user did not give again (not used)
         self._withheld_options: dict[str, Any] = {}
         self._trainer = None
+        self._recorded_config: dict[str, Any] = {}  # what config.json records, once train() wrote it
         self._model = None
         self._best_policy = None
         self._loaded_normalization = None
+        self._memory = None  # a recurrent policy's hidden state between compute_action calls
 
     @classmethod
     def from_run_dir(
@@ -204,43 +209,83 @@ class RunContext:
             raise with_missing_plugins(error, config, run_dir) from error
         context._untrusted_source = source
         context._withheld_options = withheld
+        context.preset = recorded_preset(config)
         return context
 
     # --- training -------------------------------------------------------------------------------
 
-    def train(self, n_epochs: int | None = None, target_return: float | None = None) -> TrainingSummary:
-        """Train ``n_epochs`` more epochs (0: until early stopping or Ctrl-C); repeated calls continue.
+    def train(
+        self,
+        n_epochs: int | None = None,
+        target_return: float | None = None,
+        n_env_steps: int | None = None,
+        callbacks: list | None = None,
+    ) -> TrainingSummary:
+        """Train ``n_epochs`` more epochs or ``n_env_steps`` more env steps (0: until early stopping
+        or Ctrl-C); repeated calls continue.
 
-        None means the config's ``n_epochs``; a resumed run then trains the epochs it had left.
-        With ``target_return``, training stops once the mean evaluation return reaches it.
+        With neither, the run trains up to its planned length: the config's ``n_epochs`` or
+        ``n_env_steps``, else the algorithm's ``default_env_steps`` (a resumed run: what it had
+        left). A budget in env steps ends with the first iteration that reaches it, so the last
+        epoch may be shorter. With ``target_return``, training stops once the mean evaluation return
+        reaches it. ``callbacks``: :class:`~maze_core.training.callbacks.Callback` instances, or
+        names of trackers plugins register (``"wandb"``, ``"mlflow"``), run inside training.
         Returns where the run stands: epochs and env steps so far, the best return, the run directory.
         """
         from maze_core import statistics
+        from maze_core.training.callbacks import RunInfo, resolve_callbacks
+        from maze_core.training.epochs import check_length
         from maze_core.training.progress import ConsoleProgress, Progress
         from maze_core.training.writers import make_console, setup_logging
 
         check_target_return(target_return)
+        check_length(n_epochs, n_env_steps)
+        callbacks = resolve_callbacks(callbacks)
         console = None if self.silent else make_console()
-        if self._trainer is None:
+        first_call = self._trainer is None
+        if first_call:
             self._build()
-            self._write_config(target_return)
-            if self.resume and n_epochs is None and self.algorithm.n_epochs > 0:
-                n_epochs = max(self.algorithm.n_epochs - self._trainer.epoch, 0)
-                if n_epochs == 0:
-                    return self._summary()
+        trainer = self._trainer
+        budget = trainer.budget(n_epochs, n_env_steps)
+        given = n_epochs is not None or n_env_steps is not None
+        if first_call:
+            self._write_config(target_return, budget if given else None)
+        if budget.reached(trainer.epoch, trainer.env_steps):
             if console is not None:
-                console.print(self._banner(), soft_wrap=True)  # long names: never a line break inside
-        columns = getattr(self._trainer, "console_statistics", None)
+                epochs = f"{trainer.epoch} epoch{'s' if trainer.epoch != 1 else ''}"
+                console.print(
+                    f"Nothing to train: the run has used its budget ({epochs}, {trainer.env_steps:,} env "
+                    "steps).\nGive a number of epochs or env steps to train more."
+                )
+            return self._summary()
+        if console is not None and first_call:
+            budget_text = budget.describe(trainer.epoch, trainer.env_steps)
+            default = not given and self.algorithm.n_env_steps is None and not self.algorithm.n_epochs
+            if default and not trainer.env_steps:
+                budget_text += f" ({self.algorithm_name}'s default)"
+            console.print(self._banner(budget_text), soft_wrap=True)  # long names: never a line break inside
+        headline = getattr(trainer, "headline_statistics", None)
+        columns = headline or getattr(trainer, "console_statistics", None)  # its earlier name
         writers = setup_logging(log_dir=self.run_dir, console=console or False, columns=columns)
         self._best_policy = self._loaded_normalization = None  # training may find a new best
+        self._memory = None  # the state of another policy's
+        run = RunInfo(self.run_dir, self._recorded_config, trainer.epoch, trainer.env_steps)
+        error = None
         try:
             with ConsoleProgress(console) if console else Progress() as progress, sigterm_as_interrupt():
-                self._trainer.progress = progress
-                self._trainer.train(n_epochs, target_return=target_return)
+                trainer.progress, trainer.callbacks = progress, callbacks
+                for callback in callbacks:
+                    callback.on_train_start(run)
+                trainer.train(n_epochs, target_return=target_return, n_env_steps=n_env_steps)
+        except BaseException as exception:
+            error = exception
+            raise
         finally:
-            self._trainer.progress = None
+            trainer.progress, trainer.callbacks = None, []
             for writer in writers:
                 statistics.remove_writer(writer)
+            for callback in callbacks:
+                callback.on_train_end(error)
         return self._summary()
 
     def _summary(self) -> TrainingSummary:
@@ -252,8 +297,8 @@ class RunContext:
             run_dir=self.run_dir,
         )
 
-    def _banner(self) -> str:
-        """What is trained, where and how (rich markup), printed when training starts."""
+    def _banner(self, budget: str) -> str:
+        """What is trained, where, how and for how long (rich markup), printed when training starts."""
         from rich.markup import escape
 
         n_parameters = sum(p.numel() for p in self._model.parameters())
@@ -267,8 +312,20 @@ class RunContext:
             f"[bold]{self.algorithm_name}[/]{after}\n"
             f"Runner {runner}; device {self.torch_device}; seed {self.seed}\n"
             f"Model: {n_parameters:,} parameters\n"
+            f"Budget: {budget}\n"
+            f"{self._settings_line()}"
             f"Run directory: {escape(str(self.run_dir))}"
         )
+
+    def _settings_line(self) -> str:
+        """The preset's settings (a resumed run's: as its config.json records them), or, for a new
+        run without one, which presets the env has."""
+        from rich.markup import escape
+
+        if self.preset is not None:
+            return escape(self.preset.describe()) + "\n"
+        hint = None if self.resume else preset_hint(self.algorithm, self._arguments["env"])
+        return escape(hint) + "\n" if hint else ""
 
     def _build(self) -> None:
         """Lock the run directory, build everything, then (and only then) replace an earlier run."""
@@ -296,7 +353,9 @@ class RunContext:
                 run_files.remove_run(self.run_dir)
             run_files.refuse_links(self.run_dir)
         except BaseException:
-            self.close()
+            self.runner.close()
+            self._lock.release(remove_created=True)  # a run that never started leaves no directory
+            self._lock = None
             raise
         self._trainer = trainer
 
@@ -334,12 +393,15 @@ class RunContext:
             self._run_dir = Path("outputs") / name / stamp
         return self._run_dir
 
-    def _write_config(self, target_return: float | None) -> None:
+    def _write_config(self, target_return: float | None, planned: Budget | None) -> None:
+        """config.json; ``planned``: the length train() was given, recorded as the config's, so that
+        a resumed run trains up to it."""
         config = {
             "env": self.env_name,
             "algorithm": {"name": self.algorithm_name, **self.algorithm.to_dict()},
             "policy": self.policy_choice.recorded(),
             "critic": self.critic_choice.recorded(),
+            "preset": self.preset.recorded() if self.preset else None,
             "runner": {"name": self.runner_name, **self.runner.settings()},
             "seed": self.seed,
             "python": sys.version.split()[0],
@@ -347,6 +409,16 @@ class RunContext:
             "arguments": record_arguments(self._arguments),
             "target_return": target_return,
         }
+        if planned is not None:
+            length = {"n_env_steps": None, **planned.as_config()}
+            config["algorithm"].update(length)
+            overrides = config["arguments"]["overrides"]
+            for key, value in length.items():
+                if value is None:  # the default
+                    overrides.pop(f"algorithm.{key}", None)
+                else:
+                    overrides[f"algorithm.{key}"] = value
+        self._recorded_config = config
         run_files.write_text(self.run_dir / CONFIG_FILE, json.dumps(config, indent=2) + "\n")
 
     # --- using the result -----------------------------------------------------------------------
@@ -384,12 +456,51 @@ class RunContext:
 
     def compute_action(self, observation, actor_id=None, deterministic: bool = False):
         """An action of the best policy for ``observation`` (which is not modified); with
-        ``runner.normalize_observations`` the observation is normalized first (frozen statistics)."""
+        ``runner.normalize_observations`` the observation is normalized first (frozen statistics).
+
+        For a gymnasium env, the env's own observation (one, or a batch) gets the env's own action,
+        what ``env.step`` takes; Maze's dict form, ``{"observation": obs}``, gets Maze's
+        ``{"action": array}``, as for a MazeEnv (docs/training.md, "Acting").
+        """
+        from collections.abc import Mapping
+
+        conversion = self._gym_conversion()
+        as_gym = conversion is not None and conversion.is_own_observation(observation)
+        if as_gym:
+            observation = conversion.policy_observation(observation)
+        elif not isinstance(observation, Mapping):
+            raise ConfigurationError(
+                f"compute_action takes an observation dict {{key: array}} for this run's env (a Maze "
+                f"env), got {type(observation).__name__}"
+            )
         normalization = self._observation_normalization()
         if normalization is not None:
             step_key = actor_id[0] if actor_id is not None else next(iter(self._observation_spaces_dict))
             observation = normalization.normalize_observation(observation, step_key, update=False)
-        return self.policy.compute_action(observation, actor_id=actor_id, deterministic=deterministic)
+        policy = self.policy
+        if getattr(policy, "is_recurrent", False):  # remembers across calls, until reset_memory()
+            memory = self._memory = self._memory or _new_memory()
+            action = policy.compute_action(observation, actor_id, deterministic, memory=memory)
+        else:
+            action = policy.compute_action(observation, actor_id=actor_id, deterministic=deterministic)
+        return conversion.gym_action(action) if as_gym else action
+
+    def reset_memory(self, where=None) -> None:
+        """Forget what a recurrent policy remembers from earlier :meth:`compute_action` calls: call
+        it when an episode starts (for all envs, or, with a batch of observations, ``where`` the
+        envs whose episode ended: a bool array such as ``terminated | truncated``). Nothing to do
+        for a feed-forward policy. See docs/models.md, "Recurrent policies"."""
+        if self._memory is not None:
+            self._memory.reset(where)
+
+    def _gym_conversion(self):
+        """How this run's env converts gymnasium values (None for a Maze env), from one probe env."""
+        if "_conversion" not in vars(self):
+            from maze_core.env.gym_env import gym_conversion
+
+            with only_installed_code(self._untrusted_source):
+                self._conversion = gym_conversion(self.env_factory)
+        return self._conversion
 
     def _observation_normalization(self):
         """The observation normalization the best policy acts with (None without one): the
@@ -417,19 +528,31 @@ class RunContext:
             self._loaded_normalization = normalization
         return self._loaded_normalization
 
-    def evaluate(self, n_episodes: int | None = None, deterministic: bool = True) -> dict[str, float]:
+    def evaluate(
+        self, n_episodes: int | None = None, deterministic: bool = True, video_dir: str | Path | None = None
+    ) -> dict[str, float]:
         """Evaluate the best policy on ``n_episodes`` fresh episodes; returns their statistics.
 
-        None means the runner's ``eval_episodes``, or 8 for a run trained without evaluation.
+        None means the runner's ``eval_episodes``, or 8 for a run trained without evaluation. As
+        :meth:`train` does, it sets torch's CPU threads to ``runner.torch_threads`` (1 by default).
+        With ``video_dir``, the episodes run one after another in one env and each is recorded to
+        ``video_dir/eval-episode-<i>.mp4`` (a gymnasium env that renders ``rgb_array``; needs
+        ``maze-core[video]``; see docs/export.md).
         """
         from maze_core.env.native import native_factory
         from maze_core.env.vector import SequentialVectorEnv
         from maze_core.training.evaluator import RolloutEvaluator, summary
+        from maze_core.training.seeding import configure_torch_threads
 
+        configure_torch_threads(self.runner.torch_threads)  # a small model's matmuls: fastest on one
         n_episodes = n_episodes or self.runner.eval_episodes or 8
         n_envs = min(n_episodes, self.runner.n_eval_envs)
         vector_env_factory = native_factory(self.env_factory, auto=self.runner.native_vector_env)
-        if vector_env_factory is not None:
+        if video_dir is not None:
+            from maze_core.video import recording_factory
+
+            env = SequentialVectorEnv([recording_factory(self.env_factory, video_dir, n_episodes)])
+        elif vector_env_factory is not None:
             env = vector_env_factory(n_envs)
         else:
             env = SequentialVectorEnv([self.env_factory] * n_envs)
@@ -449,6 +572,29 @@ class RunContext:
 
             make_console().print(summary("evaluation", stats))
         return stats
+
+    def export(self, path: str | Path | None = None, format: str = "onnx") -> Path:
+        """Write the best policy, acting as ``compute_action(..., deterministic=True)`` does, to one
+        ONNX (``format="onnx"``) or TorchScript (``"torchscript"``) file, with its observation
+        normalization, action masking and action post-processing; returns the file's path
+        (default ``run_dir/policy.onnx`` or ``policy.pt``). See docs/export.md."""
+        from maze_core.export import default_path, export_policy
+
+        path = default_path(self.run_dir, format) if path is None else Path(path)
+        policy = self.policy  # builds the model; a run without a best model fails here
+        observation_spaces = self._observation_spaces_dict
+        step_key = next(iter(observation_spaces))
+        export_policy(
+            policy,
+            observation_spaces[step_key],
+            self._observation_normalization(),
+            step_key,
+            path,
+            format=format,
+            gym_conversion=self._gym_conversion(),
+            description={"env": self.env_name, "algorithm": self.algorithm_name},
+        )
+        return path
 
     def close(self) -> None:
         """Stop the run's env workers and unlock the run directory (also done at interpreter exit)."""
@@ -474,3 +620,9 @@ DEFAULT_RUNNER = inspect.signature(RunContext).parameters["runner"].default
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
+def _new_memory():
+    from maze_core.agent.memory import RecurrentMemory
+
+    return RecurrentMemory()

@@ -45,6 +45,8 @@ from benchmarks.learning import (
     SELECTION_EPISODES,
     SELECTION_SEED,
     _maze_actor,
+    _mean_std,
+    _median_reached,
     held_out_return,
 )
 
@@ -309,18 +311,6 @@ def _result(task, library, seed, curve, held_out, wall, settings) -> dict:
 
 
 # --- the report ---------------------------------------------------------------------------------
-
-
-def _mean_std(values: list[float]) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.1f}"
-    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
-
-
-def _median_reached(values: list[float | None], fmt: str) -> str:
-    ranked = sorted(v if v is not None else float("inf") for v in values)
-    median = statistics.median(ranked)
-    return "not reached" if median == float("inf") else fmt.format(median)
 
 
 def _per_seed(values: list[float]) -> str:

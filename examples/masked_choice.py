@@ -2,9 +2,10 @@
 
 ``MaskedChoiceEnv`` has 100 discrete actions, of which 5, drawn at random each step, are valid.
 Every action has a fixed value, one of five levels from 0.2 to 1.0 (the same in every instance); a
-valid action earns its value, an invalid one earns nothing. The observation shows which actions are valid (as features), and the
-env tells it the sb3-contrib way too, through ``action_masks()``; ``ActionMasksAsObservation``
-turns that into the ``action_mask`` observation Maze applies to the policy's logits.
+valid action earns its value, an invalid one earns nothing. The observation shows which actions
+are valid (as features), and the env tells it the sb3-contrib way too, through
+``action_masks()``; ``ActionMasksAsObservation`` turns that into the ``action_mask`` observation
+Maze applies to the policy's logits.
 
     python examples/masked_choice.py          # masked PPO, 50k env steps, then evaluation
 """

@@ -99,8 +99,8 @@ def test_a_masked_policy_trains_evaluates_and_reloads_from_its_run_directory(ins
     env = {**__import__("os").environ, "PYTHONPATH": str(installed), "COLUMNS": "200"}
     quick = ["--set", "algorithm.epoch_length=2", "--set", "algorithm.n_rollout_steps=16"]
     for command in (
-        [*maze, "train", "--env", "test-masked-corridor", "--algorithm", "maze-ppo:ppo", "--epochs", "1", *quick,
-         "--run-dir", str(run_dir)],
+        [*maze, "train", "--env", "test-masked-corridor", "--algorithm", "maze-ppo:ppo", "--epochs", "1",
+         *quick, "--run-dir", str(run_dir)],
         [*maze, "evaluate", str(run_dir), "--episodes", "4"],
     ):  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -70,12 +71,24 @@ def sigterm_as_interrupt(replace: bool = False) -> Iterator[None]:
         _sigterm_received.set()
         raise Terminated("terminated by SIGTERM")
 
+    unraisable_hook = sys.unraisablehook
+
+    def quiet_when_lost(unraisable):
+        """Python prints an exception raised where it cannot propagate (a finalizer, an import
+        lock's callback) as "Exception ignored ... Traceback"; a lost Terminated is raised again
+        by :func:`raise_if_terminated`, so it needs no such message."""
+        if not isinstance(unraisable.exc_value, Terminated):
+            unraisable_hook(unraisable)
+
     _sigterm_received.clear()
     signal.signal(signal.SIGTERM, terminate)
+    sys.unraisablehook = quiet_when_lost
     try:
         yield
     finally:
         _sigterm_received.clear()  # it concerned this block only
+        if sys.unraisablehook is quiet_when_lost:
+            sys.unraisablehook = unraisable_hook
         if signal.getsignal(signal.SIGTERM) is terminate:
             signal.signal(signal.SIGTERM, previous)
 

@@ -347,7 +347,8 @@ def _envpool_cartpole(n_envs):
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
-@pytest.mark.parametrize("runner", ["dev", "local"])
+# the dev runner's case is slow (25 s: it learns in this process); the local one covers the factory
+@pytest.mark.parametrize("runner", [pytest.param("dev", marks=pytest.mark.slow), "local"])
 def test_envpool_trains_through_a_vector_env_factory(tmp_path, runner):
     """EnvPool's gymnasium interface is a VectorEnv with next-step autoreset: a factory is all it
     takes, in this process and in the local runner's workers (the CartPole fast test's budget)."""

@@ -216,6 +216,7 @@ def test_the_best_model_keeps_the_statistics_it_was_evaluated_with(tmp_path):
     )
 
 
+@pytest.mark.slow  # 15 s of learning; the statistics, clipping and checkpointing are tested above
 def test_normalized_cartpole_learns(tmp_path):
     """The CartPole fast test's budget with both normalizations (random play returns about 22)."""
     rc = RunContext(

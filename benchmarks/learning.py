@@ -140,21 +140,7 @@ def maze_run(task: str, seed: int, stop_at_threshold: bool) -> dict:
                 target_return=spec["threshold"] if stop_at_threshold else None,
             )
             wall = time.perf_counter() - start
-            curve, train_time = [], 0.0
-            for line in (run_dir / "stats.jsonl").read_text().splitlines():
-                stats = json.loads(line)
-                train_time += stats["algorithm"]["epoch_time"]
-                curve.append(
-                    {
-                        "env_steps": int(stats["algorithm"]["env_steps"]),
-                        "train_seconds": train_time,
-                        "selection_return": stats["eval"]["episode_return_mean"],
-                    }
-                )
-            held_out = {
-                "final": held_out_return(_maze_actor(rc._model.policy), env_id, _held_out_seeds()),
-                "best": held_out_return(_maze_actor(rc.policy), env_id, _held_out_seeds()),
-            }
+            curve, held_out = maze_curve_and_held_out(rc, run_dir, env_id)
         finally:
             rc.close()
     return _result(task, "maze", seed, curve, held_out, wall)
@@ -399,3 +385,24 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def maze_curve_and_held_out(rc, run_dir, env_id: str) -> tuple[list[dict], dict[str, float]]:
+    """A finished run's selection curve (from its stats.jsonl) and the held-out returns of its
+    final and its best policy."""
+    curve, train_time = [], 0.0
+    for line in (run_dir / "stats.jsonl").read_text().splitlines():
+        stats = json.loads(line)
+        train_time += stats["algorithm"]["epoch_time"]
+        curve.append(
+            {
+                "env_steps": int(stats["algorithm"]["env_steps"]),
+                "train_seconds": train_time,
+                "selection_return": stats["eval"]["episode_return_mean"],
+            }
+        )
+    held_out = {
+        "final": held_out_return(_maze_actor(rc._model.policy), env_id, _held_out_seeds()),
+        "best": held_out_return(_maze_actor(rc.policy), env_id, _held_out_seeds()),
+    }
+    return curve, held_out

@@ -44,10 +44,11 @@ from benchmarks.learning import (
     HELD_OUT_SEED,
     SELECTION_EPISODES,
     SELECTION_SEED,
-    _maze_actor,
+    _held_out_seeds,
     _mean_std,
     _median_reached,
     held_out_return,
+    maze_curve_and_held_out,
 )
 
 RESULTS = ROOT / "benchmarks" / "results" / "l2.json"
@@ -121,10 +122,6 @@ def _first_reach(curve: list[dict], threshold: float) -> dict | None:
     return next((point for point in curve if point["selection_return"] >= threshold), None)
 
 
-def _held_out_seeds() -> list[int]:
-    return [HELD_OUT_SEED + i for i in range(HELD_OUT_EPISODES)]
-
-
 def maze_config(task: str, defaults: bool):
     """Our config for ``task``: the zoo's one-env settings, or the plugin's defaults (4 envs).
     Returns ``(config, n_envs, epochs)``; an epoch is ``eval_every`` env steps."""
@@ -169,21 +166,7 @@ def maze_run(task: str, seed: int, defaults: bool = False) -> dict:
         try:
             rc.train(n_epochs=n_epochs)
             wall = time.perf_counter() - start
-            curve, train_time = [], 0.0
-            for line in (run_dir / "stats.jsonl").read_text().splitlines():
-                stats = json.loads(line)
-                train_time += stats["algorithm"]["epoch_time"]
-                curve.append(
-                    {
-                        "env_steps": int(stats["algorithm"]["env_steps"]),
-                        "train_seconds": train_time,
-                        "selection_return": stats["eval"]["episode_return_mean"],
-                    }
-                )
-            held_out = {
-                "final": held_out_return(_maze_actor(rc._model.policy), env_id, _held_out_seeds()),
-                "best": held_out_return(_maze_actor(rc.policy), env_id, _held_out_seeds()),
-            }
+            curve, held_out = maze_curve_and_held_out(rc, run_dir, env_id)
         finally:
             rc.close()
     library = "maze_defaults" if defaults else "maze"

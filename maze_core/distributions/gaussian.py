@@ -8,7 +8,7 @@ only in that map (:meth:`_to_action`, :meth:`_to_latent` and its log-Jacobian).
 from __future__ import annotations
 
 import math
-from functools import cached_property
+from functools import cache, cached_property
 
 import gymnasium as gym
 import numpy as np
@@ -20,10 +20,15 @@ from maze_core.errors import ConfigurationError
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
-#: Gauss-Hermite nodes and weights for expectations under N(0, 1): E[f(z)] ~ sum(weights * f(nodes)).
-#: 32 nodes: exact for polynomials up to degree 63; see SquashedGaussianProbabilityDistribution.entropy
-_NORMAL_NODES, _NORMAL_WEIGHTS = map(torch.from_numpy, np.polynomial.hermite_e.hermegauss(32))
-_NORMAL_WEIGHTS = _NORMAL_WEIGHTS / _NORMAL_WEIGHTS.sum()
+
+@cache
+def _normal_quadrature() -> tuple[torch.Tensor, torch.Tensor]:
+    """Gauss-Hermite nodes and weights for expectations under N(0, 1): E[f(z)] ~ sum(weights *
+    f(nodes)). 32 nodes: exact for polynomials up to degree 63; see
+    SquashedGaussianProbabilityDistribution.entropy. Computed on first use: ``numpy.polynomial``
+    takes 0.08 s to import."""
+    nodes, weights = map(torch.from_numpy, np.polynomial.hermite_e.hermegauss(32))
+    return nodes, weights / weights.sum()
 
 
 class DiagonalGaussianProbabilityDistribution(ProbabilityDistribution):
@@ -212,7 +217,7 @@ class SquashedGaussianProbabilityDistribution(DiagonalGaussianProbabilityDistrib
         Algorithms use this value both for the entropy bonus and in the logs."""
         # log(1 - tanh(x)^2) = 2 (log 2 - x - softplus(-2x)) and E[x] is the mean, so only the
         # softplus needs the quadrature; -2x is Gaussian with mean -2 mean and std 2 std
-        nodes, weights = _NORMAL_NODES.to(self.mean), _NORMAL_WEIGHTS.to(self.mean)
+        nodes, weights = (tensor.to(self.mean) for tensor in _normal_quadrature())
         minus_2x = (-2 * self.mean).unsqueeze(-1) + (2 * self.std).unsqueeze(-1) * nodes
         expected_softplus = F.softplus(minus_2x) @ weights
         expected_log_jacobian = torch.log(self._scale) + 2 * (math.log(2.0) - self.mean - expected_softplus)

@@ -32,6 +32,7 @@ from maze_core.training.callbacks import StopTraining, overrides
 from maze_core.training.config import SCHEDULES
 from maze_core.training.divergence import DivergenceWatch
 from maze_core.training.model_selection import BestModelSelection
+from maze_core.training.optimizers import Optimizer
 from maze_core.training.progress import Progress
 
 BEST_MODEL_FILE = run_files.BEST_MODEL_FILE
@@ -164,7 +165,7 @@ class EpochTrainer(Trainer):
         """One iteration of an epoch: ``(env steps taken, statistics of each update made)``."""
 
     @abstractmethod
-    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def _optimizers(self) -> dict[str, Optimizer]:
         """The optimizers whose state checkpoints keep, by the checkpoint key they are saved under."""
 
     def _start_epoch(self) -> None:

@@ -23,6 +23,7 @@ from torch import nn
 from maze_core import run_dir as run_files
 from maze_core import statistics
 from maze_core.errors import TrainingError
+from maze_core.training import optimizers
 from maze_core.training.config import OffPolicyAlgorithmConfig
 from maze_core.training.epochs import EpochTrainer
 from maze_core.training.replay import ReplayBatch, ReplayBuffer
@@ -46,7 +47,7 @@ class OffPolicyTrainer(EpochTrainer):
             collector.action_spaces_dict[step_key],
             config.buffer_size,
         )
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.optimizers: dict[str, optimizers.Optimizer] = {}
         self.extra_parameters: dict[str, nn.Parameter] = {}
         self.targets: dict[str, nn.Module] = {}
         self.n_gradient_steps = 0
@@ -70,16 +71,12 @@ class OffPolicyTrainer(EpochTrainer):
 
     # --- helpers for algorithms -----------------------------------------------------------------
 
-    def add_optimizer(
-        self, name: str, parameters: Iterable[nn.Parameter], lr: float
-    ) -> torch.optim.Optimizer:
-        """An Adam optimizer over ``parameters``, kept in checkpoints under ``name``. It is torch's
-        fused implementation where the device has one (CPU, CUDA): one kernel for all parameters
-        instead of several per tensor, which measured 19% off a DQN gradient step (docs/benchmarks.md,
-        B10); the same algorithm, equal to the default one up to float rounding."""
-        parameters = list(parameters)
-        fused = all(parameter.device.type in ("cpu", "cuda") for parameter in parameters)
-        optimizer = torch.optim.Adam(parameters, lr=lr, fused=fused or None)
+    def add_optimizer(self, name: str, parameters: Iterable[nn.Parameter], lr: float) -> optimizers.Adam:
+        """An Adam optimizer (:mod:`maze_core.training.optimizers`) over ``parameters``, kept in
+        checkpoints under ``name``. It runs torch's fused kernel where the device has one (CPU,
+        CUDA): one kernel for all parameters instead of several per tensor, which measured 19% off a
+        DQN gradient step (docs/benchmarks.md, B10)."""
+        optimizer = optimizers.Adam(parameters, lr=lr)
         self.optimizers[name] = optimizer
         return optimizer
 
@@ -154,7 +151,7 @@ class OffPolicyTrainer(EpochTrainer):
             statistics.log_message(self._note)
             self._note = None
 
-    def _optimizers(self) -> dict[str, torch.optim.Optimizer]:
+    def _optimizers(self) -> dict[str, optimizers.Optimizer]:
         return {f"optimizer/{name}": optimizer for name, optimizer in self.optimizers.items()}
 
     # --- checkpoints ----------------------------------------------------------------------------

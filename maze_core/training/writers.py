@@ -11,6 +11,7 @@ from pathlib import Path
 from maze_core import statistics
 from maze_core.run_dir import append_line
 from maze_core.training.callbacks import env_steps_at, flat_statistics
+from maze_core.training.event_file import EventFile
 
 #: statistics the trainer adds to the algorithm's own (shown in fixed columns, or only in the files)
 _TRAINER_STATISTICS = ("learning_rate", "steps_per_second", "epoch_time", "env_steps")
@@ -143,20 +144,14 @@ class TensorBoardWriter:
     """
 
     def __init__(self, log_dir: str | Path):
-        from torch.utils.tensorboard import SummaryWriter
-
         # a random suffix: nobody can place a link at the event file's name beforehand
-        self.summary = SummaryWriter(log_dir=str(log_dir), filename_suffix=f".{secrets.token_hex(4)}")
+        self.events = EventFile(log_dir, suffix=f".{secrets.token_hex(4)}")
 
     def write(self, step: int, stats: dict[str, statistics.Stats]) -> None:
-        global_step = env_steps_at(step, stats)
-        self.summary.add_scalar("train/epoch", step, global_step)
-        for name, value in flat_statistics(stats).items():
-            self.summary.add_scalar(name, value, global_step)
-        self.summary.flush()
+        self.events.add_scalars({"train/epoch": step, **flat_statistics(stats)}, env_steps_at(step, stats))
 
     def close(self) -> None:
-        self.summary.close()
+        self.events.close()
 
 
 def setup_logging(

@@ -16,6 +16,7 @@ from maze_core import RunContext
 from maze_core.agent import TorchActorCritic
 from maze_core.env import SequentialVectorEnv
 from maze_core.errors import ConfigurationError
+from maze_core.training import optimizers
 from maze_core.training.rollout import VectorEnvCollector
 
 QUICK = {"algorithm.epoch_length": 4, "runner.n_envs": 2, "runner.eval_episodes": 2, "runner.n_eval_envs": 2}
@@ -119,7 +120,7 @@ def test_rmsprop_and_a_linear_lr_schedule_decaying_to_zero(tmp_path):
     rc.train(n_epochs=2)
     optimizer = rc._trainer.optimizer
     rc.close()
-    assert isinstance(optimizer, torch.optim.RMSprop) and optimizer.defaults["eps"] == 1e-5
+    assert isinstance(optimizer, optimizers.RMSprop) and optimizer.defaults["eps"] == 1e-5
     lines = [json.loads(line) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
     # the last update of each epoch: 4 of 8 updates done -> 1e-3 * 5/8; the very last -> 1e-3 / 8
     assert [line["algorithm"]["learning_rate"] for line in lines] == pytest.approx([0.001 * 5 / 8, 0.001 / 8])

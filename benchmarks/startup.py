@@ -26,6 +26,16 @@ EVALUATE_EPISODES = 8
 EVALUATE = f"maze evaluate RUN_DIR --episodes {EVALUATE_EPISODES}"
 EVALUATE_ONE_THREAD = f"OMP_NUM_THREADS=1 {EVALUATE}"
 
+#: B5's shortest training, the same for both: A2C, one update of 5 steps on one CartPole-v1 env,
+#: [64, 64] networks, RMSprop, no evaluation; a fresh process each, from start to exit
+ONE_UPDATE_SETTINGS = [
+    *("--set", "algorithm.n_rollout_steps=5", "--set", "algorithm.epoch_length=1"),
+    *("--set", "runner.n_envs=1", "--set", "runner.eval_episodes=0"),
+    *("--set", "model.hidden_units=[64,64]", "--set", "algorithm.optimizer=rmsprop"),
+]
+ONE_UPDATE_MAZE = "maze train --env CartPole-v1 --epochs 1 (one update)"
+ONE_UPDATE_SB3 = "Stable-Baselines3: A2C('MlpPolicy', 'CartPole-v1', n_steps=5).learn(5)"
+
 
 @dataclass
 class ProcessRun:
@@ -93,6 +103,22 @@ def tutorial(_repetition: int = 0) -> ProcessRun:
     ``outputs/`` there): one epoch on the dev runner, one on the local runner, one evaluation."""
     with scratch_dir() as cwd:
         return run_process([sys.executable, str(TUTORIAL)], cwd)
+
+
+def maze_one_update(_repetition: int = 0) -> ProcessRun:
+    """``maze train`` of one update (``ONE_UPDATE_SETTINGS``) in an empty directory; it writes its
+    run directory there (config, checkpoint, best model, statistics, events; no curve: no episode
+    ends in 5 steps)."""
+    with scratch_dir() as cwd:
+        command = [_maze_command(), "train", "--env", "CartPole-v1", "--epochs", "1", "--seed", "0"]
+        return run_process([*command, *ONE_UPDATE_SETTINGS], cwd)
+
+
+def sb3_one_update(_repetition: int = 0) -> ProcessRun:
+    """Stable-Baselines3's A2C on the same one update (its defaults: [64, 64] networks, RMSprop)."""
+    code = "from stable_baselines3 import A2C; A2C('MlpPolicy', 'CartPole-v1', n_steps=5, seed=0).learn(5)"
+    with scratch_dir() as cwd:
+        return run_process([sys.executable, "-c", code], cwd)
 
 
 def quickstart_run(directory: Path) -> Path:

@@ -20,6 +20,7 @@ import typer
 import maze_core
 from maze_core import plugins as registry
 from maze_core.cli_app import MazeCommand, MazeGroup, app
+from maze_core.errors import commands_take_interrupts
 
 plugins_app = typer.Typer(cls=MazeGroup, help="Inspect the installed Maze plugins.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
@@ -39,6 +40,7 @@ def main(
     ] = False,
 ) -> None:
     """Maze: reinforcement learning for PyTorch, built from a small kernel and plugins."""
+    commands_take_interrupts()
 
 
 @plugins_app.command("list", cls=MazeCommand)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +29,7 @@ from maze_core.cli_options import (
     PresetOption,
     RunnerOption,
 )
+from maze_core.curve_process import CurveProcess
 from maze_core.run_context import DEFAULT_ALGORITHM, DEFAULT_RUNNER
 from maze_core.run_dir import BEST_MODEL_FILE, CURVE_FILE, read_stats
 
@@ -43,7 +44,6 @@ RESUME_OPTIONS = (
     "trust_run_dir",
     "overrides",
 )
-
 
 
 @app.command(cls=MazeCommand, no_args_is_help=True)
@@ -143,8 +143,15 @@ def train(
 ) -> None:
     """Train an agent; the best model, a resumable checkpoint and the statistics go to a run directory."""
     context = None
-    with user_errors(), _interrupts_end_the_run(lambda: context):
-        from maze_core.errors import ConfigurationError
+    curve = CurveProcess()  # first: it imports matplotlib while this process imports torch
+    with user_errors(), _interrupts_end_the_run(lambda: context), closing(curve):
+        from maze_core.errors import ConfigurationError, signals_exit_at_once
+
+        with signals_exit_at_once():  # an interrupt raised inside torch's import could be lost
+            import numpy  # noqa: F401  (first: torch imports it from C, and goes on without it on error)
+
+            import maze_core.agent  # noqa: F401  (torch and gymnasium)
+
         from maze_core.run_context import RunContext
 
         length = _training_length(epochs, steps)
@@ -183,9 +190,9 @@ def train(
                 context.train(target_return=target_return, callbacks=tracker, **length)
             except KeyboardInterrupt:
                 _ignore_interrupts()  # a second Ctrl-C while the curve is drawn changes nothing
-                _end_of_run(context.run_dir, epochs_before, interrupted=True)
+                _end_of_run(context.run_dir, epochs_before, curve)
                 raise
-            _end_of_run(context.run_dir, epochs_before)
+            _end_of_run(context.run_dir, epochs_before, curve)
         finally:
             context.close()
 
@@ -390,11 +397,11 @@ def _trained_epochs(run_dir: Path) -> int:
     return int(lines[-1]["epoch"]) if lines else 0
 
 
-def _end_of_run(run_dir: Path, epochs_before: int, interrupted: bool = False) -> None:
+def _end_of_run(run_dir: Path, epochs_before: int, curve: CurveProcess) -> None:
     """``curve.png`` and the summary of a run that trained an epoch or more, finished or interrupted
     (while the run directory is still locked)."""
     if _trained_epochs(run_dir) > epochs_before:
-        _write_curve(run_dir)
+        _write_curve(run_dir, curve)
         _print_summary(run_dir)
 
 
@@ -427,12 +434,11 @@ def _print_summary(run_dir: Path) -> None:
     out.print(f"TensorBoard:    [bold]tensorboard --logdir {directory}[/]")
 
 
-def _write_curve(run_dir: Path) -> None:
+def _write_curve(run_dir: Path, curve: CurveProcess) -> None:
     """``curve.png`` in the run directory; a run without a finished episode has none (said so)."""
     from maze_core.errors import MazeError
-    from maze_core.plot import write_curve
 
     try:
-        write_curve([run_dir], run_dir / CURVE_FILE)
+        curve.write_curve(run_dir, run_dir / CURVE_FILE)
     except MazeError as error:
         console().print(f"No learning curve: {escape(str(error))}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -50,6 +51,50 @@ class Terminated(KeyboardInterrupt):
 
 class MazeWarning(UserWarning):
     """Something works but is likely not what the user wants (the CLI prints it as one line)."""
+
+
+def exit_at_once(signum: int, frame=None) -> None:
+    """A signal handler that ends the process at once, saying that nothing was saved: for the
+    moments when an exception raised by a handler could land in an import that swallows it (torch
+    imports numpy from C and goes on without it when that raises) and nothing of Maze's needs
+    cleaning up (its own file writes hold signals back)."""
+    what = "Interrupted" if signum == signal.SIGINT else "Terminated"
+    sys.stderr.write(f"{what} before anything was saved.\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def interrupts_exit_at_once_until_a_command_starts() -> None:
+    """``maze``'s first line: Ctrl-C ends the process at once while the command line is imported
+    and parsed (typer compiles type hints then, and an interrupt raised inside ``compile`` is
+    lost), until :func:`commands_take_interrupts`."""
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, exit_at_once)
+
+
+def commands_take_interrupts() -> None:
+    """Called as a command starts: from here on Ctrl-C raises ``KeyboardInterrupt``, which a
+    command may handle (``maze train`` keeps its checkpoint)."""
+    if signal.getsignal(signal.SIGINT) is exit_at_once:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def signals_exit_at_once() -> Iterator[None]:
+    """Within the block Ctrl-C and SIGTERM :func:`exit_at_once` (in the main thread; a signal
+    that is ignored stays ignored); the handlers before it are restored afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    for number, handler in previous.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(number, exit_at_once)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 @contextlib.contextmanager

@@ -80,9 +80,13 @@ def test_log_probs_and_entropy_are_those_of_the_renormalised_categorical():
     _, policy = policy_for(*masked_space())
     masks = random_masks(64, seed=1)
     obs = observations(masks, seed=1)
-    raw = policy.networks[0](
-        {key: torch.as_tensor(value, dtype=torch.float32) for key, value in obs.items()}
-    )["action"].detach().double()
+    raw = (
+        policy.networks[0]({key: torch.as_tensor(value, dtype=torch.float32) for key, value in obs.items()})[
+            "action"
+        ]
+        .detach()
+        .double()
+    )
     actions = torch.as_tensor([np.flatnonzero(row)[i % 5] for i, row in enumerate(masks)])
     distribution = policy.distribution(obs)
     expected_log_probs, expected_entropy = [], []

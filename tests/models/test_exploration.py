@@ -9,9 +9,7 @@ from maze_policies import ProbabilisticPolicyComposer
 
 SPACES = {0: gym.spaces.Dict({"observation": gym.spaces.Box(-1, 1, (3,), np.float32)})}
 ACTIONS = {
-    0: gym.spaces.Dict(
-        {"move": gym.spaces.Box(-2.0, 2.0, (2,), np.float32), "mode": gym.spaces.Discrete(3)}
-    )
+    0: gym.spaces.Dict({"move": gym.spaces.Box(-2.0, 2.0, (2,), np.float32), "mode": gym.spaces.Discrete(3)})
 }
 
 

@@ -167,6 +167,7 @@ class RunContext:
         self._trainer = None
         self._recorded_config: dict[str, Any] = {}  # what config.json records, once train() wrote it
         self._model = None
+        self._env_id: str | None = None  # the gymnasium id of the env the factory makes, once built
         self._best_policy = None
         self._loaded_normalization = None
         self._memory = None  # a recurrent policy's hidden state between compute_action calls
@@ -307,8 +308,11 @@ class RunContext:
         if n_envs:
             runner += f", {n_envs} env" + ("s" if n_envs > 1 else "")
         after = f" after epoch {self._trainer.epoch}" if self.resume else ""
+        env = f"[bold]{escape(self.env_name)}[/]"
+        if self._env_id and self._env_id != self.env_name:  # an env factory: say which env it makes
+            env = f"[bold]{escape(self._env_id)}[/] (from {escape(self.env_name)})"
         return (
-            f"{'Resuming' if self.resume else 'Training'} [bold]{escape(self.env_name)}[/] with "
+            f"{'Resuming' if self.resume else 'Training'} {env} with "
             f"[bold]{self.algorithm_name}[/]{after}\n"
             f"Runner {runner}; device {self.torch_device}; seed {self.seed}\n"
             f"Model: {n_parameters:,} parameters\n"
@@ -376,7 +380,7 @@ class RunContext:
         if self._model is not None:
             return
         with only_installed_code(self._untrusted_source):
-            self._model, self._observation_spaces_dict = build_actor_critic(
+            self._model, self._observation_spaces_dict, self._env_id = build_actor_critic(
                 self.env_factory,
                 self.policy_choice,
                 self.critic_choice,

@@ -411,9 +411,10 @@ def check_action_spaces(algorithm_name: str, config: AlgorithmConfig, action_spa
 def build_actor_critic(
     env_factory, policy: ComposerChoice, critic: ComposerChoice, device, copies: int, algorithm=None
 ):
-    """The model of a run and the env's observation spaces: the composers built for the spaces of
-    one probe env, measured first on the meta device (:func:`check_model_fits`); with
-    ``algorithm`` ``(name, config)``, the env's actions are checked against it first."""
+    """The model of a run, the env's observation spaces and its gymnasium id (None without one): the
+    composers built for the spaces of one probe env, measured first on the meta device
+    (:func:`check_model_fits`); with ``algorithm`` ``(name, config)``, the env's actions are
+    checked against it first."""
     from maze_core.agent import TorchActorCritic
 
     probe = env_factory()
@@ -423,6 +424,7 @@ def build_actor_critic(
             "observation_spaces_dict": probe.observation_spaces_dict,
             "agent_counts_dict": probe.agent_counts_dict,
         }
+        env_id = getattr(getattr(probe, "spec", None), "id", None)
     finally:
         probe.close()
     if algorithm is not None:
@@ -436,4 +438,4 @@ def build_actor_critic(
         check_model_fits(composers, device, copies)
     policy_composer, critic_composer = composers()
     model = TorchActorCritic(policy_composer.policy, critic_composer.critic, device=device)
-    return model, spaces["observation_spaces_dict"]
+    return model, spaces["observation_spaces_dict"], env_id

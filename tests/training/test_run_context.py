@@ -249,6 +249,18 @@ def test_console_shows_a_banner_and_one_row_per_epoch(tmp_path, capfd):
     assert "pi_loss" in header.split() and "eval" in header.split()
 
 
+def test_the_banner_names_the_env_an_env_factory_makes(tmp_path, capfd):
+    from maze_core import GymMazeEnv
+
+    def pendulum_factory():
+        return GymMazeEnv("Pendulum-v1")
+
+    one_update = {"algorithm.epoch_length": 1, "runner.n_envs": 1, "runner.eval_episodes": 0}
+    with RunContext(env=pendulum_factory, overrides=one_update, run_dir=tmp_path, seed=0) as rc:
+        rc.train(n_epochs=1)
+    assert capfd.readouterr().out.splitlines()[0] == "Training Pendulum-v1 (from pendulum_factory) with a2c"
+
+
 def test_cartpole_learns_well_above_random(tmp_path):
     """A budget that takes well under a minute on 2 CPU cores (random play returns about 22)."""
     rc = RunContext(

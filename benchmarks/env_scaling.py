@@ -8,11 +8,15 @@ thread) except ``n_envs``:
 * ours on the native path (the dev runner's default for CartPole-v1: gymnasium's numpy-vectorized
   ``CartPoleVectorEnv`` stepped as one batch),
 * Stable-Baselines3's A2C (its ``DummyVecEnv``, one torch thread),
-* the minimal hand-written loop of ``benchmarks/minimal_a2c.py`` (gymnasium's ``SyncVectorEnv``).
+* the minimal hand-written loop of ``benchmarks/minimal_a2c.py`` (gymnasium's ``SyncVectorEnv``),
+* in steady state only, the hand-written floor of the native path (``benchmarks/native_floor.py``).
 
 *Steady state* times training after a warm-up (as B1); *end to end* times a fresh Python process
 that imports everything, builds the envs and the model and trains the same number of env steps.
 :func:`profile_update` splits the time of the native path at 256 envs into its parts.
+
+B9 at scale (:func:`ppo_steady_state`): PPO with B9's settings at the same sizes, ours on both paths
+against Stable-Baselines3's PPO (one torch thread), steady state.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from benchmarks.throughput import B1, B1_EPOCH_LENGTH, _default_nets, _timed_maz
 
 N_ENVS = (8, 64, 256)
 CONTENDERS = ("maze_per_env", "maze_native", "sb3", "minimal")
+#: steady state only: the floor has no end-to-end run
+STEADY_CONTENDERS = (*CONTENDERS, "native_floor")
+PPO_CONTENDERS = ("maze_per_env", "maze_native", "sb3")
 
 
 def _overrides(n_envs: int, native: bool) -> dict:
@@ -102,6 +109,23 @@ def steady_state(contender: str, n_envs: int, steps: int, seed: int = 0) -> Stop
         return minimal(n_envs, steps, seed)
     if contender == "gym_loop":
         return gym_loop(n_envs, steps, seed)
+    if contender == "native_floor":
+        from benchmarks.native_floor import steady_state as floor
+
+        return floor(n_envs, steps, seed)
+    raise ValueError(f"unknown contender {contender!r}")
+
+
+def ppo_steady_state(contender: str, n_envs: int, steps: int, seed: int = 0) -> Stopwatch:
+    """B9 at ``n_envs`` envs: ours (per-env or native path) or Stable-Baselines3's PPO (one thread)."""
+    from benchmarks.throughput import maze_ppo, sb3_ppo
+
+    if contender == "maze_per_env":
+        return maze_ppo(steps, seed, n_envs=n_envs, native=False)
+    if contender == "maze_native":
+        return maze_ppo(steps, seed, n_envs=n_envs, native=True)
+    if contender == "sb3":
+        return sb3_ppo(steps, seed, threads=1, n_envs=n_envs)
     raise ValueError(f"unknown contender {contender!r}")
 
 

@@ -7,17 +7,23 @@ anyone should train with; it bounds what the native path can reach on this machi
 profile in docs/benchmarks.md can say how far from it we are.
 
     .venv/bin/python -m benchmarks.native_floor [--n-envs 256] [--updates 500]
+
+B8 runs it beside ours in the same session (:func:`steady_state`, its "hand-written native floor"
+column).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import gymnasium
 import numpy as np
 import torch
 from torch import nn
+
+from benchmarks.common import Stopwatch, torch_threads
 
 
 def _mlp(out_features: int) -> nn.Sequential:
@@ -26,9 +32,9 @@ def _mlp(out_features: int) -> nn.Sequential:
     )
 
 
-def measure(n_envs: int = 256, updates: int = 500, n_steps: int = 5, seed: int = 0) -> dict[str, float]:
-    """CPU milliseconds per update (rollout and gradient step), best of 3 runs after a warm-up."""
-    torch.set_num_threads(1)
+def _loop(n_envs: int, n_steps: int, seed: int) -> tuple[Callable[[], None], dict[str, float], Callable]:
+    """``(update, parts, close)``: one call of ``update`` collects a rollout and takes a gradient
+    step, adding its CPU seconds to ``parts["rollout"]`` and ``parts["update"]``."""
     torch.manual_seed(seed)
     env = gymnasium.make_vec("CartPole-v1", num_envs=n_envs, vectorization_mode="vector_entry_point")
     actor, critic = _mlp(2), _mlp(1)
@@ -74,6 +80,13 @@ def measure(n_envs: int = 256, updates: int = 500, n_steps: int = 5, seed: int =
         parts["rollout"] += middle - start
         parts["update"] += time.thread_time() - middle
 
+    return update, parts, env.close
+
+
+def measure(n_envs: int = 256, updates: int = 500, n_steps: int = 5, seed: int = 0) -> dict[str, float]:
+    """CPU milliseconds per update (rollout and gradient step), best of 3 runs after a warm-up."""
+    torch.set_num_threads(1)
+    update, parts, close = _loop(n_envs, n_steps, seed)
     for _ in range(100):
         update()
     best = None
@@ -85,9 +98,23 @@ def measure(n_envs: int = 256, updates: int = 500, n_steps: int = 5, seed: int =
         run["total"] = run["rollout"] + run["update"]
         if best is None or run["total"] < best["total"]:
             best = run
-    env.close()
+    close()
     best["env_steps_per_cpu_second"] = n_envs * n_steps / best["total"] * 1e3
     return best
+
+
+def steady_state(n_envs: int, steps: int, seed: int = 0, n_steps: int = 5) -> Stopwatch:
+    """B8's contender: ``steps`` env steps (whole updates) timed after 100 untimed updates."""
+    with torch_threads(1):
+        update, _, close = _loop(n_envs, n_steps, seed)
+        for _ in range(100):
+            update()
+        updates = max(1, steps // (n_envs * n_steps))
+        with Stopwatch(updates * n_envs * n_steps) as watch:
+            for _ in range(updates):
+                update()
+        close()
+    return watch
 
 
 if __name__ == "__main__":

@@ -8,15 +8,17 @@ import math
 import statistics
 
 from benchmarks.common import Series
-from benchmarks.startup import EVALUATE, EVALUATE_ONE_THREAD
+from benchmarks.startup import EVALUATE, EVALUATE_ONE_THREAD, ONE_UPDATE_MAZE, ONE_UPDATE_SB3
 
 TARGETS = {
     "b1_sb3": 1.5,
     "b1_minimal": 0.9,
     "b9_sb3": 1.5,
+    "b9_native_sb3": 3.0,  # at 256 envs, steady state
     "b4": 1.7,
     "b7": 1.4,
     "b5_plugins_list": 0.5,
+    "b5_one_update": 0.6,
     # maze evaluate / the same with OMP_NUM_THREADS=1: the same work once Maze sets the threads
     # itself, so equal within the noise of fresh processes on a shared machine (5%)
     "b5_evaluate_threads": 1.05,
@@ -24,6 +26,7 @@ TARGETS = {
     "b8_per_env_sb3": 1.5,  # at 8 and 64 envs
     "b8_native_sb3": 5.0,  # at 256 envs
     "b8_native_steps": 250_000,  # env steps/s at 256 envs, steady state
+    "b8_native_floor": 1.0,  # at 256 envs: at least level with the hand-written floor
     "b10_sac_sb3": 2.0,  # SAC env steps/s, one gradient step per env step
     "b10_dqn_sb3": 2.0,  # SB3's wall time of the zoo's DQN run over ours
 }
@@ -195,6 +198,8 @@ def render(results: dict, command: str) -> str:
                 _met(min(r_sb3.median, r_sb3_1.median) >= TARGETS["b9_sb3"]),
             )
         )
+        if b9.get("scaling"):
+            _render_b9_scaling(b9["scaling"], body, summary)
 
     if "B2" in results:
         b2 = results["B2"]
@@ -345,15 +350,19 @@ def render(results: dict, command: str) -> str:
                     _met(value.median < TARGETS["b5_plugins_list"]),
                 )
             )
-        if EVALUATE in seconds and EVALUATE_ONE_THREAD in seconds:
-            value = _paired(seconds[EVALUATE], seconds[EVALUATE_ONE_THREAD])
-            summary.append(
-                (
-                    "B5: `maze evaluate` no slower than with `OMP_NUM_THREADS=1` set by hand",
-                    f"{value.describe('{:.2f}')}x its time",
-                    _met(value.median <= TARGETS["b5_evaluate_threads"]),
-                )
-            )
+        ratios = {  # target: ours, the peer it is timed against, the limit's key
+            "a one-update `maze train` in at most 0.6x Stable-Baselines3's time": (
+                *(ONE_UPDATE_MAZE, ONE_UPDATE_SB3, "b5_one_update"),
+            ),
+            "`maze evaluate` no slower than with `OMP_NUM_THREADS=1` set by hand": (
+                *(EVALUATE, EVALUATE_ONE_THREAD, "b5_evaluate_threads"),
+            ),
+        }
+        for target, (ours, peer, limit) in ratios.items():
+            if ours in seconds and peer in seconds:
+                value = _paired(seconds[ours], seconds[peer])
+                met = _met(value.median <= TARGETS[limit])
+                summary.append((f"B5: {target}", f"{value.describe('{:.2f}')}x its time", met))
         if "tutorial" in seconds:
             value = seconds["tutorial"]
             summary.append(
@@ -401,7 +410,51 @@ B8_LABELS = {
     "maze_native": "Maze, native path",
     "sb3": "Stable-Baselines3 (1 torch thread)",
     "minimal": "minimal loop",
+    "native_floor": "hand-written native floor",  # steady state only
 }
+
+
+def _render_b9_scaling(sizes: dict, body: list[str], summary: list) -> None:
+    add = body.append
+    add("### B9 as the number of envs grows (steady state)")
+    add("")
+    add(
+        "The same PPO settings at 8, 64 and 256 envs (minibatches stay a quarter of a rollout: 64, 512 "
+        "and 2048 transitions), Stable-Baselines3 with one torch thread, ours on both paths as in B8; "
+        "whole epochs of 10 updates after an untimed warm-up epoch. Cells: env steps per second, median "
+        "(min-max); ratios are per repetition."
+    )
+    add("")
+    for clock, title in (("wall", "wall time"), ("cpu", "CPU time (one core)")):
+        add(f"Env steps per second of {title}:")
+        add("")
+        add("| n_envs | env steps per run | Maze, per-env path | Maze, native path | Stable-Baselines3 PPO "
+            "| per-env / SB3 | native / SB3 |")  # fmt: skip
+        add("|---|---|---|---|---|---|---|")
+        for n_envs, section in sizes.items():
+            rates = {name: _rate(runs, clock) for name, runs in section["runs"].items()}
+            per_env = _paired(rates["maze_per_env"], rates["sb3"])
+            native = _paired(rates["maze_native"], rates["sb3"])
+            cells = " | ".join(rates[name].describe() for name in ("maze_per_env", "maze_native", "sb3"))
+            add(
+                f"| {n_envs} | {section['steps']} | {cells} | {per_env.describe('{:.2f}')} | "
+                f"{native.describe('{:.2f}')} |"
+            )
+            if clock == "wall" and int(n_envs) == 256:
+                summary.append(
+                    (
+                        "B9: native path >= 3x Stable-Baselines3 PPO at 256 envs (steady state)",
+                        native.describe("{:.2f}")
+                        + "x"
+                        + _cpu_ratio_to_sb3(_cpu_rates(section), "maze_native"),
+                        _met(native.median >= TARGETS["b9_native_sb3"]),
+                    )
+                )
+        add("")
+
+
+def _cpu_rates(section: dict) -> dict[str, Series]:
+    return {name: _rate(runs, "cpu") for name, runs in section["runs"].items()}
 
 
 def _cpu_ratio_to_sb3(cpu_rates: dict[str, Series], name: str) -> str:
@@ -439,20 +492,34 @@ def _render_b8(b8: dict, body: list[str], summary: list) -> None:
         sizes = b8[kind]
         add(f"### {title}")
         add("")
-        columns = ["n_envs", "env steps per run", *B8_LABELS.values(), "per-env / SB3", "native / SB3"]
-        add("| " + " | ".join(columns) + " |")
-        add("|---" * (len(B8_LABELS) + 4) + "|")
+        labels = {
+            name: label for name, label in B8_LABELS.items() if name in next(iter(sizes.values()))["runs"]
+        }
+        with_floor = "native_floor" in labels
+        ratios = ["per-env / SB3", "native / SB3", *(["native / floor"] if with_floor else [])]
+        add("| " + " | ".join(["n_envs", "env steps per run", *labels.values(), *ratios]) + " |")
+        add("|---" * (len(labels) + len(ratios) + 2) + "|")
         for n_envs, section in sizes.items():
             wall = {name: _rate(runs, clock) for name, runs in section["runs"].items()}
             per_env = _paired(wall["maze_per_env"], wall["sb3"])
             native = _paired(wall["maze_native"], wall["sb3"])
-            cells = " | ".join(wall[name].describe() for name in B8_LABELS)
-            add(
-                f"| {n_envs} | {section['steps']} | {cells} | {per_env.describe('{:.2f}')} | "
-                f"{native.describe('{:.2f}')} |"
-            )
-            cpu_rates = {name: _rate(runs, "cpu") for name, runs in section["runs"].items()}
+            cells = [wall[name].describe() for name in labels]
+            cells += [per_env.describe("{:.2f}"), native.describe("{:.2f}")]
+            if with_floor:
+                to_floor = _paired(wall["maze_native"], wall["native_floor"])
+                cells.append(to_floor.describe("{:.2f}"))
+            add(f"| {n_envs} | {section['steps']} | " + " | ".join(cells) + " |")
+            cpu_rates = _cpu_rates(section)
             by_cpu = functools.partial(_cpu_ratio_to_sb3, cpu_rates)
+            if (kind, clock) == ("steady", "wall") and int(n_envs) == 256 and with_floor:
+                floor_cpu = _paired(cpu_rates["maze_native"], cpu_rates["native_floor"])
+                summary.append(
+                    (
+                        "B8: native path at least level with the hand-written floor at 256 envs (steady)",
+                        f"{to_floor.describe('{:.2f}')}x; by CPU time {floor_cpu.describe('{:.2f}')}x",
+                        _met(to_floor.median >= TARGETS["b8_native_floor"]),
+                    )
+                )
             if (kind, clock) == ("steady", "wall") and int(n_envs) in (8, 64):
                 summary.append(
                     (

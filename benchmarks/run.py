@@ -17,8 +17,10 @@ writes a report only where ``--output`` says.
   of one update on the ray runner (runs last: it moves this process into a private network
   namespace where it can, so that Ray binds loopback only)
 * B8 A2C throughput at 8, 64 and 256 envs: ours (per-env and native path) vs Stable-Baselines3 vs
-  the minimal loop, steady state and end to end, and a profile of an update at 256 envs
-* B9 PPO throughput on CartPole-v1: ours (dev runner) vs Stable-Baselines3
+  the minimal loop (and, in steady state, the hand-written native floor), steady state and end to
+  end, and a profile of an update at 256 envs
+* B9 PPO throughput on CartPole-v1: ours (dev runner) vs Stable-Baselines3, at 8 envs and, steady
+  state, at 8, 64 and 256 envs on both our paths
 * B10 off-policy speed: SAC env steps/s with one gradient step per env step (Pendulum-v1, steady
   state) and the wall time of the zoo's DQN run on CartPole-v1, ours vs Stable-Baselines3, and
   where our SAC update's time goes
@@ -84,7 +86,26 @@ def run_b9(repetitions: int, quick: bool) -> dict:
         repetitions,
         _log,
     )
-    return {"steps": steps, "config": throughput.B9, "runs": report.stopwatches(results)}
+    result = {"steps": steps, "config": throughput.B9, "runs": report.stopwatches(results), "scaling": {}}
+    from benchmarks import env_scaling
+
+    # whole epochs of ours (10 updates of 32 steps per env) at every size
+    epochs = {8: 1, 64: 1, 256: 1} if quick else {8: 8, 64: 2, 256: 1}
+    for n_envs in env_scaling.N_ENVS:
+        steps = epochs[n_envs] * throughput.B9_EPOCH_LENGTH * throughput.B9["n_rollout_steps"] * n_envs
+        _log(f"B9: {n_envs} envs, {steps} env steps per run (steady state)")
+        runs = alternate(
+            {
+                name: (
+                    lambda i, name=name, n=n_envs, s=steps: env_scaling.ppo_steady_state(name, n, s, seed=i)
+                )
+                for name in env_scaling.PPO_CONTENDERS
+            },
+            repetitions,
+            _log,
+        )
+        result["scaling"][n_envs] = {"steps": steps, "runs": report.stopwatches(runs)}
+    return result
 
 
 def run_b10(repetitions: int, quick: bool) -> dict:
@@ -200,7 +221,7 @@ def run_b8(repetitions: int, quick: bool) -> dict:
         steps = epochs[n_envs] * 500 * n_envs
         _log(f"B8: {n_envs} envs, {steps} env steps per run (steady state)")
         # at 256 envs also gymnasium's own per-env stepping: the bound of every per-env path
-        contenders = [*env_scaling.CONTENDERS, *(["gym_loop"] if n_envs == 256 else [])]
+        contenders = [*env_scaling.STEADY_CONTENDERS, *(["gym_loop"] if n_envs == 256 else [])]
         runs = alternate(
             {
                 name: (lambda i, name=name, n=n_envs, s=steps: env_scaling.steady_state(name, n, s, seed=i))
@@ -251,6 +272,8 @@ def run_b5_b6(repetitions: int, quick: bool) -> dict:
             {
                 "maze --help": startup.maze_help,
                 "maze plugins list": startup.maze_plugins_list,
+                startup.ONE_UPDATE_MAZE: startup.maze_one_update,
+                startup.ONE_UPDATE_SB3: startup.sb3_one_update,
                 startup.EVALUATE: lambda i: startup.maze_evaluate(run_dir, None),
                 startup.EVALUATE_ONE_THREAD: lambda i: startup.maze_evaluate(run_dir, "1"),
                 "tutorial": startup.tutorial,

@@ -184,30 +184,34 @@ def maze_tutorial_config(runner: str, steps: int, seed: int = 0) -> Stopwatch:
     return _timed_maze_run("CartPole-v1", config, runner, {"runner.n_envs": 4}, steps, seed)
 
 
-def maze_ppo(steps: int, seed: int = 0) -> Stopwatch:
-    """Ours: PPO on the dev runner, one torch thread (the runner default)."""
+def maze_ppo(steps: int, seed: int = 0, n_envs: int = B9["n_envs"], native: bool | None = None) -> Stopwatch:
+    """Ours: PPO on the dev runner, one torch thread (the runner default); ``native`` None: the
+    runner's default path (native for CartPole-v1), False: one env per ``GymMazeEnv``."""
     from maze_ppo import PPOAlgorithmConfig
 
     settings = {k: v for k, v in B9.items() if k not in ("env", "n_envs", "hidden_units")}
     config = PPOAlgorithmConfig(
         n_epochs=0, epoch_length=B9_EPOCH_LENGTH, patience=0, optimizer_eps=1e-5, **settings
     )
-    overrides = {"runner.n_envs": B9["n_envs"], **_default_nets(B9["hidden_units"])}
+    overrides = {"runner.n_envs": n_envs, **_default_nets(B9["hidden_units"])}
+    if native is not None:
+        overrides["runner.native_vector_env"] = native
     return _timed_maze_run(B9["env"], config, "dev", overrides, steps, seed)
 
 
-def sb3_ppo(steps: int, seed: int = 0, threads: int | None = None) -> Stopwatch:
-    """Stable-Baselines3's PPO with the same hyperparameters; ``threads`` as for ``sb3_a2c``."""
+def sb3_ppo(steps: int, seed: int = 0, threads: int | None = None, n_envs: int = B9["n_envs"]) -> Stopwatch:
+    """Stable-Baselines3's PPO with the same hyperparameters (minibatches of a quarter of a
+    rollout at every ``n_envs``); ``threads`` as for ``sb3_a2c``."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
 
     with torch_threads(threads or DEFAULT_TORCH_THREADS):
-        env = make_vec_env(B9["env"], n_envs=B9["n_envs"], seed=seed)
+        env = make_vec_env(B9["env"], n_envs=n_envs, seed=seed)
         model = PPO(
             "MlpPolicy",
             env,
             n_steps=B9["n_rollout_steps"],
-            batch_size=B9["n_rollout_steps"] * B9["n_envs"] // B9["n_minibatches"],
+            batch_size=B9["n_rollout_steps"] * n_envs // B9["n_minibatches"],
             n_epochs=B9["n_update_passes"],
             learning_rate=B9["lr"],
             gamma=B9["gamma"],

@@ -25,6 +25,11 @@ MODULES = [
 ]
 
 
+def runs(rate):
+    """Three repetitions of a benchmark run at ``rate`` env steps per second (wall and CPU)."""
+    return [{"steps": 1000, "wall": 1000 / rate, "cpu": 1000 / rate}] * 3
+
+
 @pytest.fixture(autouse=True)
 def _importable(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT))
@@ -67,9 +72,6 @@ def test_the_busy_env_costs_cpu_time():
 
 def test_the_report_renders_targets():
     from benchmarks import report, startup
-
-    def runs(rate):
-        return [{"steps": 1000, "wall": 1000 / rate, "cpu": 1000 / rate}] * 3
 
     results = {
         "machine": {"cpu": "test"},
@@ -159,9 +161,6 @@ def test_the_learning_report_renders_held_out_results():
 def test_the_report_renders_b8():
     from benchmarks import report
 
-    def runs(rate):
-        return [{"steps": 1000, "wall": 1000 / rate, "cpu": 1000 / rate}] * 3
-
     def section(per_env, native, sb3):
         return {
             "steps": 1000,
@@ -175,6 +174,8 @@ def test_the_report_renders_b8():
 
     sizes = {8: section(150, 300, 100), 64: section(150, 300, 100), 256: section(60_000, 300_000, 50_000)}
     sizes[256]["runs"]["gym_loop"] = runs(70_000)
+    # the floor runs in steady state only
+    steady = {n: {**s, "runs": {**s["runs"], "native_floor": runs(250_000)}} for n, s in sizes.items()}
     profile = {
         "n_envs": 256,
         "updates": 10,
@@ -185,7 +186,7 @@ def test_the_report_renders_b8():
         "machine": {"cpu": "test"},
         "repetitions": 3,
         "quick": True,
-        "B8": {"steady": sizes, "end_to_end": sizes, "profile": profile},
+        "B8": {"steady": steady, "end_to_end": sizes, "profile": profile},
     }
     text = report.render(results, command="benchmarks/run.sh --only B8")
     assert "| B8: per-env path >= 1.5x Stable-Baselines3 at 8 envs | 1.50 (1.50-1.50)x; by CPU" in text
@@ -194,3 +195,30 @@ def test_the_report_renders_b8():
     assert "| 300000 (300000-300000) env steps per CPU second" in text
     assert "| B8: per-env path within 15% of gymnasium's own per-env stepping at 256 envs | 0.86" in text
     assert "| rollout | 2.000 | 50% |" in text
+    # the hand-written floor: a column of the steady-state tables and a target, not in end-to-end ones
+    assert "| B8: native path at least level with the hand-written floor at 256 envs (steady) | 1.20" in text
+    assert text.count("| hand-written native floor |") == 2
+
+
+def test_the_report_renders_b9_at_scale():
+    from benchmarks import report, throughput
+
+    def section(per_env, native, sb3):
+        return {
+            "steps": 1000,
+            "runs": {"maze_per_env": runs(per_env), "maze_native": runs(native), "sb3": runs(sb3)},
+        }
+
+    b9 = {
+        "steps": 1000,
+        "config": {k: v for k, v in throughput.B9.items() if k != "env"},
+        "runs": {"maze": runs(160), "sb3": runs(100), "sb3_1_thread": runs(100)},
+        "scaling": {8: section(150, 160, 100), 64: section(150, 250, 100), 256: section(120, 290, 100)},
+    }
+    results = {"machine": {"cpu": "test"}, "repetitions": 3, "quick": True, "B9": b9}
+    text = report.render(results, command="benchmarks/run.sh --only B9")
+    assert (
+        "| B9: native path >= 3x Stable-Baselines3 PPO at 256 envs (steady state) | 2.90 (2.90-2.90)x" in text
+    )
+    assert "**not met**" in text.split("B9: native path >= 3x")[1].split("\n")[0]
+    assert "| 256 | 1000 | 120 (120-120) | 290 (290-290) | 100 (100-100) | 1.20 (1.20-1.20) | 2.90" in text

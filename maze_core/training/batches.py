@@ -200,31 +200,45 @@ class Rollout:
             )
         per_transition = {"log_probs": self.log_probs, "values": self.values, **tensors}
         flat = {name: value.reshape(total) for name, value in per_transition.items()}
-        # for each time index: which actor took it, and its row among that actor's transitions
-        owner = torch.empty(n_steps, dtype=torch.long, device=device)
-        local_row = torch.empty(n_steps, dtype=torch.long, device=device)
-        for index, transitions in enumerate(self.actors.values()):
-            owner[transitions.rows] = index
-            local_row[transitions.rows] = torch.arange(len(transitions.rows), device=device)
+        # each actor's observations, actions and latents with one row per transition, (T_actor * N, ...)
+        rows_of = {
+            actor_id: [{k: v.flatten(0, 1) for k, v in part.items()} for part in _per_key(transitions)]
+            for actor_id, transitions in self.actors.items()
+        }
+        # one actor took every step (a plain env): a transition's row is its index in the rollout
+        only_actor = next(iter(self.actors)) if len(self.actors) == 1 else None
+        if only_actor is None or len(self.actors[only_actor].rows) != n_steps:
+            only_actor = None
+            # for each time index: which actor took it, and its row among that actor's transitions
+            owner = torch.empty(n_steps, dtype=torch.long, device=device)
+            local_row = torch.empty(n_steps, dtype=torch.long, device=device)
+            for index, transitions in enumerate(self.actors.values()):
+                owner[transitions.rows] = index
+                local_row[transitions.rows] = torch.arange(len(transitions.rows), device=device)
         order = torch.randperm(total, generator=generator).to(device)
         if self.valid is not None:  # rows that are no transition are not trained on
             order = order[self.valid.reshape(total)[order]]
         for indices in torch.tensor_split(order, min(n_minibatches, len(order))):
-            time, env = indices // n_envs, indices % n_envs
-            actors = {}
-            for index, (actor_id, transitions) in enumerate(self.actors.items()):
-                positions = torch.nonzero(owner[time] == index).squeeze(1)
-                if len(positions):
-                    where = (local_row[time[positions]], env[positions])
-                    actors[actor_id] = ActorTransitions(
-                        positions,
-                        *(
-                            {key: value[where] for key, value in part.items()}
-                            for part in _per_key(transitions)
-                        ),
-                    )
+            if only_actor is not None:
+                parts = ({k: v[indices] for k, v in part.items()} for part in rows_of[only_actor])
+                actors = {only_actor: ActorTransitions(torch.arange(len(indices), device=device), *parts)}
+            else:
+                actors = self._minibatch_actors(indices, owner, local_row, rows_of)
             values = {name: value[indices] for name, value in flat.items()}
             yield Minibatch(actors, values.pop("log_probs"), values.pop("values"), values)
+
+    def _minibatch_actors(self, indices, owner, local_row, rows_of) -> dict[ActorID, ActorTransitions]:
+        """The transitions at ``indices`` (flat ``time * N + env``) grouped by the actor that took them."""
+        n_envs = self.n_envs
+        time, env = indices // n_envs, indices % n_envs
+        actors = {}
+        for index, actor_id in enumerate(self.actors):
+            positions = torch.nonzero(owner[time] == index).squeeze(1)
+            if len(positions):
+                rows = local_row[time[positions]] * n_envs + env[positions]
+                parts = ({k: v[rows] for k, v in part.items()} for part in rows_of[actor_id])
+                actors[actor_id] = ActorTransitions(positions, *parts)
+        return actors
 
     def sequences(self, envs: torch.Tensor | None = None) -> dict[ActorID, ActorTransitions]:
         """A recurrent model's transitions on ``envs`` (default all) as sequences, per actor: each

@@ -77,7 +77,9 @@ def maze(steps: int, seed: int) -> tuple[float, float]:
         speed = n_epochs * epoch_steps / (time.perf_counter() - start)
         key = ActionMasksAsObservation.mask_key
         share = held_out(
-            lambda env, obs: int(rc.compute_action({"observation": obs, key: env.action_masks()}))
+            lambda env, obs: int(
+                rc.compute_action({"observation": obs, key: env.action_masks()}, deterministic=True)
+            )
         )
         rc.close()
     return share, speed

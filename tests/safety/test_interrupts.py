@@ -225,6 +225,33 @@ def test_ctrl_c_before_the_run_is_built_says_there_is_nothing_to_resume(tmp_path
         assert "before the run saved anything" in stderr or "before anything was saved" in stderr, stderr
 
 
+def test_ctrl_c_in_a_command_that_leaves_it_to_typer_says_so_and_exits_130(run_copy):
+    """typer turns a KeyboardInterrupt that no command handled into a silent exit 130; ``maze``
+    says what happened (here in ``maze evaluate``, once it has imported torch and evaluates)."""
+    process = subprocess.Popen(
+        [*MAZE, "evaluate", str(run_copy), "--episodes", "100000"],
+        env=clean_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while "libtorch" not in Path(f"/proc/{process.pid}/maps").read_text():
+            assert time.monotonic() < deadline and process.poll() is None, "maze evaluate did not start"
+            time.sleep(0.05)
+        time.sleep(1.0)  # past the imports: evaluating
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, (stdout, stderr)
+    assert (
+        stderr.strip().splitlines()[-1] == "Interrupted before anything was saved."
+        and "Traceback" not in stderr
+    )
+
+
 def test_a_sigterm_whose_exception_was_lost_still_ends_training_at_the_next_update(tmp_path):
     """The handler's exception can be lost (raised while Python runs a finalizer); the trainer
     asks raise_if_terminated() before every update, so the run still ends with its checkpoint."""

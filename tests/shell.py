@@ -5,11 +5,14 @@ Importable from any test module (``tests/`` is on the path), unlike a conftest.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 
 import pytest
+from processes import descendants
 
 MAZE = (sys.executable, "-m", "maze_core")
 
@@ -22,16 +25,28 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(*args, cwd=None, env=None, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command with text output; with ``check``, a failure fails the test and shows the output."""
-    result = subprocess.run(
-        [str(arg) for arg in args],
-        cwd=cwd,
-        env=clean_env() if env is None else env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+def run(*args, cwd=None, env=None, timeout: float = 240, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command with text output; with ``check``, a failure fails the test and shows the output.
+
+    A command still running after ``timeout`` seconds (under pytest-timeout's 300) fails the test
+    with the Python stacks of it and of its child processes (faulthandler, on SIGABRT)."""
+    command = [str(arg) for arg in args]
+    env = {**(clean_env() if env is None else env), "PYTHONFAULTHANDLER": "1"}
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for pid in (process.pid, *descendants(process.pid)):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGABRT)
+        try:
+            stdout, stderr = process.communicate(timeout=30)
+        finally:
+            process.kill()
+        pytest.fail(f"{' '.join(command)} still ran after {timeout} s; its stacks:\n{stderr[-20000:]}")
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if check and result.returncode != 0:
         pytest.fail(
             f"{' '.join(map(str, args))} exited with {result.returncode}\n"

@@ -6,6 +6,7 @@ import re
 import sys
 
 import pytest
+import shell
 
 from maze_core import plugins
 from maze_core.errors import PluginError, UnknownNameError
@@ -90,8 +91,6 @@ def test_a_name_claimed_by_two_plugins_lists_the_qualified_choices(installed):
 def test_a_masked_policy_trains_evaluates_and_reloads_from_its_run_directory(installed, tmp_path):
     """A plugin's env whose observation carries an action mask, and which raises on any invalid
     action: training, ``maze evaluate`` (a fresh process) and ``RunContext.from_run_dir``."""
-    import subprocess
-
     from maze_core import RunContext
 
     run_dir = tmp_path / "run"
@@ -103,8 +102,7 @@ def test_a_masked_policy_trains_evaluates_and_reloads_from_its_run_directory(ins
          *quick, "--run-dir", str(run_dir)],
         [*maze, "evaluate", str(run_dir), "--episodes", "4"],
     ):  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-        assert result.returncode == 0, result.stdout + result.stderr
+        result = shell.run(*command, env=env)
     assert re.search(r"total_episode_count\s+│\s+4 ", result.stdout), result.stdout
     with RunContext.from_run_dir(run_dir, silent=True) as rc:
         assert rc.evaluate(n_episodes=4)["episode_count"] == 4
